@@ -1,0 +1,175 @@
+"""Extension points: the only way plugins hook into the core.
+
+A plugin is a Django app in ``plugins/<name>/`` whose AppConfig subclasses :class:`MarketplacePlugin`
+and overrides the hooks it needs. The core asks :func:`plugins` for the installed ones and calls
+their hooks; it never imports a plugin module by name. Plugins never import each other: they meet
+through these hooks (e.g. fertilizer advice asks :func:`purchasable_offers` for a station and gets
+whatever offers the installed plugins and the core's own stock provide).
+
+Order lifecycle hooks are Django signals re-exported here (``order_placed``,
+``order_status_changed``, ``line_status_changed``); connect to them in ``ready()``.
+See docs/plugins.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.apps import AppConfig, apps
+from django.http import HttpRequest
+from django.urls import URLPattern, URLResolver
+from oscar.apps.order.signals import order_line_status_changed as line_status_changed
+from oscar.apps.order.signals import order_placed, order_status_changed
+
+if TYPE_CHECKING:
+    from marketplace.stations.models import Household, Station
+
+__all__ = [
+    "MarketplacePlugin",
+    "MenuEntry",
+    "PurchasableOffer",
+    "PriceAdjustment",
+    "HomePanel",
+    "plugins",
+    "collect",
+    "menu_entries",
+    "purchasable_offers",
+    "price_adjustments",
+    "order_placed",
+    "order_status_changed",
+    "line_status_changed",
+]
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """A navigation entry in the storefront. ``roles`` empty means every signed-in user."""
+
+    label: str
+    url: str
+    roles: frozenset[str] = frozenset()
+    order: int = 100
+    icon: str = ""
+
+
+@dataclass(frozen=True)
+class HomePanel:
+    """A template fragment shown on the role-aware home page."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class PurchasableOffer:
+    """Something a station can buy now: a product at a price, from a source (stock, campaign …)."""
+
+    product_id: int
+    sku: str
+    title: str
+    partner_id: int
+    unit_price: Decimal
+    available: int
+    source: str  # "stock" or a plugin label, e.g. "group_orders"
+    source_ref: str = ""  # e.g. a campaign id, so the source can act on it later
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PriceAdjustment:
+    """A change to a unit price contributed by a plugin (negative = discount)."""
+
+    amount: Decimal
+    reason: str
+    source: str
+
+
+class MarketplacePlugin(AppConfig):
+    """Base class for plugin AppConfigs. Override only the hooks you need."""
+
+    #: Plugins set ``default = True`` so Django picks their AppConfig from ``apps.py``.
+    default = False
+
+    #: Short slug used in URLs (``/p/<slug>/``) and as the ``source`` of what the plugin offers.
+    plugin_slug: str = ""
+
+    def storefront_urls(self) -> Sequence[URLPattern | URLResolver]:
+        """URL patterns mounted under ``/p/<plugin_slug>/`` with namespace ``plugin_slug``."""
+        return []
+
+    def menu_entries(self, request: HttpRequest) -> Iterable[MenuEntry]:
+        return []
+
+    def home_panels(self, request: HttpRequest) -> Iterable[HomePanel]:
+        return []
+
+    def graphql_queries(self) -> Sequence[type]:
+        """graphene.ObjectType classes whose fields are merged into the root Query."""
+        return []
+
+    def graphql_mutations(self) -> Sequence[type]:
+        """graphene.ObjectType classes whose fields are merged into the root Mutation."""
+        return []
+
+    def periodic_tasks(self) -> dict[str, dict[str, Any]]:
+        """Celery beat entries: ``{"name": {"task": "dotted.name", "schedule": seconds|crontab}}``."""
+        return {}
+
+    def purchasable_offers(
+        self, station: Station, product_ids: Sequence[int] | None = None
+    ) -> Iterable[PurchasableOffer]:
+        return []
+
+    def price_adjustments(
+        self, product_id: int, quantity: int, station: Station | None, household: Household | None
+    ) -> Iterable[PriceAdjustment]:
+        return []
+
+
+def plugins() -> list[MarketplacePlugin]:
+    """Installed plugins, in INSTALLED_APPS order."""
+    return [cfg for cfg in apps.get_app_configs() if isinstance(cfg, MarketplacePlugin)]
+
+
+def collect(hook: str, *args: Any, **kwargs: Any) -> list[Any]:
+    """Call ``hook`` on every plugin and flatten the results into one list."""
+    out: list[Any] = []
+    for plugin in plugins():
+        result = getattr(plugin, hook)(*args, **kwargs)
+        if result:
+            out.extend(result.items() if isinstance(result, dict) else result)
+    return out
+
+
+def menu_entries(request: HttpRequest) -> list[MenuEntry]:
+    role = getattr(request.user, "role", "")
+    entries = [e for e in collect("menu_entries", request) if not e.roles or role in e.roles]
+    return sorted(entries, key=lambda e: (e.order, e.label))
+
+
+_core_offer_providers: list[Callable[..., Iterable[PurchasableOffer]]] = []
+
+
+def register_core_offer_provider(provider: Callable[..., Iterable[PurchasableOffer]]) -> None:
+    """Core apps register their own offer sources here (e.g. partner stock)."""
+    if provider not in _core_offer_providers:
+        _core_offer_providers.append(provider)
+
+
+def purchasable_offers(station: Station, product_ids: Sequence[int] | None = None) -> list[PurchasableOffer]:
+    """Everything a station can buy now, from core stock and from every plugin, cheapest first."""
+    offers: list[PurchasableOffer] = []
+    for provider in _core_offer_providers:
+        offers.extend(provider(station, product_ids))
+    offers.extend(collect("purchasable_offers", station, product_ids))
+    return sorted(offers, key=lambda o: (o.product_id, o.unit_price, o.source))
+
+
+def price_adjustments(
+    product_id: int, quantity: int, station: Station | None = None, household: Household | None = None
+) -> list[PriceAdjustment]:
+    return collect("price_adjustments", product_id, quantity, station, household)

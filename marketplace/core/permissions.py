@@ -1,0 +1,148 @@
+"""Who may see and change what. The one place: dashboard, GraphQL and storefront all call these.
+
+Rules:
+- Operators see everything.
+- Station staff see and act for their own stations' households and orders only.
+- Agronomists and county staff read stations and households of the counties they are assigned to.
+- A farmer with a login sees their own household and its orders.
+- Suppliers and cooperatives see only their own partner(s), products, stock and orders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+
+from marketplace.accounts.models import Role
+from marketplace.stations.models import Household, Station
+
+
+def _authenticated(user: Any) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+def is_operator(user: Any) -> bool:
+    return _authenticated(user) and (user.is_superuser or user.role == Role.OPERATOR)
+
+
+def has_role(user: Any, *roles: str) -> bool:
+    return is_operator(user) or (_authenticated(user) and user.role in roles)
+
+
+# --- Stations and households ----------------------------------------------------------------
+
+
+def stations_for(user: Any) -> QuerySet[Station]:
+    """Stations the user may read."""
+    qs = Station.objects.all()
+    if is_operator(user):
+        return qs
+    if not _authenticated(user):
+        return qs.none()
+    if user.role == Role.STATION_STAFF:
+        return qs.filter(memberships__user=user)
+    if user.role in (Role.AGRONOMIST, Role.COUNTY_STAFF):
+        return qs.filter(county__assignments__user=user)
+    if user.role == Role.FARMER:
+        return qs.filter(households__user=user)
+    return qs.none()
+
+
+def managed_stations(user: Any) -> QuerySet[Station]:
+    """Stations the user may act for (order, take payment, register farmers)."""
+    if is_operator(user):
+        return Station.objects.all()
+    if _authenticated(user) and user.role == Role.STATION_STAFF:
+        return Station.objects.filter(memberships__user=user)
+    return Station.objects.none()
+
+
+def can_manage_station(user: Any, station: Station | int) -> bool:
+    station_id = station if isinstance(station, int) else station.pk
+    return managed_stations(user).filter(pk=station_id).exists()
+
+
+def households_for(user: Any) -> QuerySet[Household]:
+    """Households the user may read."""
+    qs = Household.objects.all()
+    if is_operator(user):
+        return qs
+    if not _authenticated(user):
+        return qs.none()
+    if user.role == Role.STATION_STAFF:
+        return qs.filter(station__memberships__user=user)
+    if user.role in (Role.AGRONOMIST, Role.COUNTY_STAFF):
+        return qs.filter(station__county__assignments__user=user)
+    if user.role == Role.FARMER:
+        return qs.filter(user=user)
+    return qs.none()
+
+
+def managed_households(user: Any) -> QuerySet[Household]:
+    """Households the user may act for."""
+    if is_operator(user):
+        return Household.objects.all()
+    if _authenticated(user) and user.role == Role.STATION_STAFF:
+        return Household.objects.filter(station__memberships__user=user)
+    if _authenticated(user) and user.role == Role.FARMER:
+        return Household.objects.filter(user=user)
+    return Household.objects.none()
+
+
+def can_manage_household(user: Any, household: Household) -> bool:
+    return managed_households(user).filter(pk=household.pk).exists()
+
+
+def require(condition: bool, message: str = "无权访问") -> None:
+    if not condition:
+        raise PermissionDenied(message)
+
+
+# --- Partners, products, orders ---------------------------------------------------------------
+
+
+def partners_for(user: Any) -> QuerySet:
+    from oscar.core.loading import get_model
+
+    Partner = get_model("partner", "Partner")
+    if is_operator(user):
+        return Partner.objects.all()
+    if _authenticated(user) and user.role in (Role.SUPPLIER, Role.COOPERATIVE):
+        return Partner.objects.filter(users=user)
+    return Partner.objects.none()
+
+
+def can_manage_partner(user: Any, partner: Any) -> bool:
+    return partners_for(user).filter(pk=partner.pk).exists()
+
+
+def stockrecords_for(user: Any) -> QuerySet:
+    from oscar.core.loading import get_model
+
+    StockRecord = get_model("partner", "StockRecord")
+    if is_operator(user):
+        return StockRecord.objects.all()
+    return StockRecord.objects.filter(partner__in=partners_for(user))
+
+
+def orders_for(user: Any) -> QuerySet:
+    """Orders the user may read."""
+    from oscar.core.loading import get_model
+
+    Order = get_model("order", "Order")
+    qs = Order.objects.all()
+    if is_operator(user):
+        return qs
+    if not _authenticated(user):
+        return qs.none()
+    if user.role == Role.STATION_STAFF:
+        return qs.filter(station__memberships__user=user)
+    if user.role in (Role.SUPPLIER, Role.COOPERATIVE):
+        return qs.filter(lines__partner__users=user).distinct()
+    if user.role in (Role.AGRONOMIST, Role.COUNTY_STAFF):
+        return qs.filter(station__county__assignments__user=user)
+    if user.role == Role.FARMER:
+        return qs.filter(Q(household__user=user) | Q(user=user))
+    return qs.filter(user=user)

@@ -1,0 +1,40 @@
+from django.apps import apps
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
+from django.urls import include, path
+from django.views.decorators.cache import never_cache
+
+from marketplace.core.extensions import plugins
+from marketplace.graphql.views import MarketplaceGraphQLView
+
+
+@never_cache
+def healthz(request):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("", include("storefront.urls")),
+    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("graphql/", MarketplaceGraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("shop/", include(apps.get_app_config("oscar").urls[0])),
+]
+
+for plugin in plugins():
+    patterns = list(plugin.storefront_urls())
+    if patterns:
+        urlpatterns.append(path(f"p/{plugin.plugin_slug}/", include((patterns, plugin.plugin_slug))))
+
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

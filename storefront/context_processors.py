@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from marketplace.accounts.models import Role
+from marketplace.core.extensions import MenuEntry, menu_entries
+
+STAFF_ROLES = frozenset({Role.STATION_STAFF, Role.OPERATOR})
+READ_STATION_ROLES = frozenset({Role.STATION_STAFF, Role.OPERATOR, Role.AGRONOMIST, Role.COUNTY_STAFF})
+DASHBOARD_ROLES = frozenset({Role.SUPPLIER, Role.COOPERATIVE, Role.OPERATOR})
+
+
+def core_menu(request: HttpRequest) -> list[MenuEntry]:
+    return [
+        MenuEntry(_("首页"), reverse("storefront:home"), order=0),
+        MenuEntry(_("农户"), reverse("storefront:households"), READ_STATION_ROLES, order=10),
+        MenuEntry(_("订单"), reverse("storefront:orders"), order=20),
+        MenuEntry(
+            _("商城"), reverse("catalogue:index"), frozenset({Role.CITY_BUYER, Role.OPERATOR}), order=30
+        ),
+        MenuEntry(_("管理后台"), reverse("dashboard:index"), DASHBOARD_ROLES, order=90),
+    ]
+
+
+def navigation(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_entries": []}
+    role = user.role
+    is_op = user.is_superuser or role == Role.OPERATOR
+    entries = [e for e in core_menu(request) if not e.roles or role in e.roles or is_op]
+    entries += menu_entries(request)
+    return {"nav_entries": sorted(entries, key=lambda e: (e.order, e.label))}

@@ -1,0 +1,122 @@
+"""Storefront views: thin; permissions and business rules live in marketplace.core / services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from marketplace.accounts.models import Role
+from marketplace.core import permissions
+from marketplace.core.extensions import collect
+from marketplace.stations import services
+
+from .forms import HouseholdForm
+
+PAGE_SIZE = 30
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "storefront/landing.html")
+    user = request.user
+    context: dict = {"role": user.role}
+    if user.role in (Role.STATION_STAFF, Role.AGRONOMIST, Role.COUNTY_STAFF) or permissions.is_operator(user):
+        stations = permissions.stations_for(user).select_related("village__township", "county")
+        context["stations"] = stations[:20]
+        context["station_count"] = stations.count()
+        context["household_count"] = permissions.households_for(user).filter(is_active=True).count()
+    if user.role == Role.FARMER:
+        context["household"] = permissions.households_for(user).select_related("station").first()
+    if user.role in (Role.SUPPLIER, Role.COOPERATIVE):
+        context["partners"] = permissions.partners_for(user)
+    context["recent_orders"] = (
+        permissions.orders_for(user).select_related("station", "household").order_by("-date_placed")[:5]
+    )
+    panels = sorted(collect("home_panels", request), key=lambda p: p.order)
+    context["panels"] = panels
+    return render(request, "storefront/home.html", context)
+
+
+@login_required
+def households(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    qs = permissions.households_for(user).filter(is_active=True).select_related("village", "station")
+    station_id = request.GET.get("station")
+    if station_id:
+        qs = qs.filter(station_id=station_id)
+    q = request.GET.get("q", "").strip()
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(phone__endswith=q))
+    page = Paginator(qs.order_by("name", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    stations = permissions.stations_for(user).order_by("code")
+    return render(
+        request,
+        "storefront/households.html",
+        {
+            "page": page,
+            "q": q,
+            "stations": stations[:200],
+            "station_id": station_id,
+            "can_register": permissions.managed_stations(user).exists(),
+        },
+    )
+
+
+@login_required
+def household_create(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    stations = permissions.managed_stations(user).select_related("village__township__county")
+    station = stations.filter(pk=request.GET.get("station") or request.POST.get("station")).first()
+    if station is None:
+        station = stations.first() if stations.count() == 1 else None
+    if station is None:
+        if not stations.exists():
+            raise Http404(_("您没有可管理的站点"))
+        return render(request, "storefront/choose_station.html", {"stations": stations})
+    form = HouseholdForm(request.POST or None, station=station)
+    if request.method == "POST" and form.is_valid():
+        try:
+            household = services.register_household(user, station, form.service_data())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("已登记农户 %(name)s") % {"name": household.name})
+            return redirect("storefront:household", pk=household.pk)
+    return render(request, "storefront/household_form.html", {"form": form, "station": station})
+
+
+@login_required
+def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    household = get_object_or_404(
+        permissions.households_for(user).select_related("station", "village"), pk=pk
+    )
+    can_manage = permissions.can_manage_household(user, household)
+    orders = permissions.orders_for(user).filter(household=household).order_by("-date_placed")[:20]
+    return render(
+        request,
+        "storefront/household_detail.html",
+        {"household": household, "can_manage": can_manage, "orders": orders},
+    )
+
+
+@login_required
+def orders(request: HttpRequest) -> HttpResponse:
+    qs = permissions.orders_for(request.user).select_related("station", "household").order_by("-date_placed")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "storefront/orders.html", {"page": page})
+
+
+@login_required
+def order_detail(request: HttpRequest, number: str) -> HttpResponse:
+    order = get_object_or_404(
+        permissions.orders_for(request.user).select_related("station", "household").prefetch_related("lines"),
+        number=number,
+    )
+    return render(request, "storefront/order_detail.html", {"order": order})
