@@ -212,6 +212,10 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_URL = env("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
+if not PRODUCTION:  # embedded default: keep runtime files in var/ and make sure the folders exist
+    for folder in (VAR_DIR, STATIC_ROOT, MEDIA_ROOT):
+        folder.mkdir(parents=True, exist_ok=True)
+WHITENOISE_USE_FINDERS = DEBUG
 STORAGES = {
     # MEDIA_STORAGE_BACKEND may name any Django storage class (e.g. an S3-compatible one).
     "default": {"BACKEND": env("MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},

@@ -1,0 +1,186 @@
+"""Shared fixtures: a small county with two stations, one user per role, a supplier with products.
+
+Real database (PostgreSQL in CI, SQLite by default); nothing of our own is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from oscar.core.loading import get_model
+
+from marketplace.accounts.models import ApiToken, Role, User
+from marketplace.apps.catalogue.product_types import FERTILIZER, ensure_product_types
+from marketplace.apps.partner.models import PartnerKind, VerificationStatus
+from marketplace.stations.models import County, CountyAssignment, Household, Station, StationStaff, Township, Village
+
+PASSWORD = "test-pass-123456"
+
+
+def make_user(username: str, role: str, **extra: Any) -> User:
+    user = User.objects.create(username=username, role=role, **extra)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def county(db) -> County:
+    return County.objects.create(code="220112", name="双阳区", city="长春市")
+
+
+@pytest.fixture
+def other_county(db) -> County:
+    return County.objects.create(code="220183", name="德惠市", city="长春市")
+
+
+def make_station(county: County, code: str, name: str) -> Station:
+    township, _ = Township.objects.get_or_create(county=county, name=f"{name}镇")
+    village = Village.objects.create(township=township, name=f"{name}村")
+    return Station.objects.create(
+        code=code, name=f"{name}益农信息社", village=village, latitude=Decimal("43.5"), longitude=Decimal("125.6")
+    )
+
+
+@pytest.fixture
+def station_a(county) -> Station:
+    return make_station(county, "ST-A", "东岗")
+
+
+@pytest.fixture
+def station_b(county) -> Station:
+    return make_station(county, "ST-B", "西岗")
+
+
+@pytest.fixture
+def station_far(other_county) -> Station:
+    return make_station(other_county, "ST-F", "远方")
+
+
+@pytest.fixture
+def staff_a(station_a) -> User:
+    user = make_user("staff_a", Role.STATION_STAFF, display_name="甲站信息员")
+    StationStaff.objects.create(station=station_a, user=user, is_manager=True)
+    return user
+
+
+@pytest.fixture
+def staff_b(station_b) -> User:
+    user = make_user("staff_b", Role.STATION_STAFF, display_name="乙站信息员")
+    StationStaff.objects.create(station=station_b, user=user, is_manager=True)
+    return user
+
+
+@pytest.fixture
+def operator(db) -> User:
+    return make_user("op", Role.OPERATOR, is_staff=True)
+
+
+@pytest.fixture
+def agronomist(county) -> User:
+    user = make_user("agro", Role.AGRONOMIST)
+    CountyAssignment.objects.create(county=county, user=user)
+    return user
+
+
+@pytest.fixture
+def buyer(db) -> User:
+    return make_user("buyer", Role.CITY_BUYER, email="buyer@example.com")
+
+
+@pytest.fixture
+def household_a(station_a) -> Household:
+    return Household.objects.create(
+        station=station_a, village=station_a.village, name="张国华", phone="13812345678", farm_area_mu=Decimal("30")
+    )
+
+
+@pytest.fixture
+def household_b(station_b) -> Household:
+    return Household.objects.create(
+        station=station_b, village=station_b.village, name="李春明", phone="13987654321", farm_area_mu=Decimal("12")
+    )
+
+
+@pytest.fixture
+def farmer_a(household_a) -> User:
+    user = make_user("farmer_a", Role.FARMER)
+    household_a.user = user
+    household_a.save()
+    return user
+
+
+@pytest.fixture
+def product_classes(db) -> dict:
+    return ensure_product_types()
+
+
+def make_partner(code: str, name: str, kind: str = PartnerKind.SUPPLIER):
+    Partner = get_model("partner", "Partner")
+    return Partner.objects.create(
+        code=code, name=name, kind=kind, verification_status=VerificationStatus.APPROVED
+    )
+
+
+@pytest.fixture
+def supplier(db):
+    return make_partner("sup-1", "甲农资公司")
+
+
+@pytest.fixture
+def other_supplier(db):
+    return make_partner("sup-2", "乙农资公司")
+
+
+@pytest.fixture
+def supplier_user(supplier) -> User:
+    user = make_user("sup_user", Role.SUPPLIER)
+    supplier.users.add(user)
+    return user
+
+
+def make_fertilizer(product_classes, partner, sku: str, title: str, npk=(15, 15, 15), price="150.00", stock=100):
+    Product = get_model("catalogue", "Product")
+    StockRecord = get_model("partner", "StockRecord")
+    product = Product(title=title, product_class=product_classes[FERTILIZER], upc=f"UPC-{sku}")
+    product.attr.n_pct, product.attr.p2o5_pct, product.attr.k2o_pct = map(float, npk)
+    product.attr.chloride_class = "none"
+    product.attr.bag_kg = 40.0
+    product.attr.registration_no = f"REG-{sku}"
+    product.save()
+    StockRecord.objects.create(
+        product=product, partner=partner, partner_sku=sku, price=Decimal(price), num_in_stock=stock
+    )
+    return product
+
+
+class GraphQLClient:
+    def __init__(self, client: Client, token: str | None = None) -> None:
+        self.client = client
+        self.token = token
+
+    def __call__(self, query: str, variables: dict | None = None) -> dict:
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
+        response = self.client.post(
+            "/graphql/",
+            data=json.dumps({"query": query, "variables": variables or {}}),
+            content_type="application/json",
+            **headers,
+        )
+        assert response.status_code in (200, 400), response.content
+        return response.json()
+
+
+@pytest.fixture
+def gql(client):
+    """``gql(user)`` returns a GraphQL client authenticated with a bearer token for that user."""
+
+    def make(user: User | None = None) -> GraphQLClient:
+        token = ApiToken.issue(user)[1] if user else None
+        return GraphQLClient(Client(), token)
+
+    return make
