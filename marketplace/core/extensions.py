@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ __all__ = [
     "MenuEntry",
     "PurchasableOffer",
     "PriceAdjustment",
+    "DeliveryRequest",
+    "delivery_requests",
     "HomePanel",
     "plugins",
     "collect",
@@ -77,6 +80,32 @@ class PurchasableOffer:
     source: str  # "stock" or a plugin label, e.g. "group_orders"
     source_ref: str = ""  # e.g. a campaign id, so the source can act on it later
     attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeliveryRequest:
+    """Goods that must be carried from a depot to a stop: e.g. a closed campaign's purchase order
+    (supplier warehouse → station) or a produce shipment (collection point → city buyer)."""
+
+    ref: str  # stable id from the provider, e.g. "group_orders:po:42"
+    source: str  # provider slug
+    origin_kind: str  # "warehouse" or "collection_point"
+    origin_id: int
+    origin_name: str
+    origin_lat: float
+    origin_lon: float
+    destination_kind: str  # "station" or "buyer"
+    destination_id: int
+    destination_name: str
+    destination_lat: float
+    destination_lon: float
+    weight_kg: Decimal
+    ready_on: date | None = None
+    window_start: time | None = None  # e.g. station opening hours
+    window_end: time | None = None
+    service_minutes: int = 15
+    contact: str = ""
+    lines: tuple[tuple[str, int], ...] = ()  # (description, quantity) for route sheets
 
 
 @dataclass(frozen=True)
@@ -129,6 +158,10 @@ class MarketplacePlugin(AppConfig):
     ) -> Iterable[PriceAdjustment]:
         return []
 
+    def delivery_requests(self, ready_by: date | None = None) -> Iterable[DeliveryRequest]:
+        """Loads waiting to be delivered (not yet planned), for the delivery planner."""
+        return []
+
 
 def plugins() -> list[MarketplacePlugin]:
     """Installed plugins, in INSTALLED_APPS order."""
@@ -173,3 +206,8 @@ def price_adjustments(
     product_id: int, quantity: int, station: Station | None = None, household: Household | None = None
 ) -> list[PriceAdjustment]:
     return collect("price_adjustments", product_id, quantity, station, household)
+
+
+def delivery_requests(ready_by: date | None = None) -> list[DeliveryRequest]:
+    """Every installed plugin's loads waiting for delivery (whatever plugin produced them)."""
+    return sorted(collect("delivery_requests", ready_by), key=lambda r: r.ref)

@@ -1,0 +1,1 @@
+"""Pure-Python delivery routing core (PyVRP based, no Django imports)."""
