@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import catalogue_views, views
 
 app_name = "storefront"
 
@@ -11,4 +11,8 @@ urlpatterns = [
     path("households/<int:pk>/", views.household_detail, name="household"),
     path("orders/", views.orders, name="orders"),
     path("orders/<str:number>/", views.order_detail, name="order"),
+    path("catalogue/", catalogue_views.catalogue_search, name="catalogue"),
+    path("catalogue/<int:pk>/", catalogue_views.product_detail, name="catalogue-product"),
+    path("supplier/", catalogue_views.supplier_portal, name="supplier-portal"),
+    path("supplier/import-template.csv", catalogue_views.import_template, name="catalogue-import-template"),
 ]

@@ -72,12 +72,16 @@ def households(request: HttpRequest) -> HttpResponse:
 def household_create(request: HttpRequest) -> HttpResponse:
     user = request.user
     stations = permissions.managed_stations(user).select_related("village__township__county")
-    station = stations.filter(pk=request.GET.get("station") or request.POST.get("station")).first()
-    if station is None:
-        station = stations.first() if stations.count() == 1 else None
-    if station is None:
-        if not stations.exists():
-            raise Http404(_("您没有可管理的站点"))
+    if not stations.exists():
+        raise Http404(_("您没有可管理的站点"))
+    requested = request.POST.get("station") or request.GET.get("station")
+    if requested:
+        station = stations.filter(pk=requested).first() if requested.isdigit() else None
+        if station is None:
+            raise Http404(_("只能为本站点登记农户"))
+    elif stations.count() == 1:
+        station = stations.first()
+    else:
         return render(request, "storefront/choose_station.html", {"stations": stations})
     form = HouseholdForm(request.POST or None, station=station)
     if request.method == "POST" and form.is_valid():

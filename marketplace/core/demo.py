@@ -212,7 +212,7 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
     Partner = get_model("partner", "Partner")
     classes = ensure_product_types()
     suppliers = []
-    for i, (name, _credit_code) in enumerate(SUPPLIERS, start=1):
+    for i, (name, credit_code) in enumerate(SUPPLIERS, start=1):
         partner, _ = Partner.objects.update_or_create(
             code=f"supplier-{i:02d}",
             defaults={
@@ -220,8 +220,10 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
                 "kind": PartnerKind.SUPPLIER,
                 "verification_status": VerificationStatus.APPROVED,
                 "contact_phone": f"0431-8{i:03d}0000",
+                **_onboarding(name, credit_code, i),
             },
         )
+        _warehouse(partner, i)
         suppliers.append(partner)
     coops = []
     for i, name in enumerate(COOPERATIVES, start=1):
@@ -231,8 +233,10 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
                 "name": name,
                 "kind": PartnerKind.COOPERATIVE,
                 "verification_status": VerificationStatus.APPROVED,
+                **_onboarding(name, f"93220112MA0Y{i:05d}X", 20 + i),
             },
         )
+        _warehouse(partner, 20 + i)
         coops.append(partner)
     supplier_user = _user("supplier01", Role.SUPPLIER, "农资集团 销售部", is_staff=False)
     suppliers[0].users.add(supplier_user)
@@ -342,6 +346,8 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
         )
         n_products += 1
 
+    _licences(suppliers, stations)
+
     return DemoSummary(
         stations=len(stations),
         households=Household.objects.filter(station__county=county).count(),
@@ -369,5 +375,93 @@ def _product(product_class, title, upc, partner, sku, price, stock, attrs) -> No
     StockRecord.objects.update_or_create(
         partner=partner,
         partner_sku=sku,
-        defaults={"product": product, "price": price, "price_currency": "CNY", "num_in_stock": stock},
+        defaults={
+            "product": product,
+            "price": price,
+            "price_currency": "CNY",
+            "num_in_stock": stock,
+            "warehouse": partner.warehouses.order_by("code").first(),
+        },
     )
+
+
+def _onboarding(name: str, credit_code: str, i: int) -> dict:
+    """Registration data with a GB 32100-2015-valid credit code (check character recomputed)."""
+    from marketplace.apps.partner.credit_code import make_credit_code
+
+    return {
+        "credit_code": make_credit_code(credit_code[:17]),
+        "legal_representative": [
+            "王建国",
+            "李志明",
+            "张玉华",
+            "刘春生",
+            "陈德成",
+            "杨国庆",
+            "赵宝山",
+            "孙有福",
+        ][i % 8],
+        "contact_name": "业务联系人",
+        "contact_mobile": f"1390431{i:04d}",
+        "bank_name": "中国农业银行长春双阳支行",
+        "bank_account_name": name,
+        "bank_account_number": f"0712010104{i:06d}",
+    }
+
+
+def _warehouse(partner, i: int) -> None:
+    """One warehouse per partner, spread deterministically within ~25 km of 双阳区."""
+    Warehouse = get_model("partner", "Warehouse")
+    rng = random.Random(9000 + i)
+    lat = Decimal(str(round(CENTER[0] + rng.uniform(-0.2, 0.2), 6)))
+    lon = Decimal(str(round(CENTER[1] + rng.uniform(-0.25, 0.25), 6)))
+    Warehouse.objects.update_or_create(
+        partner=partner,
+        code="WH1",
+        defaults={
+            "name": f"{partner.name[:20]}仓库",
+            "address": "吉林省长春市双阳区",
+            "latitude": lat,
+            "longitude": lon,
+        },
+    )
+
+
+def _licences(suppliers, stations) -> None:
+    """Licences so every demo product is sellable; the check task then confirms it."""
+    from marketplace.apps.catalogue.compliance import enforce_licences
+    from marketplace.apps.partner.models import LicenceKind, PartnerLicence
+    from marketplace.stations.models import StationPesticideLicence
+
+    Product = get_model("catalogue", "Product")
+    start, end = date(2024, 1, 1), date(2030, 12, 31)
+
+    def licence(partner, kind, number, product=None, restricted=False):
+        PartnerLicence.objects.update_or_create(
+            partner=partner,
+            kind=kind,
+            number=number,
+            defaults={
+                "product": product,
+                "restricted_scope": restricted,
+                "valid_from": start,
+                "valid_until": end,
+            },
+        )
+
+    licence(suppliers[5], LicenceKind.PESTICIDE_BUSINESS, "农药经许(吉)22011200001", restricted=True)
+    for n, supplier in enumerate(suppliers[3:5], start=1):
+        licence(supplier, LicenceKind.SEED_BUSINESS, f"C(吉)农种许字(2023)第{n:04d}号")
+    for product in (
+        Product.objects.filter(upc__startswith="FERT-").prefetch_related("stockrecords").order_by("upc")
+    ):
+        record = min(product.stockrecords.all(), key=lambda r: r.partner_id)
+        licence(
+            record.partner, LicenceKind.FERTILIZER_REGISTRATION, f"吉农肥(2024)准字{product.upc}", product
+        )
+    StationPesticideLicence.objects.update_or_create(
+        station=stations[0],
+        number="农药经许(吉)22011200101",
+        defaults={"restricted_scope": True, "valid_from": start, "valid_until": end},
+    )
+    enforce_licences(notify=False, today=date(2026, 3, 1))

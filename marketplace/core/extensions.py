@@ -32,6 +32,9 @@ __all__ = [
     "MarketplacePlugin",
     "MenuEntry",
     "PurchasableOffer",
+    "PlanLine",
+    "AcceptedLine",
+    "accept_plan_lines",
     "PriceAdjustment",
     "DeliveryRequest",
     "delivery_requests",
@@ -80,6 +83,37 @@ class PurchasableOffer:
     source: str  # "stock" or a plugin label, e.g. "group_orders"
     source_ref: str = ""  # e.g. a campaign id, so the source can act on it later
     attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    """One line of a purchase plan (e.g. a fertilizer bag plan) built from purchasable offers.
+
+    ``source`` / ``source_ref`` are copied from the offer, so the plugin (or the core, for
+    ``source == "stock"``) that made the offer can recognise and take the line."""
+
+    product_id: int
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Decimal
+    source: str
+    source_ref: str = ""
+    partner_id: int | None = None
+    note: str = ""  # e.g. "basal" / "topdress"
+
+
+@dataclass(frozen=True)
+class AcceptedLine:
+    """A plan line taken by a plugin or by the core basket. ``accepted_by`` is the taker's slug
+    ("stock" for the core basket, else a plugin's ``plugin_slug``); ``ref`` its own reference
+    (e.g. ``"basket:12"``, a campaign reservation id)."""
+
+    line: PlanLine
+    accepted_by: str
+    ref: str
+    quantity: int
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,6 +196,14 @@ class MarketplacePlugin(AppConfig):
         """Loads waiting to be delivered (not yet planned), for the delivery planner."""
         return []
 
+    def accept_plan_lines(
+        self, station: Station, household: Household | None, lines: Sequence[PlanLine], user: Any = None
+    ) -> Iterable[AcceptedLine]:
+        """Take the plan lines this plugin offered (``line.source == plugin_slug`` or label), e.g. join
+        a group-buy campaign for the household. Return one :class:`AcceptedLine` per line taken; lines
+        not returned are offered to the next plugin and finally to the core basket."""
+        return []
+
 
 def plugins() -> list[MarketplacePlugin]:
     """Installed plugins, in INSTALLED_APPS order."""
@@ -211,3 +253,29 @@ def price_adjustments(
 def delivery_requests(ready_by: date | None = None) -> list[DeliveryRequest]:
     """Every installed plugin's loads waiting for delivery (whatever plugin produced them)."""
     return sorted(collect("delivery_requests", ready_by), key=lambda r: r.ref)
+
+
+def accept_plan_lines(
+    station: Station, household: Household | None, lines: Sequence[PlanLine], user: Any = None
+) -> tuple[list[AcceptedLine], list[PlanLine]]:
+    """Hand a purchase plan to whoever can take it: every plugin first (in INSTALLED_APPS order),
+    then the core fallback, which puts ``source == "stock"`` lines into the household's Oscar basket
+    (see :func:`marketplace.core.baskets.add_stock_lines`). Returns (accepted, not taken)."""
+    remaining = list(lines)
+    accepted: list[AcceptedLine] = []
+    for plugin in plugins():
+        if not remaining:
+            break
+        taken = list(plugin.accept_plan_lines(station, household, tuple(remaining), user) or [])
+        taken_ids = {id(a.line) for a in taken}
+        accepted.extend(taken)
+        remaining = [line for line in remaining if id(line) not in taken_ids]
+    stock = [line for line in remaining if line.source == "stock"]
+    if stock:
+        from .baskets import add_stock_lines
+
+        taken = add_stock_lines(station, household, stock, user)
+        taken_ids = {id(a.line) for a in taken}
+        accepted.extend(taken)
+        remaining = [line for line in remaining if id(line) not in taken_ids]
+    return accepted, remaining

@@ -146,3 +146,49 @@ def orders_for(user: Any) -> QuerySet:
     if user.role == Role.FARMER:
         return qs.filter(Q(household__user=user) | Q(user=user))
     return qs.filter(user=user)
+
+
+# --- Catalogue: products, warehouses, licences (supplier tenancy) ---------------------------------
+
+
+def products_for(user: Any) -> QuerySet:
+    """Products a supplier may manage: the ones it owns or has stock records for. Operators: all."""
+    from oscar.core.loading import get_model
+
+    Product = get_model("catalogue", "Product")
+    if is_operator(user):
+        return Product.objects.all()
+    partners = partners_for(user)
+    StockRecord = get_model("partner", "StockRecord")
+    stocked = StockRecord.objects.filter(partner__in=partners).values("product_id")
+    return Product.objects.filter(Q(owner__in=partners) | Q(pk__in=stocked))
+
+
+def can_manage_product(user: Any, product: Any) -> bool:
+    """Edit a product's title, description and attributes: its owner supplier or an operator."""
+    if is_operator(user):
+        return True
+    return product.owner_id is not None and partners_for(user).filter(pk=product.owner_id).exists()
+
+
+def warehouses_for(user: Any) -> QuerySet:
+    from oscar.core.loading import get_model
+
+    Warehouse = get_model("partner", "Warehouse")
+    if is_operator(user):
+        return Warehouse.objects.all()
+    return Warehouse.objects.filter(partner__in=partners_for(user))
+
+
+def licences_for(user: Any) -> QuerySet:
+    from oscar.core.loading import get_model
+
+    PartnerLicence = get_model("partner", "PartnerLicence")
+    if is_operator(user):
+        return PartnerLicence.objects.all()
+    return PartnerLicence.objects.filter(partner__in=partners_for(user))
+
+
+def can_review_partners(user: Any) -> bool:
+    """Approve, reject or suspend suppliers and cooperatives."""
+    return is_operator(user)

@@ -10,6 +10,10 @@ CORE_PERIODIC_TASKS = {
         "task": "marketplace.core.tasks.purge_expired_api_tokens",
         "schedule": timedelta(hours=6).total_seconds(),
     },
+    "catalogue.enforce-licences": {
+        "task": "marketplace.catalogue.enforce_licences",
+        "schedule": timedelta(hours=1).total_seconds(),
+    },
 }
 
 

@@ -1,0 +1,58 @@
+"""Core fallback of :func:`marketplace.core.extensions.accept_plan_lines`: stock lines go into an
+open Oscar basket.
+
+The basket belongs to the household's own login when it has one, otherwise to the station staff
+member acting for it (``user``). Lines reference the exact stock record the plan was priced on
+(``PlanLine.source_ref`` is the StockRecord id for ``source == "stock"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from oscar.core.loading import get_model
+
+if TYPE_CHECKING:
+    from marketplace.stations.models import Household, Station
+
+    from .extensions import AcceptedLine, PlanLine
+
+
+def add_stock_lines(
+    station: Station, household: Household | None, lines: Sequence[PlanLine], user: Any = None
+) -> list[AcceptedLine]:
+    from .extensions import AcceptedLine
+
+    Basket = get_model("basket", "Basket")
+    StockRecord = get_model("partner", "StockRecord")
+    owner = household.user if household is not None and household.user_id else user
+    if owner is None or not getattr(owner, "is_authenticated", False):
+        return []
+    basket = Basket.objects.filter(owner=owner, status=Basket.OPEN).order_by("pk").first()
+    if basket is None:
+        basket = Basket.objects.create(owner=owner, status=Basket.OPEN)
+    ids = [int(line.source_ref) for line in lines if line.source_ref.isdigit()]
+    records = {r.pk: r for r in StockRecord.objects.filter(pk__in=ids)}
+    out: list[AcceptedLine] = []
+    for line in lines:
+        record = records.get(int(line.source_ref)) if line.source_ref.isdigit() else None
+        if record is None or record.product_id != line.product_id or line.quantity <= 0:
+            continue
+        ref = f"{record.product_id}_{record.pk}"
+        basket_line, created = basket.lines.get_or_create(
+            line_reference=ref,
+            product_id=record.product_id,
+            stockrecord=record,
+            defaults={
+                "quantity": line.quantity,
+                "price_currency": record.price_currency or "CNY",
+                "price_excl_tax": record.price,
+                "price_incl_tax": record.price,
+            },
+        )
+        if not created:
+            basket_line.quantity += line.quantity
+            basket_line.save(update_fields=["quantity", "date_updated"])
+        out.append(AcceptedLine(line, "stock", f"basket:{basket.pk}", line.quantity, "已加入购物篮"))
+    return out

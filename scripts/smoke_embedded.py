@@ -1,0 +1,139 @@
+"""Smoke test of the embedded default, as a new user would run it.
+
+Starts `manage.py serve_embedded` (what bin/demo runs) with no DATABASE_URL and no broker, in a
+fresh var/ folder, then signs in as a station's information officer and clicks through.
+Prints 'N passed, N failed' and exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "nongzi-demo-2026"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Browser:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with self.opener.open(self.base + path, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+
+    def post(self, path: str, data: dict, headers: dict | None = None, raw: bytes | None = None) -> tuple[int, str]:
+        body = raw if raw is not None else urllib.parse.urlencode(data).encode()
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {}, method="POST")
+        try:
+            with self.opener.open(req, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+
+    def cookie(self, name: str) -> str:
+        return next((c.value for c in self.jar if c.name == name), "")
+
+
+def main() -> int:
+    var = tempfile.mkdtemp(prefix="marketplace-smoke-")
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "ELASTICSEARCH_URL"}}
+    env["MARKETPLACE_VAR_DIR"] = var
+    port = free_port()
+    log = open(Path(var) / "server.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve_embedded", "--addr", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    passed, failed = 0, []
+
+    def check(name: str, ok: bool, detail: str = "") -> None:
+        nonlocal passed
+        if ok:
+            passed += 1
+            print(f"PASS {name}")
+        else:
+            failed.append(name)
+            print(f"FAIL {name} {detail[:300]}")
+
+    try:
+        b = Browser(base)
+        deadline = time.time() + 240
+        status = 0
+        while time.time() < deadline and server.poll() is None:
+            try:
+                status, _ = b.get("/healthz")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(1)
+        check("server starts on SQLite with demo data", status == 200)
+        if status != 200:
+            return 1
+        check("database is SQLite in the var folder", (Path(var) / "marketplace.sqlite3").exists())
+        status, html = b.get("/")
+        check("landing page", status == 200 and "登录" in html)
+        status, html = b.get("/login/")
+        token = b.cookie("csrftoken")
+        status, html = b.post(
+            "/login/", {"username": "station01", "password": PASSWORD, "csrfmiddlewaretoken": token, "next": "/"}
+        )
+        check("station staff signs in", status == 200 and "station-count" in html, html)
+        status, html = b.get("/households/")
+        masked = re.findall(r"1\d\d\*\*\*\*\d{4}", html)
+        check("households list shows masked phones", status == 200 and len(masked) > 0, html)
+        status, html = b.get("/shop/catalogue/")
+        check("catalogue page", status == 200)
+        status, body = b.post(
+            "/graphql/", {}, {"Content-Type": "application/json"},
+            json.dumps({"query": 'mutation{tokenCreate(username:"station02",password:"%s"){token errors{code}}}' % PASSWORD}).encode(),
+        )
+        tok = json.loads(body)["data"]["tokenCreate"]["token"] if status == 200 else None
+        check("GraphQL token", bool(tok), body)
+        api = Browser(base)
+        status, body = api.post(
+            "/graphql/", {}, {"Content-Type": "application/json", "Authorization": f"Bearer {tok}"},
+            json.dumps({"query": "{ me { username } households(first: 5) { totalCount } }"}).encode(),
+        )
+        data = json.loads(body).get("data") or {}
+        check("GraphQL households for station02", status == 200 and data.get("me", {}).get("username") == "station02"
+              and 0 < data["households"]["totalCount"] < 500, body)
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        if failed:
+            print((Path(var) / "server.log").read_text()[-3000:])
+    print(f"smoke: {passed} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
