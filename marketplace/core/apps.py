@@ -6,3 +6,4 @@ class CoreConfig(AppConfig):
     name = "marketplace.core"
     label = "core"
     verbose_name = _("平台核心")
+

@@ -31,6 +31,7 @@ class EmbeddedBeat:
         from marketplace.celery import app, beat_schedule
 
         self.app = app
+        app.loader.import_default_modules()  # runs autodiscovery: every app's tasks.py is registered
         self.entries = entries if entries is not None else beat_schedule()
         self.last_run: dict[str, datetime] = {}
 

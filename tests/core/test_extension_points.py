@@ -95,3 +95,18 @@ def test_removing_plugins_leaves_the_rest_working(remaining, tmp_path):
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["plugins"] == sorted(p.rsplit(".", 1)[-1] for p in remaining)
     assert {"me", "households", "products", "orders"} <= set(out["fields"])
+
+
+def test_core_stock_offers_only_sellable(station_a, product_classes, supplier, other_supplier):
+    from conftest import make_fertilizer
+
+    from marketplace.apps.partner.models import VerificationStatus
+
+    urea = make_fertilizer(product_classes, supplier, "U-1", "尿素", npk=(46, 0, 0), price="108.00", stock=5)
+    make_fertilizer(product_classes, other_supplier, "D-1", "二铵", npk=(18, 46, 0), price="185.00", stock=0)
+    offers = extensions.purchasable_offers(station_a)
+    assert [(o.sku, o.source, o.available, o.unit_price) for o in offers] == [("U-1", "stock", 5, Decimal("108.00"))]
+    assert offers[0].product_id == urea.pk
+    supplier.verification_status = VerificationStatus.SUSPENDED
+    supplier.save()
+    assert extensions.purchasable_offers(station_a) == []
