@@ -34,20 +34,31 @@ def has_role(user: Any, *roles: str) -> bool:
 # --- Stations and households ----------------------------------------------------------------
 
 
-def stations_for(user: Any) -> QuerySet[Station]:
-    """Stations the user may read."""
-    qs = Station.objects.all()
+def scope_by_station(qs: QuerySet, user: Any, to_station: str = "", farmer: str | None = None) -> QuerySet:
+    """Restrict ``qs`` to rows the user may read, by the station each row belongs to.
+
+    ``to_station`` is the lookup from the model to its Station ("" for Station itself,
+    "station" for Household and Order); ``farmer`` is the lookup from the model to a farmer's
+    user (None: farmers see nothing). Operators see everything; station staff their stations;
+    agronomists and county staff the stations of their counties.
+    """
+    prefix = f"{to_station}__" if to_station else ""
     if is_operator(user):
         return qs
     if not _authenticated(user):
         return qs.none()
     if user.role == Role.STATION_STAFF:
-        return qs.filter(memberships__user=user)
+        return qs.filter(**{f"{prefix}memberships__user": user})
     if user.role in (Role.AGRONOMIST, Role.COUNTY_STAFF):
-        return qs.filter(county__assignments__user=user)
-    if user.role == Role.FARMER:
-        return qs.filter(households__user=user)
+        return qs.filter(**{f"{prefix}county__assignments__user": user})
+    if user.role == Role.FARMER and farmer:
+        return qs.filter(**{farmer: user})
     return qs.none()
+
+
+def stations_for(user: Any) -> QuerySet[Station]:
+    """Stations the user may read."""
+    return scope_by_station(Station.objects.all(), user, farmer="households__user")
 
 
 def managed_stations(user: Any) -> QuerySet[Station]:
@@ -66,18 +77,7 @@ def can_manage_station(user: Any, station: Station | int) -> bool:
 
 def households_for(user: Any) -> QuerySet[Household]:
     """Households the user may read."""
-    qs = Household.objects.all()
-    if is_operator(user):
-        return qs
-    if not _authenticated(user):
-        return qs.none()
-    if user.role == Role.STATION_STAFF:
-        return qs.filter(station__memberships__user=user)
-    if user.role in (Role.AGRONOMIST, Role.COUNTY_STAFF):
-        return qs.filter(station__county__assignments__user=user)
-    if user.role == Role.FARMER:
-        return qs.filter(user=user)
-    return qs.none()
+    return scope_by_station(Household.objects.all(), user, "station", farmer="user")
 
 
 def managed_households(user: Any) -> QuerySet[Household]:
@@ -132,20 +132,16 @@ def orders_for(user: Any) -> QuerySet:
     from oscar.core.loading import get_model
 
     Order = get_model("order", "Order")
+    Line = get_model("order", "Line")
     qs = Order.objects.all()
-    if is_operator(user):
-        return qs
-    if not _authenticated(user):
-        return qs.none()
-    if user.role == Role.STATION_STAFF:
-        return qs.filter(station__memberships__user=user)
-    if user.role in (Role.SUPPLIER, Role.COOPERATIVE):
-        return qs.filter(lines__partner__users=user).distinct()
-    if user.role in (Role.AGRONOMIST, Role.COUNTY_STAFF):
-        return qs.filter(station__county__assignments__user=user)
-    if user.role == Role.FARMER:
-        return qs.filter(Q(household__user=user) | Q(user=user))
-    return qs.filter(user=user)
+    if _authenticated(user) and not is_operator(user):
+        if user.role in (Role.SUPPLIER, Role.COOPERATIVE):
+            return qs.filter(pk__in=Line.objects.filter(partner__users=user).values("order_id"))
+        if user.role == Role.FARMER:
+            return qs.filter(Q(household__user=user) | Q(user=user))
+        if user.role == Role.CITY_BUYER:
+            return qs.filter(user=user)
+    return scope_by_station(qs, user, "station")
 
 
 # --- Catalogue: products, warehouses, licences (supplier tenancy) ---------------------------------
