@@ -110,7 +110,7 @@ def main() -> int:
         check("catalogue page", status == 200)
         status, body = b.post(
             "/graphql/", {}, {"Content-Type": "application/json"},
-            json.dumps({"query": 'mutation{tokenCreate(username:"station02",password:"%s"){token errors{code}}}' % PASSWORD}).encode(),
+            json.dumps({"query": f'mutation{{tokenCreate(username:"station02",password:"{PASSWORD}"){{token errors{{code}}}}}}'}).encode(),
         )
         tok = json.loads(body)["data"]["tokenCreate"]["token"] if status == 200 else None
         check("GraphQL token", bool(tok), body)

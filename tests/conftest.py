@@ -17,7 +17,15 @@ from oscar.core.loading import get_model
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.apps.catalogue.product_types import FERTILIZER, ensure_product_types
 from marketplace.apps.partner.models import PartnerKind, VerificationStatus
-from marketplace.stations.models import County, CountyAssignment, Household, Station, StationStaff, Township, Village
+from marketplace.stations.models import (
+    County,
+    CountyAssignment,
+    Household,
+    Station,
+    StationStaff,
+    Township,
+    Village,
+)
 
 PASSWORD = "test-pass-123456"
 

@@ -98,9 +98,9 @@ def test_removing_plugins_leaves_the_rest_working(remaining, tmp_path):
 
 
 def test_core_stock_offers_only_sellable(station_a, product_classes, supplier, other_supplier):
-    from conftest import make_fertilizer
-
     from marketplace.apps.partner.models import VerificationStatus
+
+    from conftest import make_fertilizer
 
     urea = make_fertilizer(product_classes, supplier, "U-1", "尿素", npk=(46, 0, 0), price="108.00", stock=5)
     make_fertilizer(product_classes, other_supplier, "D-1", "二铵", npk=(18, 46, 0), price="185.00", stock=0)

@@ -8,7 +8,13 @@ import graphene
 from django.http import HttpResponse
 from django.urls import path
 
-from marketplace.core.extensions import HomePanel, MarketplacePlugin, MenuEntry, PriceAdjustment, PurchasableOffer
+from marketplace.core.extensions import (
+    HomePanel,
+    MarketplacePlugin,
+    MenuEntry,
+    PriceAdjustment,
+    PurchasableOffer,
+)
 
 
 class ExampleQueries(graphene.ObjectType):
