@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "marketplace.accounts",
     "marketplace.stations",
     "marketplace.core",
+    "marketplace.search",
     "storefront",
     # Oscar, with the apps we fork replaced by ours.
     "oscar.config.Shop",
@@ -293,3 +294,14 @@ LOGGING = {
 }
 
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
+
+# --- Delivery routing (plugins/delivery_routing; docs/delivery-routing.md) -------------------
+# Travel matrices: "haversine" (great circle × detour factor at an average speed, no server),
+# "osrm" or "valhalla" (ROUTING_MATRIX_URL, e.g. http://osrm:5000). Matrices are cached.
+ROUTING_MATRIX_PROVIDER = env("ROUTING_MATRIX_PROVIDER", "haversine")
+ROUTING_MATRIX_URL = env("ROUTING_MATRIX_URL")
+ROUTING_DETOUR_FACTOR = float(env("ROUTING_DETOUR_FACTOR", "1.3"))
+ROUTING_AVERAGE_SPEED_KMH = float(env("ROUTING_AVERAGE_SPEED_KMH", "40"))
+ROUTING_SOLVE_SECONDS = float(env("ROUTING_SOLVE_SECONDS", "10"))
+# Absolute base of links sent to drivers by SMS (route sheets), e.g. https://yinong.example.cn
+ROUTING_PUBLIC_URL = env("ROUTING_PUBLIC_URL")

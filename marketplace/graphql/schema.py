@@ -7,12 +7,13 @@ import graphene
 from marketplace.core.extensions import collect
 
 from .accounts.schema import AccountMutations, AccountQueries
+from .catalogue.mutations import CatalogueMutations
 from .catalogue.schema import CatalogueQueries
 from .orders.schema import OrderQueries
 from .stations.schema import StationMutations, StationQueries
 
 CORE_QUERIES: list[type] = [AccountQueries, StationQueries, CatalogueQueries, OrderQueries]
-CORE_MUTATIONS: list[type] = [AccountMutations, StationMutations]
+CORE_MUTATIONS: list[type] = [AccountMutations, StationMutations, CatalogueMutations]
 
 
 def build_schema() -> graphene.Schema:

@@ -192,3 +192,40 @@ def mask_phone(phone: str) -> str:
     if len(phone) < 7:
         return "*" * len(phone)
     return f"{phone[:3]}****{phone[-4:]}"
+
+
+class StationPesticideLicenceQuerySet(models.QuerySet):
+    def valid_on(self, day=None) -> StationPesticideLicenceQuerySet:
+        from django.utils import timezone
+
+        day = day or timezone.localdate()
+        return self.filter(valid_from__lte=day, valid_until__gte=day, revoked=False)
+
+
+class StationPesticideLicence(models.Model):
+    """A station's own 农药经营许可证: needed to buy restricted-use pesticides (限制使用农药)."""
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="pesticide_licences")
+    number = models.CharField(_("许可证号"), max_length=64)
+    restricted_scope = models.BooleanField(_("含限制使用农药经营范围"), default=False)
+    valid_from = models.DateField(_("有效期起"))
+    valid_until = models.DateField(_("有效期至"))
+    file = models.FileField(_("证照扫描件"), upload_to="station-licences/%Y/", blank=True)
+    revoked = models.BooleanField(_("已撤销"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = StationPesticideLicenceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("站点农药经营许可证")
+        verbose_name_plural = _("站点农药经营许可证")
+        constraints = [
+            models.UniqueConstraint(fields=["station", "number"], name="uniq_station_pesticide_licence"),
+            models.CheckConstraint(
+                condition=models.Q(valid_until__gte=models.F("valid_from")),
+                name="station_licence_dates_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station} {self.number}"

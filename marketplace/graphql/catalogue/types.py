@@ -28,12 +28,27 @@ class PartnerType(graphene.ObjectType):
         return partner.is_verified
 
 
+class WarehouseType(graphene.ObjectType):
+    id = graphene.ID(required=True)
+    code = graphene.String(required=True)
+    name = graphene.String(required=True)
+    address = graphene.String(required=True)
+    latitude = graphene.Float(required=True)
+    longitude = graphene.Float(required=True)
+
+    class Meta:
+        name = "Warehouse"
+
+
 class StockRecordType(graphene.ObjectType):
     id = graphene.ID(required=True)
     sku = graphene.String(required=True)
     partner = graphene.Field(PartnerType, required=True)
+    warehouse = graphene.Field(WarehouseType)
     price = graphene.Field(Money)
     available = graphene.Int(required=True, description="In stock minus allocated.")
+    sellable = graphene.Boolean(required=True, description="Approved supplier and licences in order.")
+    blocked_reason = graphene.String(required=True)
 
     class Meta:
         name = "StockRecord"
@@ -48,7 +63,11 @@ class StockRecordType(graphene.ObjectType):
 
     @staticmethod
     def resolve_available(record, info) -> int:
-        return record.net_stock_level
+        return max(record.net_stock_level, 0)
+
+    @staticmethod
+    def resolve_sellable(record, info) -> bool:
+        return not record.compliance_blocked and record.partner.is_verified
 
 
 class CategoryType(graphene.ObjectType):
@@ -67,8 +86,15 @@ class ProductType(graphene.ObjectType):
     product_type = graphene.String(required=True)
     description = graphene.String(required=True)
     categories = graphene.List(graphene.NonNull(CategoryType), required=True)
-    stock_records = graphene.List(graphene.NonNull(StockRecordType), required=True)
+    stock_records = graphene.List(
+        graphene.NonNull(StockRecordType), required=True, description="Sellable stock, cheapest first."
+    )
     attributes = GenericScalar(required=True)
+    product_type_slug = graphene.String(required=True)
+    owner = graphene.Field(PartnerType)
+    restricted_use = graphene.Boolean(required=True)
+    min_price = graphene.Field(Money)
+    available = graphene.Int(required=True, description="Sellable units over all warehouses.")
 
     class Meta:
         name = "Product"
@@ -83,7 +109,20 @@ class ProductType(graphene.ObjectType):
 
     @staticmethod
     def resolve_stock_records(product, info):
-        return list(product.stockrecords.all())
+        return [r for r in product.stockrecords.all() if not r.compliance_blocked and r.partner.is_verified]
+
+    @staticmethod
+    def resolve_product_type_slug(product, info) -> str:
+        return product.product_class.slug if product.product_class_id else ""
+
+    @staticmethod
+    def resolve_min_price(product, info):
+        prices = [r.price for r in ProductType.resolve_stock_records(product, info) if r.price is not None]
+        return money(min(prices)) if prices else None
+
+    @staticmethod
+    def resolve_available(product, info) -> int:
+        return sum(max(r.net_stock_level, 0) for r in ProductType.resolve_stock_records(product, info))
 
     @staticmethod
     def resolve_attributes(product, info) -> dict:
@@ -93,3 +132,33 @@ class ProductType(graphene.ObjectType):
 class ProductPage(graphene.ObjectType):
     total_count = graphene.Int(required=True)
     items = graphene.List(graphene.NonNull(ProductType), required=True)
+
+
+class FacetValueType(graphene.ObjectType):
+    value = graphene.String(required=True)
+    label = graphene.String(required=True)
+    count = graphene.Int(required=True)
+
+    class Meta:
+        name = "FacetValue"
+
+
+class SearchFacets(graphene.ObjectType):
+    product_types = graphene.List(graphene.NonNull(FacetValueType), required=True)
+    suppliers = graphene.List(graphene.NonNull(FacetValueType), required=True)
+    chloride_classes = graphene.List(graphene.NonNull(FacetValueType), required=True)
+
+
+class SearchResultType(graphene.ObjectType):
+    total_count = graphene.Int(required=True)
+    items = graphene.List(graphene.NonNull(ProductType), required=True)
+    facets = graphene.Field(SearchFacets, required=True)
+    engine = graphene.String(required=True)
+
+    class Meta:
+        name = "SearchResult"
+
+
+class StockRecordPage(graphene.ObjectType):
+    total_count = graphene.Int(required=True)
+    items = graphene.List(graphene.NonNull(StockRecordType), required=True)

@@ -19,6 +19,9 @@ class CommonErrorCode(Enum):
     OUT_OF_STOCK = "out_of_stock"
     LIMIT_EXCEEDED = "limit_exceeded"
     INVALID_STATE = "invalid_state"
+    PAYMENT_FAILED = "payment_failed"
+    LICENCE_REQUIRED = "licence_required"
+    REAL_NAME_REQUIRED = "real_name_required"
     GRAPHQL_ERROR = "graphql_error"
 
 

@@ -102,6 +102,15 @@ def check_plan(problem: RoutingProblem, plan: Plan, matrices: Matrices) -> list[
                     out.append(Violation("unknown_stop", "visit to an unknown stop", ri, v.ref))
                     continue
                 want_loc, window, min_service = ex.stop_loc[stop.id], stop.time_window, stop.service_s
+                if stop.vehicle_types is not None and vt.name not in stop.vehicle_types:
+                    out.append(
+                        Violation(
+                            "wrong_vehicle",
+                            f"stop is locked to {sorted(stop.vehicle_types)}, served by {vt.name}",
+                            ri,
+                            v.ref,
+                        )
+                    )
                 if stop.source_depot is not None and stop.source_depot != depot.id:
                     out.append(
                         Violation(
@@ -117,6 +126,15 @@ def check_plan(problem: RoutingProblem, plan: Plan, matrices: Matrices) -> list[
                     out.append(Violation("unknown_shipment", "visit for an unknown shipment", ri, v.ref))
                     continue
                 shipment_route[sh.id].add(ri)
+                if sh.vehicle_types is not None and vt.name not in sh.vehicle_types and v.kind == "pickup":
+                    out.append(
+                        Violation(
+                            "wrong_vehicle",
+                            f"shipment is locked to {sorted(sh.vehicle_types)}, carried by {vt.name}",
+                            ri,
+                            v.ref,
+                        )
+                    )
                 if v.kind == "pickup":
                     origin = depots[sh.origin_depot]
                     want_loc = ex.depot_loc[origin.id]

@@ -117,6 +117,8 @@ class Stop:
     time_window: TimeWindow = field(default_factory=TimeWindow)
     service_s: int = 0
     source_depot: str | None = None
+    #: Dispatcher lock: only these vehicle types may serve the stop (``None`` → any eligible).
+    vehicle_types: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,8 @@ class Shipment:
     delivery_window: TimeWindow = field(default_factory=TimeWindow)
     pickup_service_s: int = 0
     delivery_service_s: int = 0
+    #: Dispatcher lock: only these vehicle types may carry the shipment (``None`` → any).
+    vehicle_types: frozenset[str] | None = None
 
 
 @dataclass(slots=True)
@@ -182,6 +186,11 @@ class RoutingProblem:
                 errors.append(f"stop {stop.id!r}: negative demand or service time")
             if stop.source_depot is not None and stop.source_depot not in depots:
                 errors.append(f"stop {stop.id!r}: unknown source depot {stop.source_depot!r}")
+        names = {vt.name for vt in self.vehicle_types}
+        for item in [*self.stops, *self.shipments]:
+            if item.vehicle_types is not None and not item.vehicle_types <= names:
+                unknown = sorted(item.vehicle_types - names)
+                errors.append(f"stop/shipment {item.id!r}: unknown locked vehicle type(s) {unknown}")
         for sh in self.shipments:
             if sh.origin_depot not in depots:
                 errors.append(f"shipment {sh.id!r}: unknown origin depot {sh.origin_depot!r}")
@@ -217,6 +226,7 @@ class Task:
     pickup_window: TimeWindow = field(default_factory=TimeWindow)
     pickup_service_s: int = 0
     allowed_depots: frozenset[str] | None = None  # None → every depot
+    allowed_vehicles: frozenset[str] | None = None  # None → every vehicle type (no lock)
 
 
 @dataclass(slots=True)
@@ -248,13 +258,16 @@ def split_amount(total: int, chunk_max: int) -> list[int]:
     return [chunk_max] * full + ([rest] if rest else [])
 
 
-def eligible_vehicle_types(problem: RoutingProblem, source_depot: str | None) -> list[VehicleType]:
+def eligible_vehicle_types(
+    problem: RoutingProblem, source_depot: str | None, allowed: frozenset[str] | None = None
+) -> list[VehicleType]:
     return [
         vt
         for vt in problem.vehicle_types
         if vt.num_available > 0
         and vt.capacity_kg > 0
         and (source_depot is None or vt.home_depot == source_depot)
+        and (allowed is None or vt.name in allowed)
     ]
 
 
@@ -277,7 +290,9 @@ def expand(problem: RoutingProblem) -> ExpandedProblem:
     for stop in problem.stops:
         if stop.demand_kg == 0:
             continue
-        caps = [vt.capacity_kg for vt in eligible_vehicle_types(problem, stop.source_depot)]
+        caps = [
+            vt.capacity_kg for vt in eligible_vehicle_types(problem, stop.source_depot, stop.vehicle_types)
+        ]
         chunk_max = max(caps) if caps else stop.demand_kg
         allowed = None if stop.source_depot is None else frozenset({stop.source_depot})
         for i, amount in enumerate(split_amount(stop.demand_kg, chunk_max)):
@@ -291,6 +306,7 @@ def expand(problem: RoutingProblem) -> ExpandedProblem:
                     window=stop.time_window,
                     service_s=stop.service_s,
                     allowed_depots=allowed,
+                    allowed_vehicles=stop.vehicle_types,
                 )
             )
 
@@ -299,7 +315,12 @@ def expand(problem: RoutingProblem) -> ExpandedProblem:
     for sh in problem.shipments:
         origin = problem.depot(sh.origin_depot)
         pickup_window = sh.pickup_window or origin.time_window
-        for i, amount in enumerate(split_amount(sh.weight_kg, max_cap or sh.weight_kg)):
+        cap = max_cap
+        if sh.vehicle_types is not None:
+            cap = max(
+                (vt.capacity_kg for vt in eligible_vehicle_types(problem, None, sh.vehicle_types)), default=0
+            )
+        for i, amount in enumerate(split_amount(sh.weight_kg, cap or sh.weight_kg)):
             shipments.append(
                 Task(
                     kind="shipment",
@@ -312,6 +333,7 @@ def expand(problem: RoutingProblem) -> ExpandedProblem:
                     pickup_loc=depot_loc[sh.origin_depot],
                     pickup_window=pickup_window,
                     pickup_service_s=sh.pickup_service_s,
+                    allowed_vehicles=sh.vehicle_types,
                 )
             )
     return ExpandedProblem(problem, points, depot_loc, stop_loc, dest_loc, deliveries, shipments)

@@ -32,6 +32,7 @@ from .problem import (
     Depot,
     ExpandedProblem,
     RoutingProblem,
+    Stop,
     Task,
     TimeWindow,
     VehicleType,
@@ -164,7 +165,17 @@ def diagnose(problem: RoutingProblem, matrices: Matrices, ex: ExpandedProblem | 
             continue
         if stop.demand_kg == 0:
             continue
-        eligible = eligible_vehicle_types(problem, stop.source_depot)
+        eligible = eligible_vehicle_types(problem, stop.source_depot, stop.vehicle_types)
+        if not eligible and stop.vehicle_types is not None:
+            reasons.append(
+                Reason(
+                    stop.id,
+                    "locked_vehicle_unusable",
+                    f"{label}被锁定到的车辆无法装运这批货（车辆不在货物所在仓库、停用或载重为 0）。",
+                    f"locked to {sorted(stop.vehicle_types)}, none eligible for {stop.source_depot}",
+                )
+            )
+            continue
         if not eligible:
             where = problem.depot(stop.source_depot).name if stop.source_depot else "任何仓库"
             reasons.append(
@@ -205,9 +216,20 @@ def diagnose(problem: RoutingProblem, matrices: Matrices, ex: ExpandedProblem | 
             _Step(ex.depot_loc[origin.id], pickup_window, sh.pickup_service_s),
             _Step(ex.shipment_dest_loc[sh.id], sh.delivery_window, sh.delivery_service_s),
         ]
+        carriers = eligible_vehicle_types(problem, None, sh.vehicle_types)
+        if not carriers:
+            reasons.append(
+                Reason(
+                    sh.id,
+                    "locked_vehicle_unusable",
+                    f"{label}被锁定到的车辆不可用（载重为 0 或数量为 0）。",
+                    f"locked to {sorted(sh.vehicle_types or ())}, none usable",
+                )
+            )
+            continue
         candidates = [
             (vt, *_trip_stage(vt, problem.depot(vt.home_depot), ex.depot_loc[vt.home_depot], steps, dur))
-            for vt in usable
+            for vt in carriers
         ]
         if (reason := _reach_reason(sh.id, label, sh.delivery_window, candidates, problem)) is not None:
             reasons.append(reason)
@@ -224,6 +246,25 @@ def diagnose(problem: RoutingProblem, matrices: Matrices, ex: ExpandedProblem | 
                 f"total demand {total_demand} kg > fleet capacity {total_cap} kg",
             )
         )
+    # Dispatcher locks: stops (and shipments) locked to the same vehicles must fit into them.
+    locked: dict[frozenset[str], list[tuple[str, str, int]]] = {}
+    for item in [*problem.stops, *problem.shipments]:
+        if item.vehicle_types is not None:
+            kg = item.demand_kg if isinstance(item, Stop) else item.weight_kg
+            locked.setdefault(item.vehicle_types, []).append((item.id, item.name, kg))
+    for group, items in locked.items():
+        have = total_fleet_capacity(eligible_vehicle_types(problem, None, group))
+        need = sum(kg for _, _, kg in items)
+        if len(items) > 1 and 0 < have < need:
+            for ident, name, _ in items:
+                reasons.append(
+                    Reason(
+                        ident,
+                        "locked_capacity_exceeded",
+                        f"锁定到同一车辆的货物合计 {need} kg，超过该车辆载重 {have} kg，「{name}」无法全部装下。",
+                        f"locked group {sorted(group)}: {need} kg > {have} kg",
+                    )
+                )
     for depot in problem.depots:
         tied = [s for s in problem.stops if s.source_depot == depot.id]
         need = sum(s.demand_kg for s in tied)
@@ -291,9 +332,13 @@ def build_problem_data(ex: ExpandedProblem, matrices: Matrices) -> _Built:
         for t in ex.shipments
     ]
 
-    # One routing profile per home depot when some goods may only leave from
-    # one warehouse: edges into stops tied to another depot become forbidden.
-    restricted = any(t.allowed_depots is not None for t in ex.deliveries)
+    # Restrictions (goods tied to one warehouse, dispatcher locks to a vehicle) are routing
+    # profiles: each vehicle type gets a matrix in which edges into the locations it may not
+    # serve are forbidden.  Types with the same forbidden set share one profile.
+    restricted = any(
+        t.allowed_depots is not None or t.allowed_vehicles is not None
+        for t in [*ex.deliveries, *ex.shipments]
+    )
     profile_of: dict[str, int] = {}
     dist_mats: list[np.ndarray] = []
     dur_mats: list[np.ndarray] = []
@@ -302,24 +347,36 @@ def build_problem_data(ex: ExpandedProblem, matrices: Matrices) -> _Built:
     if not restricted:
         dist_mats, dur_mats = [base_d], [base_t]
     else:
-        for depot in problem.depots:
-            forbidden = sorted(
-                {
-                    t.loc
-                    for t in ex.deliveries
-                    if t.allowed_depots is not None and depot.id not in t.allowed_depots
-                }
+        by_forbidden: dict[tuple[int, ...], int] = {}
+        for vt in problem.vehicle_types:
+            forbidden = tuple(
+                sorted(
+                    {
+                        t.loc
+                        for t in ex.deliveries
+                        if (t.allowed_depots is not None and vt.home_depot not in t.allowed_depots)
+                        or (t.allowed_vehicles is not None and vt.name not in t.allowed_vehicles)
+                    }
+                    | {
+                        t.loc
+                        for t in ex.shipments
+                        if t.allowed_vehicles is not None and vt.name not in t.allowed_vehicles
+                    }
+                )
             )
-            d, t_ = base_d.copy(), base_t.copy()
-            d[forbidden, :] = FORBIDDEN
-            d[:, forbidden] = FORBIDDEN
-            t_[forbidden, :] = FORBIDDEN
-            t_[:, forbidden] = FORBIDDEN
-            np.fill_diagonal(d, 0)
-            np.fill_diagonal(t_, 0)
-            profile_of[depot.id] = len(dist_mats)
-            dist_mats.append(d)
-            dur_mats.append(t_)
+            if forbidden not in by_forbidden:
+                d, t_ = base_d.copy(), base_t.copy()
+                idx = list(forbidden)
+                d[idx, :] = FORBIDDEN
+                d[:, idx] = FORBIDDEN
+                t_[idx, :] = FORBIDDEN
+                t_[:, idx] = FORBIDDEN
+                np.fill_diagonal(d, 0)
+                np.fill_diagonal(t_, 0)
+                by_forbidden[forbidden] = len(dist_mats)
+                dist_mats.append(d)
+                dur_mats.append(t_)
+            profile_of[vt.name] = by_forbidden[forbidden]
 
     vts: list[pyvrp.VehicleType] = []
     domain_vts: list[VehicleType] = []
@@ -344,7 +401,7 @@ def build_problem_data(ex: ExpandedProblem, matrices: Matrices) -> _Built:
                 else INT_MAX,
                 unit_distance_cost=round(vt.cost_per_km * COST_SCALE / 1000),
                 unit_duration_cost=round(vt.cost_per_hour * COST_SCALE / 3600),
-                profile=profile_of.get(depot.id, 0),
+                profile=profile_of.get(vt.name, 0),
                 name=vt.name,
             )
         )

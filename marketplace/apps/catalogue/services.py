@@ -1,0 +1,282 @@
+"""Catalogue services: typed product create/update, supplier stock records, and the purchase
+rule for restricted-use pesticides. Views, GraphQL, imports and tasks all call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.utils.text import slugify
+from oscar.core.loading import get_model
+
+from marketplace.apps.partner.models import Partner, StockRecord, Warehouse
+from marketplace.apps.partner.services import is_sellable, sellable_q
+from marketplace.core import permissions
+from marketplace.core.extensions import PurchasableOffer
+
+from .product_types import PESTICIDE, PRODUCT_TYPES, clean_attributes, ensure_product_types
+
+Product = get_model("catalogue", "Product")
+ProductClass = get_model("catalogue", "ProductClass")
+Category = get_model("catalogue", "Category")
+
+PRODUCT_FIELDS = ("title", "description", "upc", "is_public", "attributes", "product_type")
+
+
+class StationPurchaseCheck(NamedTuple):
+    """``ok, reason = can_station_buy(...)`` or ``.allowed`` / ``.reason``."""
+
+    allowed: bool
+    reason: str = ""
+
+
+def can_station_buy(station: Any, product: Any, day: Any = None) -> StationPurchaseCheck:
+    """May ``station`` buy ``product``? Restricted-use pesticides (限制使用农药) need the station to
+    hold a valid 农药经营许可证 whose scope includes restricted-use products.
+
+    Returns ``(allowed, reason)``; the reason is a Chinese sentence for the UI.
+    """
+    if station is None or not getattr(station, "is_active", False):
+        return StationPurchaseCheck(False, "站点不存在或已停用")
+    if not product.is_public:
+        return StationPurchaseCheck(False, "商品已下架")
+    slug = product.product_class.slug if product.product_class_id else ""
+    if slug == PESTICIDE and product.restricted_use:
+        from marketplace.stations.models import StationPesticideLicence
+
+        ok = (
+            StationPesticideLicence.objects.valid_on(day)
+            .filter(station=station, restricted_scope=True)
+            .exists()
+        )
+        if not ok:
+            return StationPurchaseCheck(
+                False, "限制使用农药: 站点须持有有效且经营范围含限制使用农药的农药经营许可证"
+            )
+    return StationPurchaseCheck(True, "")
+
+
+# --- Products -------------------------------------------------------------------------------------
+
+
+def _category_for(product_class: Any) -> Any:
+    category = Category.objects.filter(name=product_class.name, depth=1).first()
+    return category or Category.add_root(name=product_class.name)
+
+
+def _clean_product_input(data: dict[str, Any], product: Any | None) -> dict[str, Any]:
+    unknown = set(data) - set(PRODUCT_FIELDS)
+    if unknown:
+        raise ValidationError({f: ValidationError("未知字段", code="invalid") for f in sorted(unknown)})
+    errors: dict[str, list[ValidationError]] = {}
+    product_type = data.get("product_type") or (product.product_class.slug if product else None)
+    if not product_type:
+        errors["product_type"] = [ValidationError("商品类型为必填项", code="required")]
+    elif product_type not in PRODUCT_TYPES:
+        errors["product_type"] = [ValidationError(f"未知商品类型 {product_type}", code="invalid")]
+    elif product is not None and product_type != product.product_class.slug:
+        errors["product_type"] = [ValidationError("不能修改已有商品的类型", code="invalid")]
+    title = data.get("title") if data.get("title") is not None else (product.title if product else "")
+    title = (title or "").strip()
+    if not title:
+        errors["title"] = [ValidationError("商品名称为必填项", code="required")]
+    cleaned_attrs: dict[str, Any] = {}
+    if product_type in PRODUCT_TYPES and ("attributes" in data or product is None):
+        current = _current_attributes(product) if product is not None else {}
+        merged = current | dict(data.get("attributes") or {})
+        try:
+            cleaned_attrs = clean_attributes(product_type, merged, title)
+        except ValidationError as exc:
+            for field, errs in exc.error_dict.items():
+                errors.setdefault(field, []).extend(errs)
+    if errors:
+        raise ValidationError(errors)
+    out: dict[str, Any] = {"title": title, "product_type": product_type}
+    if "attributes" in data or product is None:
+        out["attributes"] = cleaned_attrs
+    for key in ("description", "upc", "is_public"):
+        if data.get(key) is not None:
+            out[key] = data[key].strip() if isinstance(data[key], str) else data[key]
+    return out
+
+
+def _current_attributes(product: Any) -> dict[str, Any]:
+    return {av.attribute.code: av.value for av in product.attribute_values.select_related("attribute")}
+
+
+def _apply(product: Any, cleaned: dict[str, Any]) -> bool:
+    """Set cleaned values on ``product``; return whether anything changed."""
+    changed = False
+    for key in ("title", "description", "upc", "is_public"):
+        if key in cleaned:
+            value = cleaned[key] if key != "upc" else (cleaned[key] or None)
+            if getattr(product, key) != value:
+                setattr(product, key, value)
+                changed = True
+    if "attributes" in cleaned:
+        current = _current_attributes(product) if product.pk else {}
+        for code, value in cleaned["attributes"].items():
+            if current.get(code) != value:
+                setattr(product.attr, code, value)
+                changed = True
+        for code in set(current) - set(cleaned["attributes"]):
+            setattr(product.attr, code, None)
+            changed = True
+    return changed
+
+
+@transaction.atomic
+def create_product(actor: Any, partner: Partner, data: dict[str, Any]) -> Any:
+    """A supplier adds a product it owns (validated typed attributes)."""
+    permissions.require(permissions.can_manage_partner(actor, partner), "无权为该供应商创建商品")
+    cleaned = _clean_product_input(data, None)
+    classes = (
+        ensure_product_types()
+        if not ProductClass.objects.filter(slug=cleaned["product_type"]).exists()
+        else {}
+    )
+    product_class = classes.get(cleaned["product_type"]) or ProductClass.objects.get(
+        slug=cleaned["product_type"]
+    )
+    if cleaned.get("upc") and Product.objects.filter(upc=cleaned["upc"]).exists():
+        raise ValidationError({"upc": ValidationError("商品条码已存在", code="unique")})
+    product = Product(product_class=product_class, structure=Product.STANDALONE, owner=partner)
+    _apply(product, cleaned)
+    product.slug = slugify(product.title, allow_unicode=True)[:128] or "product"
+    product.save()
+    product.categories.add(_category_for(product_class))
+    return product
+
+
+@transaction.atomic
+def update_product(actor: Any, product: Any, data: dict[str, Any]) -> Any:
+    permissions.require(permissions.can_manage_product(actor, product), "只能修改本供应商的商品")
+    cleaned = _clean_product_input(data, product)
+    if cleaned.get("upc") and Product.objects.filter(upc=cleaned["upc"]).exclude(pk=product.pk).exists():
+        raise ValidationError({"upc": ValidationError("商品条码已存在", code="unique")})
+    if _apply(product, cleaned):
+        product.save()
+    return product
+
+
+# --- Stock records -------------------------------------------------------------------------------
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationError({field: ValidationError("须为金额数字", code="invalid")}) from exc
+    if amount < 0:
+        raise ValidationError({field: ValidationError("不能为负", code="invalid")})
+    return amount
+
+
+@transaction.atomic
+def upsert_stockrecord(
+    actor: Any,
+    partner: Partner,
+    product: Any,
+    *,
+    sku: str,
+    price: Any,
+    num_in_stock: int,
+    warehouse: Warehouse | None = None,
+) -> tuple[StockRecord, bool]:
+    """Create or update a supplier's stock record (idempotent by partner + SKU)."""
+    permissions.require(permissions.can_manage_partner(actor, partner), "无权修改该供应商库存")
+    errors: dict[str, ValidationError] = {}
+    sku = (sku or "").strip()
+    if not sku:
+        errors["sku"] = ValidationError("SKU 为必填项", code="required")
+    if num_in_stock is None or int(num_in_stock) < 0:
+        errors["num_in_stock"] = ValidationError("库存须为非负整数", code="invalid")
+    if warehouse is not None and warehouse.partner_id != partner.pk:
+        errors["warehouse_id"] = ValidationError("仓库不属于本供应商", code="invalid")
+    if (
+        product.owner_id not in (None, partner.pk)
+        and not product.stockrecords.filter(partner=partner).exists()
+    ):
+        errors["product_id"] = ValidationError("该商品属于其他供应商", code="permission_denied")
+    if errors:
+        raise ValidationError(errors)
+    amount = _decimal(price, "price")
+    record = StockRecord.objects.select_for_update().filter(partner=partner, partner_sku=sku).first()
+    if record is not None and record.product_id != product.pk:
+        raise ValidationError({"sku": ValidationError("该 SKU 已用于其他商品", code="unique")})
+    if record is None:
+        record = StockRecord.objects.create(
+            partner=partner,
+            product=product,
+            partner_sku=sku,
+            price=amount,
+            price_currency="CNY",
+            num_in_stock=int(num_in_stock),
+            warehouse=warehouse,
+        )
+        return record, True
+    if int(num_in_stock) < (record.num_allocated or 0):
+        raise ValidationError(
+            {
+                "num_in_stock": ValidationError(
+                    f"库存不能少于已占用数量 {record.num_allocated}", code="invalid"
+                )
+            }
+        )
+    changed = (record.price, record.num_in_stock, record.warehouse_id) != (
+        amount,
+        int(num_in_stock),
+        warehouse.pk if warehouse else None,
+    )
+    if changed:
+        record.price, record.num_in_stock, record.warehouse = amount, int(num_in_stock), warehouse
+        record.save()
+    return record, False
+
+
+# --- Offers for stations (core offer provider, see marketplace.core.extensions) ------------------
+
+
+def stock_offers(station: Any, product_ids: Sequence[int] | None = None) -> Iterable[PurchasableOffer]:
+    """Sellable, in-stock supplier offers a station may buy (restricted pesticides checked)."""
+    qs = (
+        StockRecord.objects.filter(sellable_q(), num_in_stock__gt=Coalesce(F("num_allocated"), Value(0)))
+        .exclude(price__isnull=True)
+        .select_related("product__product_class", "partner")
+    )
+    if product_ids is not None:
+        qs = qs.filter(product_id__in=list(product_ids))
+    licence_checked: dict[bool, bool] = {}
+    for record in qs.order_by("product_id", "price", "pk")[:2000]:
+        product = record.product
+        if product.restricted_use:
+            if True not in licence_checked:
+                licence_checked[True] = can_station_buy(station, product).allowed
+            if not licence_checked[True]:
+                continue
+        yield PurchasableOffer(
+            product_id=product.pk,
+            sku=record.partner_sku,
+            title=product.title,
+            partner_id=record.partner_id,
+            unit_price=record.price,
+            available=record.net_stock_level,
+            source="stock",
+            source_ref=str(record.pk),
+        )
+
+
+__all__ = [
+    "can_station_buy",
+    "create_product",
+    "update_product",
+    "upsert_stockrecord",
+    "stock_offers",
+    "is_sellable",
+]

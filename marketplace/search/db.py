@@ -1,0 +1,167 @@
+"""Database search engine: PostgreSQL full-text search, or whole-token LIKE on SQLite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+from django.db import connection, transaction
+from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from oscar.core.loading import get_model
+
+from marketplace.apps.catalogue.product_types import CHLORIDE_LABELS, PRODUCT_TYPES
+from marketplace.apps.partner.services import sellable_q
+
+from .services import FacetValue, SearchParams, SearchResult, nearby_warehouse_ids
+from .text import query_clauses, to_tsquery
+
+Product = get_model("catalogue", "Product")
+StockRecord = get_model("partner", "StockRecord")
+
+
+class SimpleTsVector(Func):
+    """``to_tsvector('simple', COALESCE(search_text, ''))`` — the exact expression of the GIN index."""
+
+    template = "to_tsvector('simple'::regconfig, COALESCE(%(expressions)s, ''))"
+    output_field = SearchVectorField()
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def stock_queryset(params: SearchParams) -> QuerySet:
+    """Sellable stock records matching the supplier / stock / distance filters."""
+    sr = StockRecord.objects.filter(sellable_q())
+    if params.supplier_ids:
+        sr = sr.filter(partner_id__in=params.supplier_ids)
+    if params.in_stock or params.radius_km is not None:
+        sr = sr.filter(num_in_stock__gt=Coalesce(F("num_allocated"), Value(0)))
+    nearby = nearby_warehouse_ids(params)
+    if nearby is not None:
+        sr = sr.filter(warehouse_id__in=nearby)
+    return sr
+
+
+def filtered_products(params: SearchParams) -> tuple[QuerySet, bool]:
+    """Products matching everything; second value tells whether a rank annotation exists."""
+    qs = Product.objects.filter(is_public=True).exclude(structure=Product.PARENT)
+    sr = stock_queryset(params)
+    qs = qs.filter(pk__in=sr.values("product_id"))
+    if params.product_types:
+        qs = qs.filter(product_class__slug__in=params.product_types)
+    if params.category_id:
+        qs = qs.filter(categories__pk=params.category_id)
+    for name, column in (("n", "n_pct"), ("p", "p2o5_pct"), ("k", "k2o_pct")):
+        lo, hi = getattr(params, f"{name}_min"), getattr(params, f"{name}_max")
+        if lo is not None:
+            qs = qs.filter(**{f"{column}__gte": lo})
+        if hi is not None:
+            qs = qs.filter(**{f"{column}__lte": hi})
+    if params.chloride_classes:
+        qs = qs.filter(chloride_class__in=params.chloride_classes)
+    ranked = False
+    clauses = query_clauses(params.query) if params.query else []
+    if clauses:
+        if is_postgres():
+            tsquery = SearchQuery(to_tsquery(clauses), config="simple", search_type="raw")
+            qs = qs.annotate(_sv=SimpleTsVector(F("search_text"))).filter(_sv=tsquery)
+            qs = qs.annotate(rank=SearchRank(F("_sv"), tsquery))
+            ranked = True
+        else:
+            for clause in clauses:
+                alt_q = Q()
+                for alternative in clause.alternatives:
+                    all_q = Q()
+                    for lexeme in alternative:
+                        all_q &= Q(search_text__contains=f" {lexeme} ")
+                    alt_q |= all_q
+                qs = qs.filter(alt_q)
+    return qs, ranked
+
+
+def _ordered(qs: QuerySet, params: SearchParams, ranked: bool, sr: QuerySet) -> QuerySet:
+    if params.sort in ("price_asc", "price_desc"):
+        cheapest = sr.filter(product_id=OuterRef("pk")).exclude(price__isnull=True).order_by("price")
+        qs = qs.annotate(min_price=Subquery(cheapest.values("price")[:1]))
+        price = (
+            F("min_price").asc(nulls_last=True)
+            if params.sort == "price_asc"
+            else F("min_price").desc(nulls_last=True)
+        )
+        return qs.order_by(price, "pk")
+    if params.sort == "relevance" and ranked:
+        return qs.order_by("-rank", "-priority", "title", "pk")
+    return qs.order_by("-priority", "title", "pk")
+
+
+def facets(qs: QuerySet, sr: QuerySet) -> dict[str, list[FacetValue]]:
+    ids = qs.order_by().values("pk")
+    types = (
+        Product.objects.filter(pk__in=ids)
+        .values_list("product_class__slug", "product_class__name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "product_class__slug")
+    )
+    chloride = (
+        Product.objects.filter(pk__in=ids)
+        .exclude(chloride_class="")
+        .values_list("chloride_class")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "chloride_class")
+    )
+    suppliers = (
+        sr.filter(product_id__in=ids)
+        .values_list("partner_id", "partner__name")
+        .annotate(n=Count("product_id", distinct=True))
+        .order_by("-n", "partner_id")[:50]
+    )
+    return {
+        "product_types": [
+            FacetValue(slug, name or PRODUCT_TYPES.get(slug, slug), n) for slug, name, n in types if slug
+        ],
+        "suppliers": [FacetValue(str(pk), name, n) for pk, name, n in suppliers],
+        "chloride_classes": [FacetValue(c, CHLORIDE_LABELS.get(c, c), n) for c, n in chloride],
+    }
+
+
+def search(params: SearchParams, with_facets: bool = True) -> SearchResult:
+    qs, ranked = filtered_products(params)
+    sr = stock_queryset(params)
+    ordered = _ordered(qs, params, ranked, sr)
+    ids = list(ordered.values_list("pk", flat=True)[params.offset : params.offset + params.first])
+    total = qs.count()
+    return SearchResult(
+        ids=ids,
+        total=total,
+        facets=facets(qs, sr) if with_facets else {},
+        engine="postgresql" if is_postgres() else "sqlite",
+    )
+
+
+def rebuild_search_text(batch_size: int = 500, stdout: Any = None) -> int:
+    """Recompute denormalised search columns for every product (after analyser changes)."""
+    from marketplace.apps.catalogue.search_fields import fill_search_fields
+
+    fields = ["search_text", "n_pct", "p2o5_pct", "k2o_pct", "chloride_class", "restricted_use"]
+    done = 0
+    last = 0
+    while True:
+        batch = list(
+            Product.objects.filter(pk__gt=last)
+            .select_related("product_class", "parent__product_class")
+            .prefetch_related("attribute_values__attribute")
+            .order_by("pk")[:batch_size]
+        )
+        if not batch:
+            break
+        for product in batch:
+            fill_search_fields(product)
+        with transaction.atomic():
+            Product.objects.bulk_update(batch, fields)
+        done += len(batch)
+        last = batch[-1].pk
+        if stdout is not None:
+            stdout.write(f"已重建 {done} 个商品的检索分词\n")
+    return done

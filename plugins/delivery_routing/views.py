@@ -1,0 +1,183 @@
+"""Dispatcher and station pages (mobile-first). Thin: services and access do the work."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from . import access, services
+from .mapsvg import render_plan_svg, route_colour
+from .models import DeliveryPlan, PlanRoute, PlanStop, PlanVisit
+
+
+def _dispatcher(request: HttpRequest) -> None:
+    if not access.is_dispatcher(request.user):
+        raise PermissionDenied("只有调度员可以访问")
+
+
+def _plan(request: HttpRequest, pk: int) -> DeliveryPlan:
+    _dispatcher(request)
+    return get_object_or_404(access.plans_for(request.user), pk=pk)
+
+
+def _errors(exc: ValidationError) -> str:
+    return "；".join(exc.messages)
+
+
+@login_required
+def plans(request: HttpRequest) -> HttpResponse:
+    _dispatcher(request)
+    qs = access.plans_for(request.user).select_related("partner").order_by("-date", "-pk")[:50]
+    vehicles = access.vehicles_for(request.user).filter(is_active=True).select_related("home_depot")
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    return render(
+        request,
+        "delivery_routing/plans.html",
+        {"plans": qs, "vehicles": vehicles, "tomorrow": tomorrow},
+    )
+
+
+@login_required
+@require_POST
+def plan_create(request: HttpRequest) -> HttpResponse:
+    _dispatcher(request)
+    try:
+        day = date.fromisoformat(request.POST.get("date", ""))
+    except ValueError:
+        messages.error(request, "请选择配送日期")
+        return redirect("routing:plans")
+    vehicle_ids = request.POST.getlist("vehicles") or None
+    try:
+        plan = services.create_plan(
+            request.user, day, name=request.POST.get("name", "").strip(), vehicle_ids=vehicle_ids
+        )
+        services.schedule_solve(plan)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return redirect("routing:plans")
+    return redirect("routing:plan", pk=plan.pk)
+
+
+@login_required
+def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = _plan(request, pk)
+    routes = list(plan.routes.select_related("vehicle", "depot").order_by("number"))
+    visits = PlanVisit.objects.filter(route__plan=plan).select_related("stop").order_by("sequence")
+    by_route: dict[int, list[PlanVisit]] = {}
+    for v in visits:
+        by_route.setdefault(v.route_id, []).append(v)
+    route_rows = [
+        {"route": r, "colour": route_colour(r.number), "visits": by_route.get(r.pk, [])} for r in routes
+    ]
+    stops = plan.stops.select_related("station", "depot", "locked_vehicle", "route__vehicle").order_by(
+        "route__number", "eta_s", "pk"
+    )
+    return render(
+        request,
+        "delivery_routing/plan_detail.html",
+        {
+            "plan": plan,
+            "route_rows": route_rows,
+            "stops": stops,
+            "vehicles": plan.vehicles.select_related("home_depot").order_by("pk"),
+            "map_svg": render_plan_svg(plan),
+        },
+    )
+
+
+@login_required
+def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
+    return HttpResponse(render_plan_svg(_plan(request, pk)), content_type="image/svg+xml")
+
+
+@login_required
+@require_POST
+def plan_reoptimise(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = _plan(request, pk)
+    try:
+        if not plan.is_editable:
+            raise ValidationError("计划已发布或正在求解，不能重新排线", code="invalid_state")
+        plan = services.plan_deliveries(plan)
+        messages.success(request, f"已重新优化：{plan.get_status_display()}")
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    return redirect("routing:plan", pk=pk)
+
+
+@login_required
+@require_POST
+def plan_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = _plan(request, pk)
+    try:
+        services.publish_plan(plan, request.user)
+        messages.success(request, "计划已发布，站点已收到预计到达时间短信")
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    return redirect("routing:plan", pk=pk)
+
+
+def _stop(request: HttpRequest, pk: int, stop_id: int) -> PlanStop:
+    plan = _plan(request, pk)
+    return get_object_or_404(plan.stops.select_related("plan", "depot"), pk=stop_id)
+
+
+@login_required
+@require_POST
+def stop_lock(request: HttpRequest, pk: int, stop_id: int) -> HttpResponse:
+    stop = _stop(request, pk, stop_id)
+    try:
+        services.lock_stop(stop, locked=request.POST.get("locked", "1") == "1")
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    return redirect("routing:plan", pk=pk)
+
+
+@login_required
+@require_POST
+def stop_move(request: HttpRequest, pk: int, stop_id: int) -> HttpResponse:
+    stop = _stop(request, pk, stop_id)
+    vehicle = stop.plan.vehicles.filter(pk=request.POST.get("vehicle") or 0).first()
+    if vehicle is None:
+        messages.error(request, "请选择车辆")
+        return redirect("routing:plan", pk=pk)
+    try:
+        services.move_stop(stop, vehicle)
+        messages.success(request, f"「{stop.name}」已移到 {vehicle}，其余站点已重新优化")
+    except services.PlanInfeasible as exc:
+        messages.error(request, "无法移动：" + "；".join(p["message"] for p in exc.problems))
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    return redirect("routing:plan", pk=pk)
+
+
+def route_sheet(request: HttpRequest, pk: int, route_id: int) -> HttpResponse:
+    """Dispatchers (logged in) or drivers holding the signed link from their SMS."""
+    token = request.GET.get("t")
+    route: PlanRoute | None
+    if token:
+        route = services.route_from_token(token)
+        if route is None or route.pk != route_id or route.plan_id != pk:
+            raise Http404
+    else:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        plan = _plan(request, pk)
+        route = get_object_or_404(plan.routes.all(), pk=route_id)
+    route = PlanRoute.objects.select_related("plan", "vehicle", "depot").get(pk=route.pk)
+    response = HttpResponse(services.route_sheet_pdf(route), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="route-{route.plan_id}-{route.number}.pdf"'
+    return response
+
+
+@login_required
+def station_deliveries(request: HttpRequest) -> HttpResponse:
+    stops = services.upcoming_station_stops(request.user)[:100]
+    return render(request, "delivery_routing/station_deliveries.html", {"stops": stops})
