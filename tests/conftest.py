@@ -5,29 +5,30 @@ Real database (PostgreSQL in CI, SQLite by default); nothing of our own is mocke
 
 from __future__ import annotations
 
-import json
 import os
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.test import Client
-from oscar.core.loading import get_model
+from testkit import (  # noqa: F401  (helpers used by the fixtures below and re-exported)
+    PASSWORD,
+    GraphQLClient,
+    make_fertilizer,
+    make_partner,
+    make_station,
+    make_user,
+    make_warehouse,
+)
 
 from marketplace.accounts.models import ApiToken, Role, User
-from marketplace.apps.catalogue.product_types import FERTILIZER, ensure_product_types
-from marketplace.apps.partner.models import PartnerKind, VerificationStatus
+from marketplace.apps.catalogue.product_types import ensure_product_types
 from marketplace.stations.models import (
     County,
     CountyAssignment,
     Household,
     Station,
     StationStaff,
-    Township,
-    Village,
 )
-
-PASSWORD = "test-pass-123456"
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -53,13 +54,6 @@ def _celery_eager():
     app.conf.task_always_eager = previous
 
 
-def make_user(username: str, role: str, **extra: Any) -> User:
-    user = User.objects.create(username=username, role=role, **extra)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
-
-
 @pytest.fixture
 def county(db) -> County:
     return County.objects.create(code="220112", name="双阳区", city="长春市")
@@ -68,14 +62,6 @@ def county(db) -> County:
 @pytest.fixture
 def other_county(db) -> County:
     return County.objects.create(code="220183", name="德惠市", city="长春市")
-
-
-def make_station(county: County, code: str, name: str) -> Station:
-    township, _ = Township.objects.get_or_create(county=county, name=f"{name}镇")
-    village = Village.objects.create(township=township, name=f"{name}村")
-    return Station.objects.create(
-        code=code, name=f"{name}益农信息社", village=village, latitude=Decimal("43.5"), longitude=Decimal("125.6")
-    )
 
 
 @pytest.fixture
@@ -127,14 +113,22 @@ def buyer(db) -> User:
 @pytest.fixture
 def household_a(station_a) -> Household:
     return Household.objects.create(
-        station=station_a, village=station_a.village, name="张国华", phone="13812345678", farm_area_mu=Decimal("30")
+        station=station_a,
+        village=station_a.village,
+        name="张国华",
+        phone="13812345678",
+        farm_area_mu=Decimal("30"),
     )
 
 
 @pytest.fixture
 def household_b(station_b) -> Household:
     return Household.objects.create(
-        station=station_b, village=station_b.village, name="李春明", phone="13987654321", farm_area_mu=Decimal("12")
+        station=station_b,
+        village=station_b.village,
+        name="李春明",
+        phone="13987654321",
+        farm_area_mu=Decimal("12"),
     )
 
 
@@ -149,13 +143,6 @@ def farmer_a(household_a) -> User:
 @pytest.fixture
 def product_classes(db) -> dict:
     return ensure_product_types()
-
-
-def make_partner(code: str, name: str, kind: str = PartnerKind.SUPPLIER):
-    Partner = get_model("partner", "Partner")
-    return Partner.objects.create(
-        code=code, name=name, kind=kind, verification_status=VerificationStatus.APPROVED
-    )
 
 
 @pytest.fixture
@@ -175,38 +162,6 @@ def supplier_user(supplier) -> User:
     return user
 
 
-def make_fertilizer(product_classes, partner, sku: str, title: str, npk=(15, 15, 15), price="150.00", stock=100):
-    Product = get_model("catalogue", "Product")
-    StockRecord = get_model("partner", "StockRecord")
-    product = Product(title=title, product_class=product_classes[FERTILIZER], upc=f"UPC-{sku}")
-    product.attr.n_pct, product.attr.p2o5_pct, product.attr.k2o_pct = map(float, npk)
-    product.attr.chloride_class = "none"
-    product.attr.bag_kg = 40.0
-    product.attr.registration_no = f"REG-{sku}"
-    product.save()
-    StockRecord.objects.create(
-        product=product, partner=partner, partner_sku=sku, price=Decimal(price), num_in_stock=stock
-    )
-    return product
-
-
-class GraphQLClient:
-    def __init__(self, client: Client, token: str | None = None) -> None:
-        self.client = client
-        self.token = token
-
-    def __call__(self, query: str, variables: dict | None = None) -> dict:
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
-        response = self.client.post(
-            "/graphql/",
-            data=json.dumps({"query": query, "variables": variables or {}}),
-            content_type="application/json",
-            **headers,
-        )
-        assert response.status_code in (200, 400), response.content
-        return response.json()
-
-
 @pytest.fixture
 def gql(client):
     """``gql(user)`` returns a GraphQL client authenticated with a bearer token for that user."""
@@ -219,13 +174,6 @@ def gql(client):
 
 
 # --- Catalogue: supplier warehouses (appended by the catalogue engineer) ------------------------
-
-
-def make_warehouse(partner, code: str = "WH1", lat: str = "43.52", lon: str = "125.66"):
-    Warehouse = get_model("partner", "Warehouse")
-    return Warehouse.objects.create(
-        partner=partner, code=code, name=f"{partner.name}{code}仓", latitude=Decimal(lat), longitude=Decimal(lon)
-    )
 
 
 @pytest.fixture

@@ -7,17 +7,23 @@ import re
 
 import pytest
 from playwright.sync_api import sync_playwright
+from testkit import PASSWORD
 
 from marketplace.stations.models import Household
-
-from conftest import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in this test are ours.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -35,7 +41,9 @@ def page():
 @pytest.mark.django_db(transaction=True)
 def test_station_staff_signs_in_and_registers_a_farmer(live_server, page, staff_a, household_a, household_b):
     transferred = []
-    page.on("response", lambda r: transferred.append(len(r.body()) if r.ok and r.request.method == "GET" else 0))
+    page.on(
+        "response", lambda r: transferred.append(len(r.body()) if r.ok and r.request.method == "GET" else 0)
+    )
     page.goto(live_server.url + "/login/")
     page.fill("#id_username", "staff_a")
     page.fill("#id_password", PASSWORD)

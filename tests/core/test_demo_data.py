@@ -15,9 +15,17 @@ def test_seed_demo_is_complete_and_idempotent():
     first = seed_demo()
     assert (first.stations, first.households, first.suppliers, first.cooperatives) == (60, 500, 8, 5)
     assert {u.role for u in User.objects.all()} == set(Role.values)
-    counts = (Station.objects.count(), Household.objects.count(), get_model("catalogue", "Product").objects.count())
+    counts = (
+        Station.objects.count(),
+        Household.objects.count(),
+        get_model("catalogue", "Product").objects.count(),
+    )
     seed_demo()
-    assert (Station.objects.count(), Household.objects.count(), get_model("catalogue", "Product").objects.count()) == counts
+    assert (
+        Station.objects.count(),
+        Household.objects.count(),
+        get_model("catalogue", "Product").objects.count(),
+    ) == counts
     # Households are spread over stations; every station has some.
     assert Station.objects.filter(households__isnull=True).count() == 0
 

@@ -52,11 +52,17 @@ def test_without_the_plugin_its_hooks_are_gone(station_a):
 
 
 def _run(code: str, plugins: list[str], var_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MARKETPLACE_PLUGINS": ",".join(plugins), "DJANGO_SETTINGS_MODULE": "marketplace.settings"}
+    env = {
+        **os.environ,
+        "MARKETPLACE_PLUGINS": ",".join(plugins),
+        "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+    }
     for name in ("DATABASE_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
     env["MARKETPLACE_VAR_DIR"] = str(var_dir)
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 CHECK_CORE = """
@@ -98,14 +104,16 @@ def test_removing_plugins_leaves_the_rest_working(remaining, tmp_path):
 
 
 def test_core_stock_offers_only_sellable(station_a, product_classes, supplier, other_supplier):
-    from marketplace.apps.partner.models import VerificationStatus
+    from testkit import make_fertilizer
 
-    from conftest import make_fertilizer
+    from marketplace.apps.partner.models import VerificationStatus
 
     urea = make_fertilizer(product_classes, supplier, "U-1", "尿素", npk=(46, 0, 0), price="108.00", stock=5)
     make_fertilizer(product_classes, other_supplier, "D-1", "二铵", npk=(18, 46, 0), price="185.00", stock=0)
     offers = extensions.purchasable_offers(station_a)
-    assert [(o.sku, o.source, o.available, o.unit_price) for o in offers] == [("U-1", "stock", 5, Decimal("108.00"))]
+    assert [(o.sku, o.source, o.available, o.unit_price) for o in offers] == [
+        ("U-1", "stock", 5, Decimal("108.00"))
+    ]
     assert offers[0].product_id == urea.pk
     supplier.verification_status = VerificationStatus.SUSPENDED
     supplier.save()

@@ -6,10 +6,9 @@ import json
 
 import pytest
 from django.test import Client
+from testkit import PASSWORD
 
 from marketplace.accounts.models import ApiToken
-
-from conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 ME = json.dumps({"query": "{ me { username role } }"})
@@ -32,7 +31,9 @@ def test_token_create_wrong_password_is_a_typed_error(gql, staff_a):
         'mutation{ tokenCreate(username:"staff_a",password:"nope"){ token errors{field code message} } }'
     )["data"]["tokenCreate"]
     assert payload["token"] is None
-    assert payload["errors"] == [{"field": "password", "code": "INVALID_CREDENTIALS", "message": "用户名或密码错误"}]
+    assert payload["errors"] == [
+        {"field": "password", "code": "INVALID_CREDENTIALS", "message": "用户名或密码错误"}
+    ]
 
 
 def test_bearer_token_authenticates_and_revoke_ends_it(staff_a):

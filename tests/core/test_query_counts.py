@@ -10,11 +10,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from oscar.core.loading import get_model
+from testkit import make_fertilizer
 
 from marketplace.accounts.models import ApiToken
 from marketplace.stations.models import Household
-
-from conftest import make_fertilizer
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +23,9 @@ def count_queries(user, query: str) -> tuple[int, dict]:
     client = Client()
     with CaptureQueriesContext(connection) as ctx:
         response = client.post(
-            "/graphql/", json.dumps({"query": query}), content_type="application/json",
+            "/graphql/",
+            json.dumps({"query": query}),
+            content_type="application/json",
             HTTP_AUTHORIZATION=f"Bearer {raw}",
         )
     body = response.json()
@@ -34,7 +35,8 @@ def count_queries(user, query: str) -> tuple[int, dict]:
 
 def add_households(station, n: int) -> None:
     Household.objects.bulk_create(
-        Household(station=station, village=station.village, name=f"户{i}", phone=f"137{i:08d}") for i in range(n)
+        Household(station=station, village=station.village, name=f"户{i}", phone=f"137{i:08d}")
+        for i in range(n)
     )
 
 
@@ -49,7 +51,7 @@ def test_households_query_count_does_not_grow(operator, station_a, station_b):
 
 
 def test_stations_query_count_does_not_grow(operator, county):
-    from conftest import make_station
+    from testkit import make_station
 
     for i in range(3):
         make_station(county, f"S{i}", f"站{i}")
@@ -84,15 +86,26 @@ def test_orders_query_count_does_not_grow(operator, station_a, household_a):
     def add_orders(start: int, n: int) -> None:
         for i in range(start, start + n):
             order = Order.objects.create(
-                number=f"N{i:05d}", station=station_a, household=household_a, currency="CNY",
-                total_incl_tax=Decimal("100"), total_excl_tax=Decimal("100"), status="Pending",
+                number=f"N{i:05d}",
+                station=station_a,
+                household=household_a,
+                currency="CNY",
+                total_incl_tax=Decimal("100"),
+                total_excl_tax=Decimal("100"),
+                status="Pending",
             )
             for j in range(2):
                 Line.objects.create(
-                    order=order, partner_name="甲", title=f"商品{j}", quantity=1, partner_sku=f"S{j}",
-                    line_price_incl_tax=Decimal("50"), line_price_excl_tax=Decimal("50"),
+                    order=order,
+                    partner_name="甲",
+                    title=f"商品{j}",
+                    quantity=1,
+                    partner_sku=f"S{j}",
+                    line_price_incl_tax=Decimal("50"),
+                    line_price_excl_tax=Decimal("50"),
                     line_price_before_discounts_incl_tax=Decimal("50"),
-                    line_price_before_discounts_excl_tax=Decimal("50"), num_allocated=0,
+                    line_price_before_discounts_excl_tax=Decimal("50"),
+                    num_allocated=0,
                 )
 
     q = "{ orders(first: %d){ items{ number total{ amount } stationName householdName lines{ title quantity total{ amount } } } } }"

@@ -15,8 +15,16 @@ def _start(**env_overrides: str) -> subprocess.CompletedProcess:
     env.update(env_overrides)
     env["DJANGO_SETTINGS_MODULE"] = "marketplace.settings"
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -33,6 +41,8 @@ def test_production_refuses_debug():
 
 
 def test_production_starts_when_configured():
-    result = _start(MARKETPLACE_ENV="production", DJANGO_SECRET_KEY="k" * 50, DJANGO_ALLOWED_HOSTS="example.org")
+    result = _start(
+        MARKETPLACE_ENV="production", DJANGO_SECRET_KEY="k" * 50, DJANGO_ALLOWED_HOSTS="example.org"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

@@ -40,8 +40,15 @@ def test_agronomist_sees_masked_phone_on_detail(agronomist, household_a):
 def test_register_household_at_own_station(staff_a, station_a):
     response = login(staff_a).post(
         f"/households/new/?station={station_a.pk}",
-        {"station": station_a.pk, "name": "孙秀英", "phone": "13611112222", "village": station_a.village_id,
-         "farm_area_mu": "20", "id_number": "", "notes": ""},
+        {
+            "station": station_a.pk,
+            "name": "孙秀英",
+            "phone": "13611112222",
+            "village": station_a.village_id,
+            "farm_area_mu": "20",
+            "id_number": "",
+            "notes": "",
+        },
     )
     assert response.status_code == 302
     assert Household.objects.get(name="孙秀英").station == station_a
@@ -51,7 +58,13 @@ def test_register_household_at_other_station_is_refused(staff_a, station_a, stat
     client = login(staff_a)
     response = client.post(
         f"/households/new/?station={station_b.pk}",
-        {"station": station_b.pk, "name": "越权", "phone": "", "village": station_b.village_id, "farm_area_mu": "1"},
+        {
+            "station": station_b.pk,
+            "name": "越权",
+            "phone": "",
+            "village": station_b.village_id,
+            "farm_area_mu": "1",
+        },
     )
     assert response.status_code == 404
     assert not Household.objects.filter(name="越权").exists()
@@ -60,7 +73,13 @@ def test_register_household_at_other_station_is_refused(staff_a, station_a, stat
 def test_register_household_bad_phone_names_the_field(staff_a, station_a):
     response = login(staff_a).post(
         f"/households/new/?station={station_a.pk}",
-        {"station": station_a.pk, "name": "王五", "phone": "123", "village": station_a.village_id, "farm_area_mu": "1"},
+        {
+            "station": station_a.pk,
+            "name": "王五",
+            "phone": "123",
+            "village": station_a.village_id,
+            "farm_area_mu": "1",
+        },
     )
     assert response.status_code == 200
     assert "请输入11位中国大陆手机号码" in response.content.decode()
@@ -79,7 +98,9 @@ def test_anonymous_is_sent_to_login(household_a):
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
-@pytest.mark.parametrize("fixture", ["staff_a", "operator", "agronomist", "farmer_a", "buyer", "supplier_user"])
+@pytest.mark.parametrize(
+    "fixture", ["staff_a", "operator", "agronomist", "farmer_a", "buyer", "supplier_user"]
+)
 def test_role_aware_home_page(request, fixture):
     user = request.getfixturevalue(fixture)
     response = login(user).get("/")

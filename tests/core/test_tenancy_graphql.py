@@ -47,7 +47,9 @@ def test_staff_cannot_register_farmer_at_other_station(gql, staff_a, station_b):
 
 
 def test_staff_cannot_update_other_station_household(gql, staff_a, household_b):
-    payload = gql(staff_a)(UPDATE, {"id": str(household_b.pk), "input": {"name": "改名"}})["data"]["householdUpdate"]
+    payload = gql(staff_a)(UPDATE, {"id": str(household_b.pk), "input": {"name": "改名"}})["data"][
+        "householdUpdate"
+    ]
     assert payload["errors"][0]["code"] == "NOT_FOUND"
     household_b.refresh_from_db()
     assert household_b.name == "李春明"
@@ -65,7 +67,11 @@ def test_register_household_validates_fields(gql, staff_a, station_a):
 
 def test_register_household_happy_path(gql, staff_a, station_a):
     payload = gql(staff_a)(
-        CREATE, {"station": str(station_a.pk), "input": {"name": "赵玉兰", "phone": "13700001111", "farmAreaMu": "15.5"}}
+        CREATE,
+        {
+            "station": str(station_a.pk),
+            "input": {"name": "赵玉兰", "phone": "13700001111", "farmAreaMu": "15.5"},
+        },
     )["data"]["householdCreate"]
     assert payload["errors"] == []
     household = Household.objects.get(pk=payload["household"]["id"])
@@ -81,7 +87,9 @@ def test_anonymous_sees_nothing(gql, household_a):
 def test_agronomist_reads_county_but_cannot_write(gql, agronomist, household_a, household_b, station_a):
     client = gql(agronomist)
     assert client(HOUSEHOLDS)["data"]["households"]["totalCount"] == 2
-    payload = client(CREATE, {"station": str(station_a.pk), "input": {"name": "王五"}})["data"]["householdCreate"]
+    payload = client(CREATE, {"station": str(station_a.pk), "input": {"name": "王五"}})["data"][
+        "householdCreate"
+    ]
     assert payload["errors"][0]["code"] == "NOT_FOUND"
 
 

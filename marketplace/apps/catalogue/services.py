@@ -70,7 +70,11 @@ def _category_for(product_class: Any) -> Any:
     return category or Category.add_root(name=product_class.name)
 
 
-def _clean_product_input(data: dict[str, Any], product: Any | None) -> dict[str, Any]:
+def _clean_product_input(
+    data: dict[str, Any], product: Any | None, current: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Validate product input. ``current``: the product's stored attribute values, if already
+    loaded (the bulk importer prefetches them per batch); otherwise they are queried."""
     unknown = set(data) - set(PRODUCT_FIELDS)
     if unknown:
         raise ValidationError({f: ValidationError("未知字段", code="invalid") for f in sorted(unknown)})
@@ -88,7 +92,8 @@ def _clean_product_input(data: dict[str, Any], product: Any | None) -> dict[str,
         errors["title"] = [ValidationError("商品名称为必填项", code="required")]
     cleaned_attrs: dict[str, Any] = {}
     if product_type in PRODUCT_TYPES and ("attributes" in data or product is None):
-        current = _current_attributes(product) if product is not None else {}
+        if current is None:
+            current = _current_attributes(product) if product is not None else {}
         merged = current | dict(data.get("attributes") or {})
         try:
             cleaned_attrs = clean_attributes(product_type, merged, title)
@@ -253,7 +258,7 @@ def stock_offers(station: Any, product_ids: Sequence[int] | None = None) -> Iter
     if product_ids is not None:
         qs = qs.filter(product_id__in=list(product_ids))
     licence_checked: dict[bool, bool] = {}
-    for record in qs.order_by("product_id", "price", "pk")[:2000]:
+    for record in qs.order_by("product_id", "price", "pk").iterator(chunk_size=2000):
         product = record.product
         if product.restricted_use:
             if True not in licence_checked:

@@ -56,8 +56,14 @@ class ExamplePluginConfig(MarketplacePlugin):
     def purchasable_offers(self, station, product_ids=None):
         return [
             PurchasableOffer(
-                product_id=1, sku="EX-1", title="示例团购", partner_id=1, unit_price=Decimal("99.00"),
-                available=10, source="example", source_ref="campaign-1",
+                product_id=1,
+                sku="EX-1",
+                title="示例团购",
+                partner_id=1,
+                unit_price=Decimal("99.00"),
+                available=10,
+                source="example",
+                source_ref="campaign-1",
             )
         ]
 
