@@ -1,6 +1,12 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django.http import HttpRequest
+from django.urls import URLPattern, URLResolver, reverse
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.core.extensions import MarketplacePlugin
+from marketplace.core.extensions import MarketplacePlugin, MenuEntry
 
 
 class FertilizerConfig(MarketplacePlugin):
@@ -9,3 +15,37 @@ class FertilizerConfig(MarketplacePlugin):
     label = "fertilizer"
     verbose_name = _("测土配方施肥")
     plugin_slug = "fertilizer"
+
+    def storefront_urls(self) -> Sequence[URLPattern | URLResolver]:
+        from .urls import urlpatterns
+
+        return urlpatterns
+
+    def menu_entries(self, request: HttpRequest) -> Iterable[MenuEntry]:
+        from marketplace.accounts.models import Role
+
+        yield MenuEntry(
+            str(_("施肥建议")),
+            reverse("fertilizer:index"),
+            frozenset(
+                {
+                    Role.STATION_STAFF,
+                    Role.FARMER,
+                    Role.AGRONOMIST,
+                    Role.COUNTY_STAFF,
+                    Role.OPERATOR,
+                    Role.SUPPLIER,
+                }
+            ),
+            order=25,
+        )
+
+    def graphql_queries(self) -> Sequence[type]:
+        from .schema import FertilizerQueries
+
+        return [FertilizerQueries]
+
+    def graphql_mutations(self) -> Sequence[type]:
+        from .schema import FertilizerMutations
+
+        return [FertilizerMutations]

@@ -1,0 +1,932 @@
+"""Fertilizer advice services: fields, soil tests (entry + bulk import), versioned parameter sets,
+recommendations, purchasable bag plans, hand-over to the basket/group buy, county demand.
+
+Views, GraphQL and the management command are thin wrappers around these functions; every function
+takes the acting ``user`` and checks tenancy through :mod:`plugins.fertilizer.access`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+from oscar.core.loading import get_model
+
+from marketplace.apps.catalogue.product_types import FERTILIZER
+from marketplace.core import extensions, permissions
+from marketplace.core.extensions import PlanLine, PurchasableOffer
+
+from . import access, paramstore
+from .agronomy import blend as blend_mod
+from .agronomy.methods import AgronomyError, zone_formula_lookup
+from .agronomy.nutrients import MU_PER_HA, NPK, NUTRIENTS
+from .agronomy.recommend import FieldInfo
+from .agronomy.recommend import SoilTest as SoilTestData
+from .agronomy.recommend import recommend as agronomy_recommend
+from .models import (
+    CROPS,
+    ZONES,
+    BagPlan,
+    BagPlanLine,
+    FarmField,
+    ParameterSetVersion,
+    PlanPhase,
+    PlanStatus,
+    Recommendation,
+    SoilImportBatch,
+    SoilTest,
+)
+
+TWO = Decimal("0.01")
+FERT_ATTRS = ("n_pct", "p2o5_pct", "k2o_pct", "chloride_class", "bag_kg")
+NUTRIENT_ZH = {"N": "氮(N)", "P2O5": "磷(P₂O₅)", "K2O": "钾(K₂O)"}
+
+
+def _dec(value: float, q: Decimal = TWO) -> Decimal:
+    return Decimal(str(round(float(value), 6))).quantize(q)
+
+
+# =============================================================================================
+# Fields
+# =============================================================================================
+
+FIELD_INPUTS = (
+    "name",
+    "area_mu",
+    "crop",
+    "zone",
+    "latitude",
+    "longitude",
+    "yield_1",
+    "yield_2",
+    "yield_3",
+    "usual_product_id",
+    "usual_bags",
+    "usual_n_kg_mu",
+    "usual_p2o5_kg_mu",
+    "usual_k2o_kg_mu",
+)
+
+
+def _apply_field(field: FarmField, data: dict[str, Any]) -> FarmField:
+    for key in FIELD_INPUTS:
+        if key in data:
+            value = data[key]
+            if value == "":
+                value = None
+            setattr(field, key, value)
+    if field.usual_product_id is not None:
+        Product = get_model("catalogue", "Product")
+        if not Product.objects.filter(pk=field.usual_product_id, product_class__slug=FERTILIZER).exists():
+            raise ValidationError({"usual_product_id": ValidationError("不是化肥产品", code="invalid")})
+    field.full_clean(validate_constraints=False)  # the unique name is reported below, on "name"
+    try:
+        with transaction.atomic():
+            field.save()
+    except IntegrityError:
+        raise ValidationError({"name": ValidationError("该农户已有同名地块", code="unique")}) from None
+    return field
+
+
+def create_field(user: Any, household: Any, data: dict[str, Any]) -> FarmField:
+    permissions.require(permissions.can_manage_household(user, household), "无权为该农户登记地块")
+    return _apply_field(FarmField(household=household), data)
+
+
+def update_field(user: Any, field: FarmField, data: dict[str, Any]) -> FarmField:
+    permissions.require(access.managed_fields(user).filter(pk=field.pk).exists(), "无权修改该地块")
+    return _apply_field(field, {k: v for k, v in data.items() if k != "household"})
+
+
+# =============================================================================================
+# Soil tests: one record and bulk import
+# =============================================================================================
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    aliases: tuple[str, ...]
+    label: str
+    kind: str = "number"  # number | text | date | id
+    units: dict[str, float] | None = None  # accepted unit -> factor to the stored unit
+    low: float | None = None
+    high: float | None = None
+    required: bool = True
+
+
+MG = {"mg/kg": 1.0, "ppm": 1.0, "毫克/千克": 1.0, "g/kg": 1000.0}
+COLUMNS: tuple[Column, ...] = (
+    Column("field_id", ("field_id", "地块编号", "地块id"), "地块编号", "id"),
+    Column("lab", ("lab", "检测机构", "化验室"), "检测机构", "text"),
+    Column("sample_date", ("sample_date", "采样日期"), "采样日期", "date"),
+    Column("ph", ("ph", "酸碱度"), "pH", units={"": 1.0}, low=3.5, high=10.0),
+    Column(
+        "organic_matter_g_kg",
+        ("organic_matter", "有机质"),
+        "有机质",
+        units={"g/kg": 1.0, "%": 10.0, "克/千克": 1.0},
+        low=2.0,
+        high=200.0,
+    ),
+    Column("alkali_n_mg_kg", ("alkali_n", "碱解氮"), "碱解氮", units=MG, low=5.0, high=600.0),
+    Column("olsen_p_mg_kg", ("olsen_p", "有效磷"), "有效磷", units=MG, low=0.5, high=300.0),
+    Column("available_k_mg_kg", ("available_k", "速效钾"), "速效钾", units=MG, low=10.0, high=1500.0),
+)
+MICRO_COLUMNS: tuple[Column, ...] = (
+    Column("zn", ("zn", "有效锌"), "有效锌", units=MG, low=0.0, high=100.0, required=False),
+    Column("b", ("b", "有效硼"), "有效硼", units=MG, low=0.0, high=20.0, required=False),
+    Column("fe", ("fe", "有效铁"), "有效铁", units=MG, low=0.0, high=500.0, required=False),
+    Column("mn", ("mn", "有效锰"), "有效锰", units=MG, low=0.0, high=500.0, required=False),
+    Column("cu", ("cu", "有效铜"), "有效铜", units=MG, low=0.0, high=100.0, required=False),
+    Column("s", ("s", "有效硫"), "有效硫", units=MG, low=0.0, high=500.0, required=False),
+)
+ALL_COLUMNS = COLUMNS + MICRO_COLUMNS
+MAX_IMPORT_ROWS = 20000
+_HEADER = re.compile(r"^\s*(.*?)\s*(?:[(（\[]\s*(.*?)\s*[)）\]])?\s*$")
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # spreadsheet row number (header = 1)
+    column: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"第{self.row}行 {self.column}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "code": self.code, "message": self.message}
+
+
+class ImportFailed(ValidationError):
+    """Nothing was imported; ``row_errors`` lists every problem found."""
+
+    def __init__(self, row_errors: list[RowError]) -> None:
+        self.row_errors = row_errors
+        super().__init__([ValidationError(str(e), code=e.code) for e in row_errors])
+
+
+def _parse_number(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError
+    if isinstance(raw, int | float):
+        value = float(raw)
+    else:
+        value = float(Decimal(str(raw).strip().replace(",", "")))
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError
+    return value
+
+
+def _parse_date(raw: Any) -> date:
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    text = str(raw).strip().replace("/", "-").replace(".", "-")
+    parts = text.split(" ")[0].split("-")
+    if len(parts) != 3:
+        raise ValueError
+    return date(int(parts[0]), int(parts[1]), int(parts[2]))
+
+
+def _check_value(col: Column, raw: Any, factor: float, row: int, errors: list[RowError]) -> Any:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if col.required:
+            errors.append(RowError(row, col.label, "required", "不能为空"))
+        return None
+    if col.kind == "text":
+        text = str(raw).strip()
+        if len(text) > 128:
+            errors.append(RowError(row, col.label, "invalid", "超过128个字符"))
+        return text
+    if col.kind == "id":
+        try:
+            value = _parse_number(raw)
+            if value != int(value) or value <= 0:
+                raise ValueError
+            return int(value)
+        except (ValueError, InvalidOperation):
+            errors.append(RowError(row, col.label, "invalid", f"“{raw}” 不是有效的地块编号"))
+            return None
+    if col.kind == "date":
+        try:
+            value = _parse_date(raw)
+        except (ValueError, TypeError):
+            errors.append(RowError(row, col.label, "invalid", f"“{raw}” 不是日期（YYYY-MM-DD）"))
+            return None
+        if value > timezone.localdate():
+            errors.append(RowError(row, col.label, "invalid", f"{value} 晚于今天"))
+        elif value < date(2000, 1, 1):
+            errors.append(RowError(row, col.label, "invalid", f"{value} 早于 2000-01-01"))
+        return value
+    try:
+        value = _parse_number(raw) * factor
+    except (ValueError, InvalidOperation):
+        errors.append(RowError(row, col.label, "invalid", f"“{raw}” 不是数字"))
+        return None
+    if (col.low is not None and value < col.low) or (col.high is not None and value > col.high):
+        errors.append(
+            RowError(
+                row,
+                col.label,
+                "out_of_range",
+                f"{value:g} 超出合理范围 {col.low:g}–{col.high:g}（请检查单位）",
+            )
+        )
+        return None
+    return Decimal(str(round(value, 2)))
+
+
+def _header_map(header: Sequence[Any], errors: list[RowError]) -> dict[int, tuple[Column, float]]:
+    by_alias = {a.lower(): c for c in ALL_COLUMNS for a in (*c.aliases, c.key, c.label)}
+    out: dict[int, tuple[Column, float]] = {}
+    seen: set[str] = set()
+    for i, cell in enumerate(header):
+        if cell is None or not str(cell).strip():
+            continue
+        m = _HEADER.match(str(cell))
+        name, unit = (m.group(1), m.group(2) or "") if m else (str(cell), "")
+        col = by_alias.get(name.strip().lower())
+        if col is None:
+            continue  # extra columns (sample code, remarks ...) are ignored
+        if col.key in seen:
+            errors.append(RowError(1, str(cell), "duplicate_column", "列重复"))
+            continue
+        seen.add(col.key)
+        factor = 1.0
+        if col.units is not None:
+            units = {u.lower(): f for u, f in col.units.items()}
+            default = next(iter(col.units.values()))
+            if unit:
+                if unit.lower() not in units:
+                    errors.append(
+                        RowError(
+                            1,
+                            str(cell),
+                            "bad_unit",
+                            f"不支持的单位 “{unit}”，可用: {', '.join(u for u in col.units if u)}",
+                        )
+                    )
+                    continue
+                factor = units[unit.lower()]
+            else:
+                factor = default
+        out[i] = (col, factor)
+    for col in COLUMNS:
+        if col.key not in seen:
+            errors.append(RowError(1, col.label, "missing_column", f"缺少列 “{col.label}”"))
+    return out
+
+
+def _read_rows(filename: str, content: bytes | str) -> Iterable[tuple[int, Sequence[Any]]]:
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        from openpyxl import load_workbook
+
+        data = content.encode() if isinstance(content, str) else content
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            ws = wb.worksheets[0]
+            yield from enumerate(ws.iter_rows(values_only=True), start=1)
+        finally:
+            wb.close()
+        return
+    if isinstance(content, bytes):
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                text = content.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:  # pragma: no cover - gb18030 decodes any byte string
+            raise ValidationError("文件编码无法识别", code="invalid")
+    else:
+        text = content.lstrip("\ufeff")
+    yield from enumerate(csv.reader(io.StringIO(text)), start=1)
+
+
+def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict[str, Any]]:
+    """Validate a whole lab file; returns the rows ready to save or raises :class:`ImportFailed`."""
+    errors: list[RowError] = []
+    rows: list[tuple[int, dict[str, Any]]] = []
+    mapping: dict[int, tuple[Column, float]] | None = None
+    try:
+        for rownum, raw in _read_rows(filename, content):
+            if mapping is None:
+                mapping = _header_map(raw, errors)
+                if errors:
+                    raise ImportFailed(errors)
+                continue
+            if not any(v is not None and str(v).strip() for v in raw):
+                continue  # blank line
+            if len(rows) >= MAX_IMPORT_ROWS:
+                errors.append(RowError(rownum, "", "too_many_rows", f"一次最多导入 {MAX_IMPORT_ROWS} 行"))
+                break
+            record: dict[str, Any] = {"micronutrients": {}}
+            for i, (col, factor) in mapping.items():
+                value = _check_value(col, raw[i] if i < len(raw) else None, factor, rownum, errors)
+                if col in MICRO_COLUMNS:
+                    if value is not None:
+                        record["micronutrients"][col.key] = float(value)
+                else:
+                    record[col.key] = value
+            rows.append((rownum, record))
+    except ImportFailed:
+        raise
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:  # corrupt xlsx ...
+        raise ImportFailed([RowError(1, "", "unreadable", f"无法读取文件: {e}")]) from None
+    if mapping is None:
+        raise ImportFailed([RowError(1, "", "empty", "文件为空")])
+    if not rows and not errors:
+        raise ImportFailed([RowError(2, "", "empty", "文件中没有数据行")])
+
+    # tenancy + duplicates (in file and in the database), one query each
+    ids = {r["field_id"] for _, r in rows if r.get("field_id")}
+    allowed = set(access.soil_writable_fields(user).filter(pk__in=ids).values_list("pk", flat=True))
+    dates = {r["sample_date"] for _, r in rows if r.get("sample_date")}
+    existing = set(
+        SoilTest.objects.filter(field_id__in=allowed, sample_date__in=dates).values_list(
+            "field_id", "sample_date"
+        )
+    )
+    first_seen: dict[tuple[int, date], int] = {}
+    for rownum, r in rows:
+        fid, day = r.get("field_id"), r.get("sample_date")
+        if fid is None:
+            continue
+        if fid not in allowed:
+            errors.append(RowError(rownum, "地块编号", "not_found", f"地块 {fid} 不存在或无权录入"))
+            continue
+        if day is None:
+            continue
+        if (fid, day) in first_seen:
+            errors.append(
+                RowError(
+                    rownum,
+                    "采样日期",
+                    "duplicate",
+                    f"与第{first_seen[(fid, day)]}行重复（同一地块同一采样日期）",
+                )
+            )
+        else:
+            first_seen[(fid, day)] = rownum
+        if (fid, day) in existing:
+            errors.append(RowError(rownum, "采样日期", "duplicate", f"地块 {fid} 在 {day} 已有测土结果"))
+    if errors:
+        errors.sort(key=lambda e: (e.row, e.column))
+        raise ImportFailed(errors)
+    return [r for _, r in rows]
+
+
+def import_soil_tests(user: Any, filename: str, content: bytes | str) -> SoilImportBatch:
+    """All-or-nothing import of a CSV or XLSX lab file (one transaction)."""
+    permissions.require(access.can_import(user) or user.role == "station_staff", "无权导入测土结果")
+    records = parse_soil_file(user, filename, content)
+    with transaction.atomic():
+        batch = SoilImportBatch.objects.create(
+            filename=filename[:255], uploaded_by=user, row_count=len(records)
+        )
+        SoilTest.objects.bulk_create(
+            [SoilTest(batch=batch, created_by=user, field_id=r.pop("field_id"), **r) for r in records]
+        )
+    return batch
+
+
+def create_soil_test(user: Any, field: FarmField, data: dict[str, Any]) -> SoilTest:
+    permissions.require(
+        access.soil_writable_fields(user).filter(pk=field.pk).exists(), "无权录入该地块的测土结果"
+    )
+    errors: list[RowError] = []
+    record: dict[str, Any] = {"micronutrients": {}}
+    for col in COLUMNS[1:]:
+        record[col.key] = _check_value(col, data.get(col.key), 1.0, 0, errors)
+    micro = data.get("micronutrients") or {}
+    for col in MICRO_COLUMNS:
+        if col.key in micro:
+            value = _check_value(col, micro[col.key], 1.0, 0, errors)
+            if value is not None:
+                record["micronutrients"][col.key] = float(value)
+    unknown = set(micro) - {c.key for c in MICRO_COLUMNS}
+    if unknown:
+        errors.append(RowError(0, "micronutrients", "invalid", f"未知元素 {sorted(unknown)}"))
+    by_key = {c.label: c.key for c in ALL_COLUMNS}
+    if errors:
+        raise ValidationError(
+            {by_key.get(e.column, e.column): ValidationError(e.message, code=e.code) for e in errors}
+        )
+    if SoilTest.objects.filter(field=field, sample_date=record["sample_date"]).exists():
+        raise ValidationError({"sample_date": ValidationError("该地块该采样日期已有测土结果", code="unique")})
+    return SoilTest.objects.create(field=field, created_by=user, **record)
+
+
+# =============================================================================================
+# Parameter sets (immutable versions)
+# =============================================================================================
+
+
+def latest_parameter_version(crop: str, zone: str) -> ParameterSetVersion:
+    """Newest version for crop + zone; version 1 (the core defaults) is created on first use."""
+    if crop not in CROPS or zone not in ZONES:
+        raise ValidationError({"crop": ValidationError(f"未知作物/生态区 {crop}/{zone}", code="invalid")})
+    version = ParameterSetVersion.objects.filter(crop=crop, zone=zone).order_by("-version").first()
+    if version is not None:
+        return version
+    try:
+        with transaction.atomic():
+            return ParameterSetVersion.objects.create(
+                crop=crop, zone=zone, version=1, data=paramstore.default_data(crop, zone), note="默认参数"
+            )
+    except IntegrityError:
+        return ParameterSetVersion.objects.filter(crop=crop, zone=zone).order_by("-version").first()
+
+
+def update_parameter_set(
+    user: Any, crop: str, zone: str, changes: dict[str, Any], note: str = ""
+) -> ParameterSetVersion:
+    """Every change is a new immutable version; recommendations keep pointing at theirs."""
+    permissions.require(access.can_edit_parameters(user), "只有农技人员可以修改施肥参数")
+    with transaction.atomic():
+        base = latest_parameter_version(crop, zone)
+        # serialise concurrent edits of the same crop + zone (the next version number must be free)
+        list(ParameterSetVersion.objects.select_for_update().filter(crop=crop, zone=zone).values_list("pk"))
+        data = paramstore.merge_changes(base.data, changes)
+        top = ParameterSetVersion.objects.filter(crop=crop, zone=zone).aggregate(v=Max("version"))["v"] or 0
+        return ParameterSetVersion.objects.create(
+            crop=crop, zone=zone, version=top + 1, data=data, note=note[:255], created_by=user
+        )
+
+
+# =============================================================================================
+# Recommendations
+# =============================================================================================
+
+
+def _npk_json(x: NPK, scale: float = 1.0) -> dict[str, float]:
+    return {n: round(x.get(n) * scale, 6) for n in NUTRIENTS}
+
+
+def field_info(field: FarmField) -> FieldInfo:
+    return FieldInfo(
+        area_ha=float(field.area_mu) / MU_PER_HA,
+        recent_yields_kg_ha=tuple(y * MU_PER_HA for y in field.recent_yields),
+        name=field.name,
+    )
+
+
+def soil_data(test: SoilTest | None) -> SoilTestData | None:
+    if test is None:
+        return None
+    return SoilTestData(
+        float(test.alkali_n_mg_kg),
+        float(test.olsen_p_mg_kg),
+        float(test.available_k_mg_kg),
+        float(test.organic_matter_g_kg),
+    )
+
+
+def create_recommendation(user: Any, field: FarmField) -> Recommendation:
+    permissions.require(
+        access.recommendable_fields(user).filter(pk=field.pk).exists(), "无权为该地块生成建议"
+    )
+    if not field.recent_yields:
+        raise ValidationError({"yield_1": ValidationError("请先填写近三年产量（kg/亩）", code="required")})
+    version = latest_parameter_version(field.crop, field.zone)
+    params = paramstore.from_data(version.data)
+    test = field.soil_tests.order_by("-sample_date", "-pk").first()
+    try:
+        rec = agronomy_recommend(field_info(field), soil_data(test), params)
+    except AgronomyError as e:
+        raise ValidationError(e.message, code="invalid") from None
+    per_mu = 1.0 / MU_PER_HA
+    total = rec.total_kg_mu
+    with transaction.atomic():
+        for old in Recommendation.objects.filter(field=field, is_current=True):
+            old.is_current = False
+            old.save(update_fields=["is_current"])
+        BagPlan.objects.filter(recommendation__field=field, is_current=True).update(is_current=False)
+        return Recommendation.objects.create(
+            field=field,
+            soil_test=test,
+            parameter_set=version,
+            method=rec.method,
+            reasons=[r.as_dict() for r in rec.reasons],
+            target_yield_kg_mu=_dec(rec.target_yield_kg_ha / MU_PER_HA, Decimal("0.1")),
+            area_mu=field.area_mu,
+            n_kg_mu=_dec(total.N),
+            p2o5_kg_mu=_dec(total.P2O5),
+            k2o_kg_mu=_dec(total.K2O),
+            targets={
+                "basal": _npk_json(rec.basal_kg_ha, per_mu),
+                "topdress": _npk_json(rec.topdress_kg_ha, per_mu),
+                "base_grade": rec.base_grade.as_dict() if rec.base_grade else None,
+                "base_blend_kg_mu": round(rec.base_blend_kg_ha * per_mu, 2),
+                "topdress_urea_kg_mu": round(rec.topdress_urea_kg_ha * per_mu, 2),
+                "covered_by_soil": list(rec.covered_by_soil),
+            },
+            soil_grades=rec.soil_grades,
+            created_by=user,
+        )
+
+
+# =============================================================================================
+# Catalogue from purchasable offers, bag plans, usual practice
+# =============================================================================================
+
+
+@dataclass(frozen=True)
+class FertOffer:
+    offer: PurchasableOffer
+    grade: NPK
+    bag_kg: float
+    chloride: str
+
+    @property
+    def grade_label(self) -> str:
+        return "-".join(f"{v:g}" for v in self.grade.as_tuple())
+
+
+def fertilizer_attributes(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """N/P/K %, chloride class and bag kg of fertilizer products: one query for all ids."""
+    ProductAttributeValue = get_model("catalogue", "ProductAttributeValue")
+    out: dict[int, dict[str, Any]] = defaultdict(dict)
+    rows = ProductAttributeValue.objects.filter(
+        product_id__in=list(product_ids),
+        attribute__code__in=FERT_ATTRS,
+        attribute__product_class__slug=FERTILIZER,
+    ).values_list("product_id", "attribute__code", "value_float", "value_text")
+    for pid, code, vf, vt in rows:
+        out[pid][code] = vt if code == "chloride_class" else vf
+    return {pid: a for pid, a in out.items() if all(a.get(k) is not None for k in FERT_ATTRS)}
+
+
+def fertilizer_offers(station: Any) -> list[FertOffer]:
+    """The station's purchasable fertilizer offers (core stock + plugins), cheapest per product."""
+    offers = [o for o in extensions.purchasable_offers(station) if o.available > 0]
+    attrs = fertilizer_attributes({o.product_id for o in offers})
+    best: dict[int, PurchasableOffer] = {}
+    for o in offers:
+        a = {**attrs.get(o.product_id, {}), **{k: v for k, v in o.attributes.items() if k in FERT_ATTRS}}
+        if not all(a.get(k) is not None for k in FERT_ATTRS):
+            continue
+        attrs[o.product_id] = a
+        if o.product_id not in best or o.unit_price < best[o.product_id].unit_price:
+            best[o.product_id] = o
+    out = []
+    for pid, o in sorted(best.items()):
+        a = attrs[pid]
+        chloride = a["chloride_class"] if a["chloride_class"] in blend_mod.CHLORIDE_CLASSES else "unknown"
+        out.append(
+            FertOffer(
+                o,
+                NPK(float(a["n_pct"]), float(a["p2o5_pct"]), float(a["k2o_pct"])),
+                float(a["bag_kg"]),
+                chloride,
+            )
+        )
+    return out
+
+
+def build_catalogue(offers: Sequence[FertOffer]) -> tuple[blend_mod.Catalogue, dict[str, FertOffer]]:
+    by_sku = {f"o{i}": f for i, f in enumerate(offers)}
+    products = [
+        blend_mod.Product(sku, f.grade, f.bag_kg, f.offer.unit_price, f.chloride) for sku, f in by_sku.items()
+    ]
+    return blend_mod.Catalogue(products), by_sku
+
+
+def _targets(rec: Recommendation, phase: str) -> NPK:
+    t = rec.targets[phase]
+    area = float(rec.area_mu)
+    return NPK(t["N"] * area, t["P2O5"] * area, t["K2O"] * area)
+
+
+def solve_split(
+    catalogue: blend_mod.Catalogue, rec: Recommendation, params: Any, plan_cfg: dict[str, Any]
+) -> tuple[blend_mod.SplitPlan, float, list[dict[str, str]]]:
+    """Least-cost split plan; if the configured tolerance is infeasible, retry once at 30 %."""
+    tol = plan_cfg["tolerance"]
+    cap = float(plan_cfg["zero_target_cap_kg_mu"]) * float(rec.area_mu)
+    notes: list[dict[str, str]] = []
+    attempts = [NPK.from_mapping(tol)]
+    if max(tol.values()) < 0.3:
+        attempts.append(NPK(*(max(0.3, tol[n]) for n in NUTRIENTS)))
+    last: blend_mod.NoFeasiblePlan | None = None
+    for i, t in enumerate(attempts):
+        try:
+            split = blend_mod.plan_split(
+                catalogue,
+                _targets(rec, "basal"),
+                _targets(rec, "topdress"),
+                tolerance=t,
+                max_products=3,
+                chloride_sensitive=params.chloride_sensitive,
+                zero_target_cap_kg=cap,
+                basal_n_max_share=plan_cfg.get("basal_n_max_share"),
+            )
+        except blend_mod.NoFeasiblePlan as e:
+            last = e
+            continue
+        if i > 0:
+            notes.append(
+                {
+                    "code": "tolerance_relaxed",
+                    "message": f"按设定容差无整袋方案（{last.message}），已放宽到 30%",
+                }
+            )
+        return split, max(t.as_tuple()), notes
+    assert last is not None
+    raise last
+
+
+def _usual(
+    field: FarmField,
+    rec: Recommendation,
+    params: Any,
+    catalogue: blend_mod.Catalogue,
+    offers: Sequence[FertOffer],
+) -> tuple[NPK | None, Decimal | None, str]:
+    """Usual practice of the household (whole-field kg, cost at today's offers, label)."""
+    area = float(field.area_mu)
+    if field.usual_product_id and field.usual_bags:
+        attrs = fertilizer_attributes([field.usual_product_id]).get(field.usual_product_id)
+        if attrs:
+            kg = float(attrs["bag_kg"]) * field.usual_bags
+            nutrients = NPK(
+                kg * attrs["n_pct"] / 100, kg * attrs["p2o5_pct"] / 100, kg * attrs["k2o_pct"] / 100
+            )
+            offer = next((f.offer for f in offers if f.offer.product_id == field.usual_product_id), None)
+            cost = (offer.unit_price * field.usual_bags).quantize(TWO) if offer else None
+            title = offer.title if offer else field.usual_product.title
+            return nutrients, cost, f"习惯施肥：{title} {field.usual_bags} 袋"
+    if any(v is not None for v in (field.usual_n_kg_mu, field.usual_p2o5_kg_mu, field.usual_k2o_kg_mu)):
+        per_mu = NPK(
+            float(field.usual_n_kg_mu or 0),
+            float(field.usual_p2o5_kg_mu or 0),
+            float(field.usual_k2o_kg_mu or 0),
+        )
+        label = "习惯施肥：N-P₂O₅-K₂O {:g}-{:g}-{:g} kg/亩".format(*per_mu.as_tuple())
+    elif params.zone_formula is not None:
+        zr = zone_formula_lookup(params.zone_formula, float(rec.target_yield_kg_mu), "low")
+        per_mu = zr.total_kg
+        if zr.base_blend_kg:
+            label = f"习惯施肥（按区域配方上限估计）：基肥 {zr.base_blend_kg:g} kg/亩 + 追施尿素 {zr.topdress_urea_kg:g} kg/亩"
+        else:
+            label = "习惯施肥（按区域推荐上限估计）：N-P₂O₅-K₂O {:g}-{:g}-{:g} kg/亩".format(
+                *per_mu.as_tuple()
+            )
+    else:
+        return None, None, ""
+    nutrients = per_mu.scale(area)
+    try:  # priced as the cheapest way to buy those nutrients today (a conservative saving)
+        p = blend_mod.plan(catalogue, nutrients, tolerance=0.3, max_products=None, zero_target_cap_kg=1e9)
+        cost: Decimal | None = p.cost
+    except blend_mod.NoFeasiblePlan:
+        cost = None
+    return nutrients, cost, label
+
+
+def create_plan(user: Any, rec: Recommendation, station: Any | None = None) -> BagPlan:
+    """Least-cost whole-bag plan for ``rec`` from what the household's station can buy now."""
+    field = rec.field
+    household = field.household
+    permissions.require(access.fields_for(user).filter(pk=field.pk).exists(), "无权访问该地块")
+    station = station or household.station
+    if station.pk != household.station_id and not permissions.is_operator(user):
+        raise PermissionDenied("只能按农户所属站点的商品配肥")
+    params = paramstore.from_data(rec.parameter_set.data)
+    plan_cfg = paramstore.plan_settings(rec.parameter_set.data)
+    offers = fertilizer_offers(station)
+    catalogue, by_sku = build_catalogue(offers)
+    usual_kg, usual_cost, usual_label = _usual(field, rec, params, catalogue, offers)
+    with transaction.atomic():
+        BagPlan.objects.filter(recommendation__field=field, is_current=True).update(is_current=False)
+        plan = BagPlan(recommendation=rec, station=station, created_by=user, usual_label=usual_label)
+        if usual_kg is not None:
+            plan.usual_kg = usual_kg.rounded(2)
+            plan.usual_cost = usual_cost
+        try:
+            split, tol, notes = solve_split(catalogue, rec, params, plan_cfg)
+        except blend_mod.NoFeasiblePlan as e:
+            plan.status = PlanStatus.INFEASIBLE
+            plan.error = e.message[:255]
+            plan.reasons = [{"code": e.code, "message": e.message}]
+            plan.tolerance = _dec(max(plan_cfg["tolerance"].values()), Decimal("0.001"))
+            plan.save()
+            return plan
+        plan.tolerance = _dec(tol, Decimal("0.001"))
+        plan.cost = split.cost
+        delivered = split.basal.nutrients_kg + split.topdress.nutrients_kg
+        plan.delivered_kg = delivered.rounded(2)
+        seen: set[str] = set()
+        reasons = []
+        for r in (*split.basal.reasons, *split.topdress.reasons):
+            if r.code not in seen:
+                seen.add(r.code)
+                reasons.append(r.as_dict())
+        plan.reasons = reasons + notes
+        if usual_cost is not None:
+            plan.saving_cost = (usual_cost - split.cost).quantize(TWO)
+        plan.save()
+        lines = []
+        for phase, sub in ((PlanPhase.BASAL, split.basal), (PlanPhase.TOPDRESS, split.topdress)):
+            for sku, bags in sub.bags.items():
+                f = by_sku[sku]
+                lines.append(
+                    BagPlanLine(
+                        plan=plan,
+                        phase=phase,
+                        product_id=f.offer.product_id,
+                        sku=f.offer.sku,
+                        title=f.offer.title[:255],
+                        grade=f.grade_label,
+                        bag_kg=_dec(f.bag_kg),
+                        bags=bags,
+                        unit_price=f.offer.unit_price,
+                        source=f.offer.source,
+                        source_ref=f.offer.source_ref[:64],
+                        partner_id=f.offer.partner_id,
+                    )
+                )
+        BagPlanLine.objects.bulk_create(lines)
+    return plan
+
+
+def add_plan_to_order(user: Any, plan: BagPlan) -> tuple[list[BagPlanLine], list[BagPlanLine]]:
+    """Hand the plan to whichever plugin made the offers (group buy …) or the core basket."""
+    permissions.require(access.orderable_plans(user).filter(pk=plan.pk).exists(), "无权为该农户下单")
+    if plan.status == PlanStatus.INFEASIBLE:
+        raise ValidationError("该方案不可行，无法下单", code="invalid_state")
+    if plan.status == PlanStatus.ORDERED:
+        raise ValidationError("该方案已加入团购/购物篮", code="invalid_state")
+    household = plan.recommendation.field.household
+    db_lines = list(plan.lines.all())
+    # one PlanLine per product (basal + top-dress of the same product are bought together)
+    merged: dict[tuple[str, str, int], list[BagPlanLine]] = defaultdict(list)
+    for line in db_lines:
+        merged[(line.source, line.source_ref, line.product_id)].append(line)
+    plan_lines = [
+        PlanLine(
+            product_id=pid,
+            sku=group[0].sku,
+            title=group[0].title,
+            quantity=sum(x.bags for x in group),
+            unit_price=group[0].unit_price,
+            source=source,
+            source_ref=ref,
+            partner_id=group[0].partner_id,
+            note="+".join(x.phase for x in group),
+        )
+        for (source, ref, pid), group in merged.items()
+    ]
+    accepted, _rest = extensions.accept_plan_lines(plan.station, household, plan_lines, user)
+    taken = {(a.line.source, a.line.source_ref, a.line.product_id): a for a in accepted}
+    done, missing = [], []
+    for key, group in merged.items():
+        a = taken.get(key)
+        for line in group:
+            if a is None:
+                missing.append(line)
+                continue
+            line.accepted_by, line.accepted_ref = a.accepted_by[:32], a.ref[:64]
+            line.save(update_fields=["accepted_by", "accepted_ref"])
+            done.append(line)
+    if missing:
+        names = "、".join(sorted({x.title for x in missing}))
+        raise ValidationError(f"以下商品无法加入团购或购物篮（已停售或无库存）：{names}", code="out_of_stock")
+    plan.status = PlanStatus.ORDERED
+    plan.ordered_at = timezone.now()
+    plan.save(update_fields=["status", "ordered_at"])
+    return done, missing
+
+
+# =============================================================================================
+# County demand
+# =============================================================================================
+
+
+@dataclass
+class DemandRow:
+    product_id: int
+    title: str
+    grade: str
+    bags: int
+    tonnes: Decimal
+    cost: Decimal
+    station_id: int | None = None
+    station_name: str = ""
+
+
+@dataclass
+class CountyDemand:
+    county: Any
+    aggregated_only: bool
+    rows: list[DemandRow]  # per station and product (empty for aggregated views)
+    totals: list[DemandRow]  # per product
+    stations: list[dict[str, Any]]  # per station: name, lat, lon, area_mu, fields, N/P/K kg, tonnes
+
+
+def county_demand(user: Any, county: Any) -> CountyDemand:
+    from marketplace.stations.models import Station
+
+    full = access.demand_counties(user).filter(pk=county.pk).exists()
+    supplier = access.is_supplier(user)
+    if not full and not supplier:
+        raise PermissionDenied("无权查看该县需求")
+    lines = BagPlanLine.objects.filter(
+        plan__is_current=True,
+        plan__status__in=(PlanStatus.PROPOSED, PlanStatus.ORDERED),
+        plan__station__county=county,
+    )
+    if not full:
+        lines = lines.filter(product__in=permissions.products_for(user).values("pk"))
+    totals = [
+        DemandRow(
+            r["product_id"],
+            r["title"],
+            r["grade"],
+            r["n_bags"],
+            (r["kg"] / 1000).quantize(Decimal("0.001")),
+            r["amount"].quantize(TWO),
+        )
+        for r in lines.values("product_id", "title", "grade")
+        .annotate(
+            n_bags=Sum("bags"),
+            kg=Sum(models_mul("bags", "bag_kg")),
+            amount=Sum(models_mul("bags", "unit_price")),
+        )
+        .order_by("-kg", "product_id")
+    ]
+    if not full:
+        return CountyDemand(county, True, [], totals, [])
+    rows = [
+        DemandRow(
+            r["product_id"],
+            r["title"],
+            r["grade"],
+            r["n_bags"],
+            (r["kg"] / 1000).quantize(Decimal("0.001")),
+            r["amount"].quantize(TWO),
+            r["plan__station_id"],
+            r["plan__station__name"],
+        )
+        for r in lines.values("plan__station_id", "plan__station__name", "product_id", "title", "grade")
+        .annotate(
+            n_bags=Sum("bags"),
+            kg=Sum(models_mul("bags", "bag_kg")),
+            amount=Sum(models_mul("bags", "unit_price")),
+        )
+        .order_by("plan__station__name", "-kg")
+    ]
+    recs = (
+        Recommendation.objects.filter(is_current=True, field__household__station__county=county)
+        .values("field__household__station_id")
+        .annotate(
+            planned_mu=Sum("area_mu"),
+            n=Sum(models_mul("n_kg_mu", "area_mu")),
+            p=Sum(models_mul("p2o5_kg_mu", "area_mu")),
+            k=Sum(models_mul("k2o_kg_mu", "area_mu")),
+        )
+    )
+    by_station = {r["field__household__station_id"]: r for r in recs}
+    tonnes: dict[int, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        tonnes[r.station_id] += r.tonnes  # type: ignore[index]
+    stations = []
+    for s in (
+        Station.objects.filter(county=county).order_by("code").only("pk", "name", "latitude", "longitude")
+    ):
+        r = by_station.get(s.pk, {})
+        stations.append(
+            {
+                "id": s.pk,
+                "name": s.name,
+                "lat": float(s.latitude),
+                "lon": float(s.longitude),
+                "area_mu": r.get("planned_mu") or Decimal("0"),
+                "n_kg": (r.get("n") or Decimal("0")).quantize(Decimal("0.1")),
+                "p2o5_kg": (r.get("p") or Decimal("0")).quantize(Decimal("0.1")),
+                "k2o_kg": (r.get("k") or Decimal("0")).quantize(Decimal("0.1")),
+                "tonnes": tonnes.get(s.pk, Decimal("0")),
+            }
+        )
+    return CountyDemand(county, False, rows, totals, stations)
+
+
+def models_mul(a: str, b: str) -> Any:
+    from django.db.models import DecimalField, ExpressionWrapper, F
+
+    return ExpressionWrapper(F(a) * F(b), output_field=DecimalField(max_digits=18, decimal_places=4))
