@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from marketplace.accounts.models import Role
 from marketplace.core.extensions import MenuEntry, menu_entries
@@ -10,16 +11,16 @@ from marketplace.core.extensions import MenuEntry, menu_entries
 STAFF_ROLES = frozenset({Role.STATION_STAFF, Role.OPERATOR})
 READ_STATION_ROLES = frozenset({Role.STATION_STAFF, Role.OPERATOR, Role.AGRONOMIST, Role.COUNTY_STAFF})
 DASHBOARD_ROLES = frozenset({Role.SUPPLIER, Role.COOPERATIVE, Role.OPERATOR})
+SUPPLIER_ROLES = frozenset({Role.SUPPLIER, Role.COOPERATIVE})
 
 
 def core_menu(request: HttpRequest) -> list[MenuEntry]:
     return [
         MenuEntry(_("首页"), reverse("storefront:home"), order=0),
-        MenuEntry(_("农户"), reverse("storefront:households"), READ_STATION_ROLES, order=10),
+        MenuEntry(pgettext("menu", "农户"), reverse("storefront:households"), READ_STATION_ROLES, order=10),
         MenuEntry(_("订单"), reverse("storefront:orders"), order=20),
-        MenuEntry(
-            _("商城"), reverse("catalogue:index"), frozenset({Role.CITY_BUYER, Role.OPERATOR}), order=30
-        ),
+        MenuEntry(_("商城"), reverse("storefront:catalogue"), order=30),
+        MenuEntry(_("供应商中心"), reverse("storefront:supplier-portal"), SUPPLIER_ROLES, order=80),
         MenuEntry(_("管理后台"), reverse("dashboard:index"), DASHBOARD_ROLES, order=90),
     ]
 
