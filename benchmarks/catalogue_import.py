@@ -3,7 +3,9 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_catalogue_bench \
         .venv/bin/python benchmarks/catalogue_import.py --rows 10000 50000
 
-Uses its own database (migrated on the fly); prints figures, asserts nothing.
+Uses its own database (migrated on the fly); each size runs in a fresh process (so ``ru_maxrss`` is
+per size) for new suppliers: first import and idempotent re-import timed without tracing (all
+sizes), then the first import again under ``tracemalloc`` for the Python peak. DEBUG is off. Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import csv
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+# DEBUG keeps every SQL statement (with its parameters) in connection.queries: that alone would
+# make memory grow with the file. Production runs without DEBUG, so does the benchmark.
+os.environ.setdefault("DJANGO_DEBUG", "0")
 
 import django  # noqa: E402
 
@@ -67,11 +73,8 @@ def write_csv(path: Path, rows: int) -> None:
             )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 50_000])
-    args = parser.parse_args()
-    call_command("migrate", verbosity=0)
+def run_size(rows: int, tag: str, traced: bool) -> None:
+    """One size in this (fresh) process, so ``ru_maxrss`` belongs to this size alone."""
     from marketplace.accounts.models import Role, User
     from marketplace.apps.catalogue.importer import import_catalogue
     from marketplace.apps.catalogue.product_types import ensure_product_types
@@ -81,31 +84,68 @@ def main() -> None:
     operator, _ = User.objects.get_or_create(
         username="bench-op", defaults={"role": Role.OPERATOR, "is_superuser": True}
     )
-    for rows in args.rows:
-        partner, _ = Partner.objects.get_or_create(
-            code=f"bench-import-{rows}",
-            defaults={"name": f"导入基准{rows}", "verification_status": "approved"},
+
+    def fresh_partner(label: str) -> Partner:
+        partner = Partner.objects.create(
+            code=f"bench-import-{rows}-{tag}-{label}",
+            name=f"导入基准{rows}{label}",
+            verification_status="approved",
         )
-        Warehouse.objects.get_or_create(
-            partner=partner, code="WH1", defaults={"name": "仓", "latitude": 43.5, "longitude": 125.6}
+        Warehouse.objects.create(partner=partner, code="WH1", name="仓", latitude=43.5, longitude=125.6)
+        return partner
+
+    def line(label: str, elapsed: float, report, peak: float | None = None) -> None:
+        traced = f"tracemalloc peak {peak / 2**20:6.1f} MiB" if peak is not None else " " * 26
+        print(
+            f"{rows:>6} rows  {label:<30} {elapsed:6.1f} s {rows / elapsed:6.0f} rows/s  {traced}  "
+            f"ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:4.0f} MiB  "
+            f"created={report.created} updated={report.updated} unchanged={report.unchanged} "
+            f"blocked={report.blocked} errors={len(report.errors)}",
+            flush=True,
         )
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "rows.csv"
-            write_csv(path, rows)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rows.csv"
+        write_csv(path, rows)
+        if not traced:
+            partner = fresh_partner("a")
             for label in ("first import", "re-import (idempotent)"):
-                tracemalloc.start()
                 started = time.perf_counter()
                 report = import_catalogue(operator, partner, path)
-                elapsed = time.perf_counter() - started
-                _, peak = tracemalloc.get_traced_memory()
-                tracemalloc.stop()
-                print(
-                    f"{rows:>6} rows {label:<24} {elapsed:7.1f} s  {rows / elapsed:7.0f} rows/s  "
-                    f"peak traced {peak / 2**20:6.1f} MiB  created={report.created} updated={report.updated} "
-                    f"unchanged={report.unchanged} errors={len(report.errors)}  "
-                    f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
-                    flush=True,
-                )
+                line(label, time.perf_counter() - started, report)
+            return
+        # Memory: the same file for another supplier under tracemalloc (much slower while tracing).
+        partner = fresh_partner("b")
+        from marketplace.search.text import index_text
+
+        index_text("预热 复合肥")  # load the jieba dictionary (~40 MiB, once per process) before tracing
+        tracemalloc.start()
+        started = time.perf_counter()
+        report = import_catalogue(operator, partner, path)
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        line("first import, traced", elapsed, report, peak)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 50_000])
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-trace", action="store_true", help="skip the tracemalloc runs")
+    args = parser.parse_args()
+    tag = f"{int(time.time())}"
+    if args.child:
+        run_size(args.rows[0], tag, args.traced)
+        return
+    call_command("migrate", verbosity=0)
+    # Each size in its own process: ru_maxrss is a high-water mark per process. Timed runs first,
+    # then the (slow) tracemalloc runs, whose duration is not a figure of interest.
+    for traced in (False, True) if not args.no_trace else (False,):
+        for rows in args.rows:
+            extra = ["--traced"] if traced else []
+            subprocess.run([sys.executable, __file__, "--child", "--rows", str(rows), *extra], check=True)
 
 
 if __name__ == "__main__":

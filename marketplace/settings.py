@@ -207,6 +207,11 @@ OSCAR_HOMEPAGE = "/"
 OSCAR_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "noreply@localhost")
 OSCAR_ALLOW_ANON_CHECKOUT = False
 OSCAR_REQUIRED_ADDRESS_FIELDS = ("first_name", "line1", "line4", "country")
+# Supplier portal: Oscar's default menu plus a 供应商中心 group (products, stock, orders, licences,
+# warehouses, import); see marketplace/core/dashboard_menu.py.
+from marketplace.core.dashboard_menu import with_supplier_menu  # noqa: E402
+
+OSCAR_DASHBOARD_NAVIGATION = with_supplier_menu(OSCAR_DASHBOARD_NAVIGATION)  # noqa: F405
 
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "/static/"

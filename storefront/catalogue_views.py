@@ -79,7 +79,8 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def supplier_portal(request: HttpRequest) -> HttpResponse:
+def supplier_portal(request: HttpRequest, section: str = "") -> HttpResponse:
+    """The supplier portal; ``section`` (licences / warehouses / import) shows just that part."""
     partners = list(permissions.partners_for(request.user).order_by("name"))
     if not partners:
         raise Http404("您没有关联的供应商")
@@ -106,6 +107,7 @@ def supplier_portal(request: HttpRequest) -> HttpResponse:
             "blocked": blocked.select_related("product")[:100],
             "warehouses": permissions.warehouses_for(request.user).filter(partner=partner),
             "report": report,
+            "section": section,
         },
     )
 

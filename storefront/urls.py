@@ -15,4 +15,18 @@ urlpatterns = [
     path("catalogue/<int:pk>/", catalogue_views.product_detail, name="catalogue-product"),
     path("supplier/", catalogue_views.supplier_portal, name="supplier-portal"),
     path("supplier/import-template.csv", catalogue_views.import_template, name="catalogue-import-template"),
+    # One section of the supplier portal each (linked from the dashboard's 供应商中心 menu).
+    path(
+        "supplier/licences/",
+        catalogue_views.supplier_portal,
+        {"section": "licences"},
+        name="supplier-licences",
+    ),
+    path(
+        "supplier/warehouses/",
+        catalogue_views.supplier_portal,
+        {"section": "warehouses"},
+        name="supplier-warehouses",
+    ),
+    path("supplier/import/", catalogue_views.supplier_portal, {"section": "import"}, name="supplier-import"),
 ]

@@ -244,6 +244,13 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
     coop_user = _user("coop01", Role.COOPERATIVE, "鹿乡合作社 理事长")
     coops[0].users.add(coop_user)
     logins["合作社 cooperative"] = coop_user.username
+    # Demo partners are created approved (no review transition), so grant what approval grants:
+    # Oscar's partner-restricted dashboard (/shop/dashboard/, 供应商中心 menu).
+    from marketplace.apps.partner.services import _dashboard_permission
+
+    dashboard_access = _dashboard_permission()
+    supplier_user.user_permissions.add(dashboard_access)
+    coop_user.user_permissions.add(dashboard_access)
 
     n_products = 0
     rng_p = random.Random(seed + 2)

@@ -31,9 +31,19 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def stock_queryset(params: SearchParams) -> QuerySet:
-    """Sellable stock records matching the supplier / stock / distance filters."""
-    sr = StockRecord.objects.filter(sellable_q())
+def stock_queryset(params: SearchParams, product_checked: bool = False) -> QuerySet:
+    """Sellable stock records matching the supplier / stock / distance filters.
+
+    ``product_checked=True``: the caller already requires ``product.is_public`` (the product
+    queryset's own filter), so the rule's product part is left out and the semi-join does not
+    join ``catalogue_product`` a second time (a third less work for a count over 50k products).
+    """
+    if product_checked:
+        rule = sellable_q()
+        rule.children = [c for c in rule.children if c[0] != "product__is_public"]
+        sr = StockRecord.objects.filter(rule)
+    else:
+        sr = StockRecord.objects.filter(sellable_q())
     if params.supplier_ids:
         sr = sr.filter(partner_id__in=params.supplier_ids)
     if params.in_stock or params.radius_km is not None:
@@ -44,11 +54,15 @@ def stock_queryset(params: SearchParams) -> QuerySet:
     return sr
 
 
-def filtered_products(params: SearchParams) -> tuple[QuerySet, bool]:
-    """Products matching everything; second value tells whether a rank annotation exists."""
+def filtered_products(params: SearchParams, with_stock: bool = True) -> tuple[QuerySet, bool]:
+    """Products matching everything; second value tells whether a rank annotation exists.
+
+    ``with_stock=False`` leaves out the sellable-stock condition, for queries that start from the
+    sellable stock records anyway (the supplier facet).
+    """
     qs = Product.objects.filter(is_public=True).exclude(structure=Product.PARENT)
-    sr = stock_queryset(params)
-    qs = qs.filter(pk__in=sr.values("product_id"))
+    if with_stock:
+        qs = qs.filter(pk__in=stock_queryset(params, product_checked=True).values("product_id"))
     if params.product_types:
         qs = qs.filter(product_class__slug__in=params.product_types)
     if params.category_id:
@@ -96,8 +110,13 @@ def _ordered(qs: QuerySet, params: SearchParams, ranked: bool, sr: QuerySet) -> 
     return qs.order_by("-priority", "title", "pk")
 
 
-def facets(qs: QuerySet, sr: QuerySet) -> dict[str, list[FacetValue]]:
+def facets(qs: QuerySet, sr: QuerySet, params: SearchParams | None = None) -> dict[str, list[FacetValue]]:
     ids = qs.order_by().values("pk")
+    # Suppliers: sellable stock of matching products. Filtering the stock by the product conditions
+    # alone (not by ``qs``, which nests the stock subquery again) keeps PostgreSQL on a hash semi
+    # join; the nested form was planned as a 200 × 200k nested loop (1.5-2.5 s on 50k products).
+    stock_ids = filtered_products(params, with_stock=False)[0] if params is not None else qs
+    stock_ids = stock_ids.order_by().values("pk")
     types = (
         Product.objects.filter(pk__in=ids)
         .values_list("product_class__slug", "product_class__name")
@@ -112,7 +131,7 @@ def facets(qs: QuerySet, sr: QuerySet) -> dict[str, list[FacetValue]]:
         .order_by("-n", "chloride_class")
     )
     suppliers = (
-        sr.filter(product_id__in=ids)
+        sr.filter(product_id__in=stock_ids)
         .values_list("partner_id", "partner__name")
         .annotate(n=Count("product_id", distinct=True))
         .order_by("-n", "partner_id")[:50]
@@ -135,7 +154,7 @@ def search(params: SearchParams, with_facets: bool = True) -> SearchResult:
     return SearchResult(
         ids=ids,
         total=total,
-        facets=facets(qs, sr) if with_facets else {},
+        facets=facets(qs, sr, params) if with_facets else {},
         engine="postgresql" if is_postgres() else "sqlite",
     )
 

@@ -6,7 +6,9 @@
 * 化肥 (fertilizer): a valid 肥料登记证 is on file for that product.
 
 ``enforce_licences`` recomputes ``StockRecord.compliance_blocked`` in bulk and texts each supplier
-once about newly blocked stock (and once per licence about an expiry within 30 days).
+once about newly blocked stock (and once per licence about an expiry within 30 days). The bulk
+importer applies the same rule (``blocking_reason``) when it inserts stock records, so imported
+stock that lacks a licence is blocked from the moment it exists.
 """
 
 from __future__ import annotations
@@ -51,14 +53,37 @@ def blocking_reason(
     return ""
 
 
+def partner_licences(partner_ids: Iterable[int] | None, today: date) -> tuple[dict[int, bool], set[int]]:
+    """Valid partner-level licences: ``({partner_id: restricted_scope}, {seed partner ids})``."""
+    valid = PartnerLicence.objects.valid_on(today).filter(
+        kind__in=[LicenceKind.PESTICIDE_BUSINESS, LicenceKind.SEED_BUSINESS]
+    )
+    if partner_ids is not None:
+        valid = valid.filter(partner_id__in=list(partner_ids))
+    pesticide: dict[int, bool] = {}
+    seed: set[int] = set()
+    for pid, kind, scope in valid.values_list("partner_id", "kind", "restricted_scope"):
+        if kind == LicenceKind.PESTICIDE_BUSINESS:
+            pesticide[pid] = pesticide.get(pid, False) or scope
+        else:
+            seed.add(pid)
+    return pesticide, seed
+
+
 @transaction.atomic
 def enforce_licences(
-    partner_ids: Iterable[int] | None = None, notify: bool = True, today: date | None = None
+    partner_ids: Iterable[int] | None = None,
+    notify: bool = True,
+    today: date | None = None,
+    product_ids: Iterable[int] | None = None,
 ) -> dict[str, int]:
     today = today or timezone.localdate()
     records = StockRecord.objects.all()
     if partner_ids is not None:
-        records = records.filter(partner_id__in=list(partner_ids))
+        partner_ids = list(partner_ids)
+        records = records.filter(partner_id__in=partner_ids)
+    if product_ids is not None:
+        records = records.filter(product_id__in=list(product_ids))
     rows = list(
         records.values_list(
             "pk",
@@ -70,16 +95,11 @@ def enforce_licences(
             "blocked_reason",
         )
     )
-    valid = PartnerLicence.objects.valid_on(today)
-    pesticide: dict[int, bool] = {}
-    for pid, scope in valid.filter(kind=LicenceKind.PESTICIDE_BUSINESS).values_list(
-        "partner_id", "restricted_scope"
-    ):
-        pesticide[pid] = pesticide.get(pid, False) or scope
-    seed = set(valid.filter(kind=LicenceKind.SEED_BUSINESS).values_list("partner_id", flat=True))
-    fertilizer_products = set(
-        valid.filter(kind=LicenceKind.FERTILIZER_REGISTRATION).values_list("product_id", flat=True)
-    )
+    pesticide, seed = partner_licences(partner_ids, today)
+    fertilizer = PartnerLicence.objects.valid_on(today).filter(kind=LicenceKind.FERTILIZER_REGISTRATION)
+    if product_ids is not None:
+        fertilizer = fertilizer.filter(product_id__in=[row[2] for row in rows])
+    fertilizer_products = set(fertilizer.values_list("product_id", flat=True))
 
     to_block: dict[str, list[int]] = defaultdict(list)
     to_unblock: list[int] = []
@@ -106,15 +126,10 @@ def enforce_licences(
     if notify:
         partners = Partner.objects.in_bulk(list(newly_blocked))
         for partner_id, ids in newly_blocked.items():
-            partner = partners[partner_id]
-            digest = hashlib.sha1(",".join(map(str, sorted(ids))).encode()).hexdigest()[:16]
-            text = (
-                f"【益农直采】{partner.name}: 您有 {len(ids)} 个商品因资质证照缺失或过期已暂停销售, "
-                "请登录供应商后台更新证照。"
-            )
-            if send_sms(partner.sms_phone, text, dedupe_key=f"licence-block:{partner_id}:{digest}"):
+            if notify_blocked(partners[partner_id], ids):
                 sent += 1
-        sent += _warn_expiring(today, partner_ids)
+        if product_ids is None:  # a product-scoped re-check sends no licence-expiry reminders
+            sent += _warn_expiring(today, partner_ids)
     if changed_products:
         from marketplace.search.sync import schedule_product_reindex
 
@@ -124,6 +139,19 @@ def enforce_licences(
         "unblocked": len(to_unblock),
         "notified": sent,
     }
+
+
+def notify_blocked(partner: Partner, stockrecord_ids: Iterable[int]) -> bool:
+    """Text the supplier once about these newly blocked stock records (deduplicated)."""
+    ids = sorted(stockrecord_ids)
+    if not ids:
+        return False
+    digest = hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:16]
+    text = (
+        f"【益农直采】{partner.name}: 您有 {len(ids)} 个商品因资质证照缺失或过期已暂停销售, "
+        "请登录供应商后台更新证照。"
+    )
+    return bool(send_sms(partner.sms_phone, text, dedupe_key=f"licence-block:{partner.pk}:{digest}"))
 
 
 def _warn_expiring(today: date, partner_ids: Iterable[int] | None) -> int:

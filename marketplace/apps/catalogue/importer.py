@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -20,18 +21,26 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.text import slugify
+from oscar.checks import use_productcategory_materialised_view
 from oscar.core.loading import get_model
 
 from marketplace.apps.partner.models import Partner, StockRecord, Warehouse
 from marketplace.core import permissions
+from marketplace.search.sync import schedule_product_reindex
 
+from .compliance import blocking_reason, enforce_licences, notify_blocked, partner_licences
 from .product_types import PRODUCT_TYPES
-from .services import _apply, _category_for, _clean_product_input, _current_attributes
+from .search_fields import apply_search_fields
+from .services import _category_for, _clean_product_input, _current_attributes
 
 Product = get_model("catalogue", "Product")
 ProductClass = get_model("catalogue", "ProductClass")
+ProductAttribute = get_model("catalogue", "ProductAttribute")
+ProductAttributeValue = get_model("catalogue", "ProductAttributeValue")
+ProductCategory = get_model("catalogue", "ProductCategory")
 
 #: Column header → internal key. English codes and the Chinese headers of the template both work.
 BASE_COLUMNS = {
@@ -94,6 +103,8 @@ class ImportReport:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     committed: bool = False
+    #: New stock records blocked by the licence check (农药/种子经营许可证, 肥料登记证) at import.
+    blocked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -178,6 +189,32 @@ def _iter_xlsx(path_or_file: Any) -> Iterator[tuple[int, dict[str, Any]]]:
 
 # --- Importing ----------------------------------------------------------------------------------
 
+#: Rows validated and written together. Each batch costs a fixed handful of queries (stock records,
+#: attribute values and barcodes of its SKUs; then one bulk INSERT / UPDATE per table).
+BATCH_SIZE = 1000
+VALUE_FIELDS = ("value_text", "value_integer", "value_float", "value_boolean", "value_date")
+PRODUCT_UPDATE_FIELDS = (
+    "title",
+    "description",
+    "upc",
+    "search_text",
+    "n_pct",
+    "p2o5_pct",
+    "k2o_pct",
+    "chloride_class",
+    "restricted_use",
+    "date_updated",
+)
+
+
+@dataclass
+class _Row:
+    number: int
+    sku: str
+    base: dict[str, Any]
+    attrs: dict[str, Any]
+    column_of: dict[str, str]
+
 
 def _row_values(
     raw: dict[str, Any], attr_columns: dict[str, str]
@@ -199,14 +236,19 @@ def _row_values(
 
 
 def import_catalogue(
-    actor: Any, partner: Partner, source: str | Path | IO[bytes], filename: str = "", dry_run: bool = False
+    actor: Any,
+    partner: Partner,
+    source: str | Path | IO[bytes],
+    filename: str = "",
+    dry_run: bool = False,
+    batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
     """Import ``source`` for ``partner``. Returns the report; on any error nothing is written."""
     permissions.require(permissions.can_manage_partner(actor, partner), "无权为该供应商导入商品")
     report = ImportReport()
     try:
         with transaction.atomic():
-            _run(partner, source, filename, report)
+            _Importer(partner, report, batch_size).run(source, filename)
             if report.errors or dry_run:
                 raise ImportFailed(report)
     except ImportFailed:
@@ -216,135 +258,339 @@ def import_catalogue(
     return report
 
 
-def _run(partner: Partner, source: Any, filename: str, report: ImportReport) -> None:
-    attr_columns = attribute_columns()
-    warehouses = {w.code: w for w in Warehouse.objects.filter(partner=partner)}
-    classes = {pc.slug: pc for pc in ProductClass.objects.all()}
-    categories: dict[str, Any] = {}
-    seen: set[str] = set()
-    header_checked = False
+class _Importer:
+    """Streams rows into batches; validates each batch in Python against a few prefetch queries
+    and writes it with bulk INSERT / UPDATE. After the first bad row nothing more is written (the
+    transaction is rolled back anyway) but every later row is still validated and reported."""
 
-    def error(row: int, column: str, message: str) -> None:
-        if len(report.errors) < MAX_ERRORS:
-            report.errors.append(RowError(row, column, message))
+    def __init__(self, partner: Partner, report: ImportReport, batch_size: int) -> None:
+        self.partner = partner
+        self.report = report
+        self.batch_size = max(int(batch_size), 1)
+        self.attr_columns = attribute_columns()
+        self.warehouses = {w.code: w for w in Warehouse.objects.filter(partner=partner)}
+        self.classes = {pc.slug: pc for pc in ProductClass.objects.all()}
+        self.attributes: dict[tuple[int, str], Any] = {
+            (a.product_class_id, a.code): a
+            for a in ProductAttribute.objects.filter(product_class__isnull=False)
+        }
+        self.categories: dict[str, Any] = {}
+        #: Barcodes used by earlier rows of this file → row number (only rows that carry one).
+        self.upcs_seen: dict[str, int] = {}
+        self.pesticide, self.seed = partner_licences([partner.pk], timezone.localdate())
+        self.newly_blocked: list[int] = []
+        self.restricted_changed: set[int] = set()
+        self.categorised = False
+        self._failed = False
 
-    for number, raw in iter_rows(source, filename):
-        report.rows += 1
-        base, attrs, column_of = _row_values(raw, attr_columns)
-        if not header_checked:
-            header_checked = True
-            missing = [c for c in REQUIRED_COLUMNS if c not in column_of]
-            if missing:
-                error(1, ",".join(missing), "缺少必需的列")
-                return
-            unknown = [h for h in raw if h not in BASE_COLUMNS and h not in attr_columns]
-            for header in unknown:
-                error(1, header, "未知的列")
-        sku = str(base.get("sku") or "").strip()
-        if not sku:
-            error(number, column_of["sku"], "SKU 为必填项")
-            continue
-        if sku in seen:
-            error(number, column_of["sku"], f"SKU {sku} 在文件中重复")
-            continue
-        seen.add(sku)
-        product_type = TYPE_ALIASES.get(str(base.get("product_type") or ""), base.get("product_type"))
-        row_errors = 0
-        try:
-            price = Decimal(str(base.get("price"))).quantize(Decimal("0.01"))
-            if price < 0:
-                raise InvalidOperation
-        except (InvalidOperation, ValueError):
-            error(number, column_of["price"], "价格须为非负数字")
-            row_errors += 1
-        try:
-            stock = int(str(base.get("num_in_stock")).strip())
-            if stock < 0:
-                raise ValueError
-        except ValueError:
-            error(number, column_of["num_in_stock"], "库存须为非负整数")
-            row_errors += 1
-        warehouse = None
-        if base.get("warehouse"):
-            warehouse = warehouses.get(str(base["warehouse"]))
-            if warehouse is None:
-                error(number, column_of["warehouse"], f"仓库编号 {base['warehouse']} 不存在")
-                row_errors += 1
-        record = (
-            StockRecord.objects.select_related("product__product_class")
-            .filter(partner=partner, partner_sku=sku)
-            .first()
-        )
-        product = record.product if record else None
-        if product is not None and product.owner_id not in (None, partner.pk):
-            error(number, column_of["sku"], "该 SKU 对应的商品属于其他供应商")
-            continue
-        data = {"product_type": product_type, "title": base.get("title") or "", "attributes": attrs}
-        for key in ("upc", "description"):
-            if base.get(key) not in (None, ""):
-                data[key] = str(base[key])
-        try:
-            cleaned = _clean_product_input(
-                data, product if product and product.owner_id == partner.pk else None
-            )
-        except ValidationError as exc:
-            for key, messages in exc.message_dict.items():
-                for message in messages:
-                    error(number, column_of.get(key, key), message)
-            continue
-        if row_errors:
-            continue
-        if cleaned.get("upc"):
-            clash = Product.objects.filter(upc=cleaned["upc"])
-            if product is not None:
-                clash = clash.exclude(pk=product.pk)
-            if clash.exists():
-                error(number, column_of.get("upc", "upc"), "商品条码已被其他商品使用")
+    # -- helpers -------------------------------------------------------------------------------
+
+    def error(self, row: int, column: str, message: str) -> None:
+        if len(self.report.errors) < MAX_ERRORS:
+            self.report.errors.append(RowError(row, column, message))
+        self._failed = True
+
+    @property
+    def writing(self) -> bool:
+        return not self._failed
+
+    def category(self, slug: str) -> Any:
+        if slug not in self.categories:
+            self.categories[slug] = _category_for(self.classes[slug])
+        return self.categories[slug]
+
+    # -- driver --------------------------------------------------------------------------------
+
+    def run(self, source: Any, filename: str) -> None:
+        seen: set[str] = set()
+        header_checked = False
+        batch: list[_Row] = []
+        for number, raw in iter_rows(source, filename):
+            self.report.rows += 1
+            base, attrs, column_of = _row_values(raw, self.attr_columns)
+            if not header_checked:
+                header_checked = True
+                missing = [c for c in REQUIRED_COLUMNS if c not in column_of]
+                if missing:
+                    self.error(1, ",".join(missing), "缺少必需的列")
+                    return
+                for header in raw:
+                    if header not in BASE_COLUMNS and header not in self.attr_columns:
+                        self.error(1, header, "未知的列")
+            sku = str(base.get("sku") or "").strip()
+            if not sku:
+                self.error(number, column_of["sku"], "SKU 为必填项")
                 continue
-        created = product is None
-        if created:
-            product = Product(
-                product_class=classes[cleaned["product_type"]], structure=Product.STANDALONE, owner=partner
-            )
-        changed = False
-        if product.owner_id == partner.pk:
-            changed = _apply(product, cleaned)
-            if changed or created:
-                if created:
-                    product.slug = slugify(product.title, allow_unicode=True)[:128] or "product"
-                product.save()
-            if created:
-                slug = cleaned["product_type"]
-                if slug not in categories:
-                    categories[slug] = _category_for(classes[slug])
-                product.categories.add(categories[slug])
-        if record is None:
-            StockRecord.objects.create(
-                partner=partner,
-                product=product,
-                partner_sku=sku,
-                price=price,
-                price_currency="CNY",
-                num_in_stock=stock,
-                warehouse=warehouse,
-            )
-        else:
-            new = (price, stock, warehouse.pk if warehouse else None)
-            if (record.price, record.num_in_stock, record.warehouse_id) != new:
+            if sku in seen:
+                self.error(number, column_of["sku"], f"SKU {sku} 在文件中重复")
+                continue
+            seen.add(sku)
+            batch.append(_Row(number, sku, base, attrs, column_of))
+            if len(batch) >= self.batch_size:
+                self.process(batch)
+                batch = []
+        if batch:
+            self.process(batch)
+        if not header_checked:
+            self.error(1, "", "文件为空")
+            return
+        if self.writing:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.categorised and use_productcategory_materialised_view():
+            # Oscar refreshes this view on every ProductCategory save; bulk_create sends no
+            # signal, so refresh it once for the whole import.
+            with connection.cursor() as cursor:
+                cursor.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY catalogue_product_category_hierarchy;")
+        if self.restricted_changed:
+            # 限制使用 changed on existing pesticides: re-check every record of those products.
+            enforce_licences(product_ids=sorted(self.restricted_changed))
+        if self.newly_blocked:
+            notify_blocked(self.partner, self.newly_blocked)
+
+    # -- one batch -----------------------------------------------------------------------------
+
+    def process(self, rows: list[_Row]) -> None:
+        partner, report = self.partner, self.report
+        records = {
+            r.partner_sku: r
+            for r in StockRecord.objects.filter(
+                partner=partner, partner_sku__in=[row.sku for row in rows]
+            ).select_related("product__product_class")
+        }
+        current: dict[int, dict[str, Any]] = defaultdict(dict)
+        owned_ids = [r.product_id for r in records.values() if r.product.owner_id == partner.pk]
+        if owned_ids:
+            for av in ProductAttributeValue.objects.filter(product_id__in=owned_ids).select_related(
+                "attribute"
+            ):
+                current[av.product_id][av.attribute.code] = av
+        upcs = {str(row.base["upc"]).strip() for row in rows if row.base.get("upc") not in (None, "")}
+        upc_owner = dict(Product.objects.filter(upc__in=upcs).values_list("upc", "pk")) if upcs else {}
+
+        now = timezone.now()
+        new: list[tuple[Any, dict[str, Any], StockRecord]] = []
+        changed_products: list[Any] = []
+        av_create: list[Any] = []
+        av_update: list[Any] = []
+        av_delete: list[int] = []
+        changed_records: dict[int, tuple[StockRecord, _Row]] = {}
+        for row in rows:
+            number, sku, base, column_of = row.number, row.sku, row.base, row.column_of
+            product_type = TYPE_ALIASES.get(str(base.get("product_type") or ""), base.get("product_type"))
+            bad = False
+            try:
+                price = Decimal(str(base.get("price"))).quantize(Decimal("0.01"))
+                if price < 0 or not price.is_finite():
+                    raise InvalidOperation
+            except (InvalidOperation, ValueError):
+                self.error(number, column_of["price"], "价格须为非负数字")
+                bad = True
+            try:
+                stock = int(str(base.get("num_in_stock")).strip())
+                if stock < 0:
+                    raise ValueError
+            except ValueError:
+                self.error(number, column_of["num_in_stock"], "库存须为非负整数")
+                bad = True
+            warehouse = None
+            if base.get("warehouse"):
+                warehouse = self.warehouses.get(str(base["warehouse"]))
+                if warehouse is None:
+                    self.error(number, column_of["warehouse"], f"仓库编号 {base['warehouse']} 不存在")
+                    bad = True
+            record = records.get(sku)
+            product = record.product if record else None
+            if product is not None and product.owner_id not in (None, partner.pk):
+                self.error(number, column_of["sku"], "该 SKU 对应的商品属于其他供应商")
+                continue
+            owned = product if product is not None and product.owner_id == partner.pk else None
+            stored = current.get(owned.pk, {}) if owned is not None else {}
+            data: dict[str, Any] = {
+                "product_type": product_type,
+                "title": base.get("title") or "",
+                "attributes": row.attrs,
+            }
+            for key in ("upc", "description"):
+                if base.get(key) not in (None, ""):
+                    data[key] = str(base[key])
+            try:
+                cleaned = _clean_product_input(
+                    data, owned, current={code: av.value for code, av in stored.items()}
+                )
+            except ValidationError as exc:
+                for key, messages in exc.message_dict.items():
+                    for message in messages:
+                        self.error(number, column_of.get(key, key), message)
+                continue
+            if bad:
+                continue
+            upc = cleaned.get("upc") or None
+            if upc:
+                if upc in self.upcs_seen:
+                    self.error(
+                        number, column_of.get("upc", "upc"), f"商品条码与第 {self.upcs_seen[upc]} 行重复"
+                    )
+                    continue
+                holder = upc_owner.get(upc)
+                if holder is not None and (product is None or holder != product.pk):
+                    self.error(number, column_of.get("upc", "upc"), "商品条码已被其他商品使用")
+                    continue
+                self.upcs_seen[upc] = number
+            attrs = cleaned["attributes"]
+            slug = cleaned["product_type"]
+            if record is None:
+                product_class = self.classes[slug]
+                product = Product(
+                    product_class=product_class,
+                    structure=Product.STANDALONE,
+                    owner=partner,
+                    title=cleaned["title"],
+                    description=cleaned.get("description", ""),
+                    upc=upc,
+                    slug=slugify(cleaned["title"], allow_unicode=True)[:128] or "product",
+                )
+                apply_search_fields(product, product_class, attrs)
+                reason = blocking_reason(
+                    slug, product.restricted_use, partner.pk, 0, self.pesticide, self.seed, set()
+                )
+                new.append(
+                    (
+                        product,
+                        attrs,
+                        StockRecord(
+                            partner=partner,
+                            partner_sku=sku,
+                            price=price,
+                            price_currency="CNY",
+                            num_in_stock=stock,
+                            warehouse=warehouse,
+                            compliance_blocked=bool(reason),
+                            blocked_reason=reason,
+                        ),
+                    )
+                )
+                report.created += 1
+                continue
+            changed = False
+            if owned is not None:
+                dirty = False
+                for key in ("title", "description", "upc"):
+                    if key in cleaned:
+                        value = cleaned[key] if key != "upc" else upc
+                        if getattr(owned, key) != value:
+                            setattr(owned, key, value)
+                            dirty = True
+                for code, value in attrs.items():
+                    av = stored.get(code)
+                    if av is None:
+                        attribute = self.attributes[(owned.product_class_id, code)]
+                        av_create.append(
+                            ProductAttributeValue(
+                                attribute=attribute, product=owned, **{f"value_{attribute.type}": value}
+                            )
+                        )
+                        dirty = True
+                    elif av.value != value:
+                        setattr(av, f"value_{av.attribute.type}", value)
+                        av_update.append(av)
+                        dirty = True
+                for code in set(stored) - set(attrs):
+                    av_delete.append(stored[code].pk)
+                    dirty = True
+                if dirty:
+                    was_restricted = owned.restricted_use
+                    apply_search_fields(owned, owned.product_class, attrs)
+                    if owned.restricted_use != was_restricted:
+                        self.restricted_changed.add(owned.pk)
+                    owned.date_updated = now
+                    changed_products.append(owned)
+                    changed = True
+            if (record.price, record.num_in_stock, record.warehouse_id) != (
+                price,
+                stock,
+                warehouse.pk if warehouse else None,
+            ):
                 if stock < (record.num_allocated or 0):
-                    error(number, column_of["num_in_stock"], f"库存不能少于已占用数量 {record.num_allocated}")
+                    self.error(
+                        number, column_of["num_in_stock"], f"库存不能少于已占用数量 {record.num_allocated}"
+                    )
                     continue
                 record.price, record.num_in_stock, record.warehouse = price, stock, warehouse
-                record.save()
+                record.date_updated = now
+                changed_records[record.pk] = (record, row)
                 changed = True
-        if created:
-            report.created += 1
-        elif changed:
-            report.updated += 1
-        else:
-            report.unchanged += 1
-    if not header_checked:
-        error(1, "", "文件为空")
+            if changed:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+        if self.writing:
+            self.write(new, changed_products, av_create, av_update, av_delete, changed_records)
+
+    def write(
+        self,
+        new: list[tuple[Any, dict[str, Any], StockRecord]],
+        changed_products: list[Any],
+        av_create: list[Any],
+        av_update: list[Any],
+        av_delete: list[int],
+        changed_records: dict[int, tuple[StockRecord, _Row]],
+    ) -> None:
+        if changed_records:
+            # Lock just the records that change and re-check the allocation against the locked
+            # row: a reservation may have happened since the batch was read.
+            locked = dict(
+                StockRecord.objects.select_for_update()
+                .filter(pk__in=list(changed_records))
+                .values_list("pk", "num_allocated")
+            )
+            for pk, (record, row) in changed_records.items():
+                if record.num_in_stock < (locked.get(pk) or 0):
+                    self.error(
+                        row.number, row.column_of["num_in_stock"], f"库存不能少于已占用数量 {locked[pk]}"
+                    )
+            if not self.writing:
+                return
+        if new:
+            products = Product.objects.bulk_create([product for product, _, _ in new])
+            values = []
+            links = []
+            for product, attrs, record in new:
+                record.product = product
+                for code, value in attrs.items():
+                    attribute = self.attributes[(product.product_class_id, code)]
+                    values.append(
+                        ProductAttributeValue(
+                            attribute=attribute, product=product, **{f"value_{attribute.type}": value}
+                        )
+                    )
+                links.append(
+                    ProductCategory(product=product, category=self.category(product.product_class.slug))
+                )
+            ProductAttributeValue.objects.bulk_create(values)
+            ProductCategory.objects.bulk_create(links)
+            self.categorised = True
+            StockRecord.objects.bulk_create([record for _, _, record in new])
+            self.newly_blocked += [record.pk for _, _, record in new if record.compliance_blocked]
+            self.report.blocked += sum(1 for _, _, record in new if record.compliance_blocked)
+            schedule_product_reindex([p.pk for p in products])
+        if av_delete:
+            ProductAttributeValue.objects.filter(pk__in=av_delete).delete()
+        if av_create:
+            ProductAttributeValue.objects.bulk_create(av_create)
+        if av_update:
+            ProductAttributeValue.objects.bulk_update(av_update, VALUE_FIELDS)
+        if changed_products:
+            Product.objects.bulk_update(changed_products, PRODUCT_UPDATE_FIELDS)
+        if changed_records:
+            StockRecord.objects.bulk_update(
+                [record for record, _ in changed_records.values()],
+                ["price", "num_in_stock", "warehouse", "date_updated"],
+            )
+        touched = {p.pk for p in changed_products} | {r.product_id for r, _ in changed_records.values()}
+        if touched:
+            schedule_product_reindex(touched)
 
 
 def csv_template() -> bytes:

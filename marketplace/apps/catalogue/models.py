@@ -32,7 +32,12 @@ class Product(AbstractProduct):
     restricted_use = models.BooleanField(default=False, editable=False)
 
     class Meta(AbstractProduct.Meta):
-        indexes = [models.Index(fields=["n_pct", "p2o5_pct", "k2o_pct"], name="product_npk_idx")]
+        indexes = [
+            models.Index(fields=["n_pct", "p2o5_pct", "k2o_pct"], name="product_npk_idx"),
+            # The catalogue listing order (search sort "title"): lets PostgreSQL read the first
+            # page in index order instead of sorting every product (163 ms → 7 ms on 50k).
+            models.Index(fields=["-priority", "title", "id"], name="product_listing_order_idx"),
+        ]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         from .search_fields import fill_search_fields
