@@ -64,6 +64,7 @@ MARKETPLACE_PLUGINS = env_list(
     [
         "plugins.fertilizer",
         "plugins.delivery_routing",
+        "plugins.group_orders",
     ],
 )
 
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
     "marketplace.accounts",
     "marketplace.stations",
     "marketplace.core",
+    "marketplace.payments",
     "marketplace.search",
     "storefront",
     # Oscar, with the apps we fork replaced by ours.

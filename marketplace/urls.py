@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 
 from marketplace.core.extensions import plugins
 from marketplace.graphql.views import MarketplaceGraphQLView
+from marketplace.payments.views import stripe_webhook
 
 
 @never_cache
@@ -27,6 +28,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("graphql/", MarketplaceGraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
     path("healthz", healthz, name="healthz"),
+    path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
     path("shop/", include(apps.get_app_config("oscar").urls[0])),
 ]

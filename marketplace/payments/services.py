@@ -1,0 +1,747 @@
+"""Payment services: every money move is idempotent (a unique key per move) and leaves ledger entries.
+
+Ledger convention: an entry moves ``amount`` from ``credit_account`` to ``debit_account``;
+``balance(account)`` = debits − credits. Station cash is positive when the drawer holds money;
+a household deposit is negative while we hold the household's cash; a household receivable is
+positive while the household owes on credit (赊销); a station commission account is negative while
+the platform owes the station (``commission_balance`` shows it positive).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from marketplace.core import permissions
+from marketplace.stations.models import Household, Station
+
+from . import gateway
+from .models import (
+    ZERO,
+    CashReconciliation,
+    CommissionStatement,
+    LedgerEntry,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    ProcessedStripeEvent,
+    RealNameRecord,
+    Refund,
+    RefundStatus,
+)
+
+logger = logging.getLogger("marketplace.payments")
+
+SALES = "sales"
+STRIPE_CLEARING = "stripe:clearing"
+PLATFORM_BANK = "platform:bank"
+COMMISSION_EXPENSE = "platform:commission"
+
+
+def station_cash(station_id: int) -> str:
+    return f"station:{station_id}:cash"
+
+
+def station_commission(station_id: int) -> str:
+    return f"station:{station_id}:commission"
+
+
+def household_deposit(household_id: int) -> str:
+    return f"household:{household_id}:deposit"
+
+
+def household_receivable(household_id: int) -> str:
+    return f"household:{household_id}:receivable"
+
+
+def money(value: Any) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+# --- Ledger ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Move:
+    key: str
+    kind: str
+    debit: str
+    credit: str
+    amount: Decimal
+    station_id: int | None = None
+    household_id: int | None = None
+    payment_id: int | None = None
+    reference: str = ""
+    memo: str = ""
+
+    def entry(self, when: datetime | None = None) -> LedgerEntry:
+        return LedgerEntry(
+            idempotency_key=self.key,
+            kind=self.kind,
+            debit_account=self.debit,
+            credit_account=self.credit,
+            amount=money(self.amount),
+            station_id=self.station_id,
+            household_id=self.household_id,
+            payment_id=self.payment_id,
+            reference=self.reference,
+            memo=self.memo,
+            created_at=when or timezone.now(),
+        )
+
+
+def post(move: Move) -> LedgerEntry | None:
+    """Write one entry; a second post with the same key writes nothing and returns None."""
+    if money(move.amount) <= 0:
+        return None
+    entry, created = LedgerEntry.objects.get_or_create(
+        idempotency_key=move.key, defaults={f: getattr(move.entry(), f) for f in _ENTRY_FIELDS}
+    )
+    return entry if created else None
+
+
+_ENTRY_FIELDS = (
+    "kind",
+    "debit_account",
+    "credit_account",
+    "amount",
+    "station_id",
+    "household_id",
+    "payment_id",
+    "reference",
+    "memo",
+    "created_at",
+)
+
+
+def post_many(moves: list[Move]) -> None:
+    """Set-based posting for batch jobs; duplicates (same key) are skipped by the database."""
+    now = timezone.now()
+    LedgerEntry.objects.bulk_create(
+        [m.entry(now) for m in moves if money(m.amount) > 0], ignore_conflicts=True, batch_size=2000
+    )
+
+
+def balance(account: str, until: datetime | None = None, since: datetime | None = None) -> Decimal:
+    qs = LedgerEntry.objects.all()
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    debit = qs.filter(debit_account=account).aggregate(s=Sum("amount"))["s"] or ZERO
+    credit = qs.filter(credit_account=account).aggregate(s=Sum("amount"))["s"] or ZERO
+    return money(debit - credit)
+
+
+# --- Authorising at pledge ------------------------------------------------------------------
+
+
+def _require_station_actor(actor: Any, household: Household) -> None:
+    if not permissions.can_manage_household(actor, household):
+        raise PermissionDenied("无权为该农户收款")
+
+
+def _existing(key: str) -> Payment | None:
+    return Payment.objects.filter(idempotency_key=key).first()
+
+
+def record_cash(actor: Any, household: Household, amount: Decimal, reference: str, key: str) -> Payment:
+    """Cash taken at the station by staff. Held as the household's deposit until capture."""
+    if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, household.station_id)):
+        raise PermissionDenied("只有本站信息员可以登记现金收款")
+    existing = _existing(key)
+    if existing:
+        return existing
+    amount = money(amount)
+    if amount <= 0:
+        raise ValidationError({"amount": ValidationError("金额必须大于零", code="invalid")})
+    payment = Payment.objects.create(
+        method=PaymentMethod.CASH,
+        status=PaymentStatus.AUTHORISED,
+        household=household,
+        station_id=household.station_id,
+        amount_authorised=amount,
+        reference=reference,
+        idempotency_key=key,
+        recorded_by=actor,
+    )
+    post(
+        Move(
+            f"payment:{payment.pk}:cash-in",
+            "cash_in",
+            station_cash(household.station_id),
+            household_deposit(household.pk),
+            amount,
+            household.station_id,
+            household.pk,
+            payment.pk,
+            reference,
+            "现金收款",
+        )
+    )
+    return payment
+
+
+def credit_in_use(household: Household) -> Decimal:
+    held = (
+        Payment.objects.filter(
+            household=household, method=PaymentMethod.CREDIT, status=PaymentStatus.AUTHORISED
+        ).aggregate(s=Sum("amount_authorised"))["s"]
+        or ZERO
+    )
+    return money(held + max(balance(household_receivable(household.pk)), ZERO))
+
+
+def available_credit(household: Household) -> Decimal:
+    return money(household.credit_limit - credit_in_use(household))
+
+
+def authorise_credit(actor: Any, household: Household, amount: Decimal, reference: str, key: str) -> Payment:
+    """Reserve part of the household's approved credit (赊销) limit."""
+    _require_station_actor(actor, household)
+    existing = _existing(key)
+    if existing:
+        return existing
+    amount = money(amount)
+    # Lock the household so two pledges cannot both use the last of the limit.
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    if household.credit_limit <= 0:
+        raise ValidationError(
+            {"paymentMethod": ValidationError("该农户未获批赊销额度", code="limit_exceeded")}
+        )
+    if amount > available_credit(household):
+        raise ValidationError(
+            {
+                "paymentMethod": ValidationError(
+                    f"超出赊销额度（可用 ¥{available_credit(household)}）", code="limit_exceeded"
+                )
+            }
+        )
+    return Payment.objects.create(
+        method=PaymentMethod.CREDIT,
+        status=PaymentStatus.AUTHORISED,
+        household=household,
+        station_id=household.station_id,
+        amount_authorised=amount,
+        reference=reference,
+        idempotency_key=key,
+        recorded_by=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+def authorise_online(
+    actor: Any,
+    household: Household,
+    amount: Decimal,
+    reference: str,
+    key: str,
+    payment_method: str,
+    online_type: str = "card",
+) -> Payment:
+    """Authorise (not capture) an online payment through a Stripe PaymentIntent."""
+    _require_station_actor(actor, household)
+    existing = _existing(key)
+    if existing:
+        return existing
+    if online_type not in gateway.ONLINE_TYPES:
+        raise ValidationError({"onlineType": ValidationError("不支持的支付方式", code="invalid")})
+    amount = money(amount)
+    try:
+        intent = gateway.authorise(
+            amount, payment_method, online_type, key, {"reference": reference, "household": str(household.pk)}
+        )
+    except gateway.GatewayError as exc:
+        raise ValidationError(
+            {"paymentMethod": ValidationError(f"支付授权失败：{exc}", code="payment_failed")}
+        ) from exc
+    if intent.status != "requires_capture":
+        # e.g. requires_action (3-D Secure): we only accept authorisations that can be captured later.
+        gateway.cancel(intent.id, f"{key}:abandon")
+        raise ValidationError(
+            {"paymentMethod": ValidationError("支付未完成授权，请换一种支付方式", code="payment_failed")}
+        )
+    return Payment.objects.create(
+        method=PaymentMethod.STRIPE,
+        status=PaymentStatus.AUTHORISED,
+        online_type=online_type,
+        household=household,
+        station_id=household.station_id,
+        amount_authorised=amount,
+        reference=reference,
+        idempotency_key=key,
+        stripe_payment_intent=intent.id,
+        recorded_by=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+# --- Capture, void, refund -----------------------------------------------------------------
+
+
+def capture_moves(payment: Payment, amount: Decimal) -> list[Move]:
+    """Ledger moves for settling ``amount`` of a cash or credit payment (no outside call)."""
+    amount = money(amount)
+    moves: list[Move] = []
+    if payment.method == PaymentMethod.CASH:
+        moves.append(
+            Move(
+                f"payment:{payment.pk}:capture",
+                "sale",
+                household_deposit(payment.household_id),
+                SALES,
+                amount,
+                payment.station_id,
+                payment.household_id,
+                payment.pk,
+                payment.reference,
+            )
+        )
+    elif payment.method == PaymentMethod.CREDIT:
+        moves.append(
+            Move(
+                f"payment:{payment.pk}:capture",
+                "credit_sale",
+                household_receivable(payment.household_id),
+                SALES,
+                amount,
+                payment.station_id,
+                payment.household_id,
+                payment.pk,
+                payment.reference,
+            )
+        )
+    elif payment.method == PaymentMethod.STRIPE:
+        moves.append(
+            Move(
+                f"payment:{payment.pk}:capture",
+                "online_sale",
+                STRIPE_CLEARING,
+                SALES,
+                amount,
+                payment.station_id,
+                payment.household_id,
+                payment.pk,
+                payment.reference,
+            )
+        )
+    return moves
+
+
+def capture(payment: Payment, amount: Decimal) -> Payment:
+    """Settle at the final amount, never more than authorised. Idempotent and safe to re-run after a
+    crash: a Stripe capture that went through but was not recorded is detected and recorded."""
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status == PaymentStatus.CAPTURED:
+        return payment
+    if payment.status != PaymentStatus.AUTHORISED:
+        raise ValidationError("支付状态不允许结算", code="invalid_state")
+    amount = min(money(amount), payment.amount_authorised)
+    if payment.method == PaymentMethod.STRIPE:
+        if amount <= 0:
+            return void(payment, "零金额结算")
+        intent = gateway.retrieve(payment.stripe_payment_intent)
+        if intent.status == "requires_capture":
+            intent = gateway.capture(
+                payment.stripe_payment_intent, amount, f"{payment.idempotency_key}:capture"
+            )
+        if intent.status != "succeeded":
+            raise ValidationError(f"在线支付结算失败（{intent.status}）", code="payment_failed")
+        received = intent.to_dict().get("amount_received")
+        if received is not None:
+            amount = gateway.from_fen(received)
+    for move in capture_moves(payment, amount):
+        post(move)
+    payment.status = PaymentStatus.CAPTURED
+    payment.amount_captured = amount
+    payment.save(update_fields=["status", "amount_captured", "updated_at"])
+    if payment.method == PaymentMethod.CASH and amount < payment.amount_authorised:
+        refund(
+            payment, payment.amount_authorised - amount, f"{payment.idempotency_key}:change", "团购差价退还"
+        )
+    return payment
+
+
+def void(payment: Payment, reason: str = "") -> Payment:
+    """Undo an authorisation: cancel the PaymentIntent, release credit, or owe the cash back."""
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status in (PaymentStatus.CANCELLED, PaymentStatus.FAILED):
+        return payment
+    if payment.status == PaymentStatus.CAPTURED:
+        ceiling = (
+            payment.amount_authorised if payment.method == PaymentMethod.CASH else payment.amount_captured
+        )
+        remaining = ceiling - payment.amount_refunded
+        if remaining > 0:
+            refund(payment, remaining, f"{payment.idempotency_key}:void-refund", reason)
+        return payment
+    if payment.method == PaymentMethod.STRIPE:
+        intent = gateway.retrieve(payment.stripe_payment_intent)
+        if intent.status != "canceled":
+            gateway.cancel(payment.stripe_payment_intent, f"{payment.idempotency_key}:cancel")
+    elif payment.method == PaymentMethod.CASH:
+        refund(payment, payment.amount_authorised, f"{payment.idempotency_key}:void-refund", reason)
+        payment.refresh_from_db()
+    payment.status = PaymentStatus.CANCELLED
+    payment.save(update_fields=["status", "updated_at"])
+    return payment
+
+
+def refund(payment: Payment, amount: Decimal, key: str, reason: str = "") -> Refund:
+    """Refund part of a payment. Cash refunds wait (pending) until staff hand the cash back."""
+    existing = Refund.objects.filter(idempotency_key=key).first()
+    if existing:
+        return existing
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    amount = money(amount)
+    ceiling = payment.amount_authorised
+    if payment.method != PaymentMethod.CASH and payment.status == PaymentStatus.CAPTURED:
+        ceiling = payment.amount_captured  # online and credit refunds come out of what was settled
+    if amount <= 0 or payment.amount_refunded + amount > ceiling:
+        raise ValidationError({"amount": ValidationError("退款金额超出可退金额", code="invalid")})
+    status = RefundStatus.SUCCEEDED
+    stripe_refund_id = ""
+    moves: list[Move] = []
+    if payment.method == PaymentMethod.STRIPE:
+        if payment.status != PaymentStatus.CAPTURED:
+            raise ValidationError("未结算的在线支付请撤销授权", code="invalid_state")
+        result = gateway.refund(payment.stripe_payment_intent, amount, key)
+        stripe_refund_id = result.id
+        moves.append(
+            Move(
+                f"refund:{key}",
+                "online_refund",
+                SALES,
+                STRIPE_CLEARING,
+                amount,
+                payment.station_id,
+                payment.household_id,
+                payment.pk,
+                payment.reference,
+                reason,
+            )
+        )
+    elif payment.method == PaymentMethod.CASH:
+        status = RefundStatus.PENDING
+        if payment.status == PaymentStatus.CAPTURED:
+            # Cash not settled is still in the household's deposit; the rest comes back out of sales.
+            unsettled = max(
+                payment.amount_authorised - payment.amount_captured - payment.amount_refunded, ZERO
+            )
+            reversal = amount - min(amount, unsettled)
+            if reversal > 0:
+                moves.append(
+                    Move(
+                        f"refund:{key}:reverse",
+                        "sale_reversal",
+                        SALES,
+                        household_deposit(payment.household_id),
+                        reversal,
+                        payment.station_id,
+                        payment.household_id,
+                        payment.pk,
+                        payment.reference,
+                        reason,
+                    )
+                )
+    elif payment.method == PaymentMethod.CREDIT:
+        if payment.status != PaymentStatus.CAPTURED:
+            raise ValidationError("未结算的赊销请撤销授权", code="invalid_state")
+        moves.append(
+            Move(
+                f"refund:{key}",
+                "credit_reversal",
+                SALES,
+                household_receivable(payment.household_id),
+                amount,
+                payment.station_id,
+                payment.household_id,
+                payment.pk,
+                payment.reference,
+                reason,
+            )
+        )
+    obj = Refund.objects.create(
+        payment=payment,
+        amount=amount,
+        reason=reason[:128],
+        status=status,
+        idempotency_key=key,
+        stripe_refund_id=stripe_refund_id,
+    )
+    for move in moves:
+        post(move)
+    Payment.objects.filter(pk=payment.pk).update(amount_refunded=payment.amount_refunded + amount)
+    return obj
+
+
+def pay_out_cash_refund(actor: Any, refund_obj: Refund) -> Refund:
+    """Staff hand a pending cash refund back to the household; the cash leaves the drawer."""
+    refund_obj = Refund.objects.select_for_update().select_related("payment").get(pk=refund_obj.pk)
+    payment = refund_obj.payment
+    if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, payment.station_id)):
+        raise PermissionDenied("只有本站信息员可以退还现金")
+    if refund_obj.status == RefundStatus.SUCCEEDED:
+        return refund_obj
+    post(
+        Move(
+            f"refund:{refund_obj.idempotency_key}:payout",
+            "cash_out",
+            household_deposit(payment.household_id),
+            station_cash(payment.station_id),
+            refund_obj.amount,
+            payment.station_id,
+            payment.household_id,
+            payment.pk,
+            payment.reference,
+            "现金退款",
+        )
+    )
+    refund_obj.status = RefundStatus.SUCCEEDED
+    refund_obj.paid_out_by = actor
+    refund_obj.paid_out_at = timezone.now()
+    refund_obj.save(update_fields=["status", "paid_out_by", "paid_out_at"])
+    return refund_obj
+
+
+# --- Credit repayment, cash handover and daily reconciliation -------------------------------
+
+
+def record_credit_repayment(
+    actor: Any, household: Household, amount: Decimal, key: str
+) -> LedgerEntry | None:
+    if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, household.station_id)):
+        raise PermissionDenied("只有本站信息员可以登记还款")
+    amount = money(amount)
+    owed = balance(household_receivable(household.pk))
+    if amount <= 0 or amount > owed:
+        raise ValidationError({"amount": ValidationError(f"还款金额须在 0 到 {owed} 之间", code="invalid")})
+    return post(
+        Move(
+            key,
+            "credit_repayment",
+            station_cash(household.station_id),
+            household_receivable(household.pk),
+            amount,
+            household.station_id,
+            household.pk,
+            None,
+            "",
+            "赊销还款",
+        )
+    )
+
+
+def record_cash_handover(actor: Any, station: Station, amount: Decimal, key: str) -> LedgerEntry | None:
+    """Cash taken from the station drawer to the platform's bank account."""
+    if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, station)):
+        raise PermissionDenied("无权操作该站点现金")
+    return post(
+        Move(
+            key, "cash_handover", PLATFORM_BANK, station_cash(station.pk), amount, station.pk, memo="现金上缴"
+        )
+    )
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return start, start + timedelta(days=1)
+
+
+def cash_summary(station: Station, day: date) -> dict[str, Decimal]:
+    start, end = _day_bounds(day)
+    account = station_cash(station.pk)
+    day_qs = LedgerEntry.objects.filter(created_at__gte=start, created_at__lt=end)
+    cash_in = day_qs.filter(debit_account=account).aggregate(s=Sum("amount"))["s"] or ZERO
+    cash_out = day_qs.filter(credit_account=account).aggregate(s=Sum("amount"))["s"] or ZERO
+    return {
+        "opening": balance(account, until=start),
+        "cash_in": money(cash_in),
+        "cash_out": money(cash_out),
+        "expected": balance(account, until=end),
+    }
+
+
+def reconcile_cash(
+    actor: Any, station: Station, day: date, counted: Decimal, notes: str = ""
+) -> CashReconciliation:
+    """Record the day's counted cash against the ledger; re-recording the same day updates it."""
+    if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, station)):
+        raise PermissionDenied("只有本站信息员可以做现金日结")
+    s = cash_summary(station, day)
+    counted = money(counted)
+    rec, _ = CashReconciliation.objects.update_or_create(
+        station=station,
+        day=day,
+        defaults={
+            "cash_in": s["cash_in"],
+            "cash_out": s["cash_out"],
+            "expected": s["expected"],
+            "counted": counted,
+            "difference": counted - s["expected"],
+            "notes": notes,
+            "recorded_by": actor,
+        },
+    )
+    return rec
+
+
+# --- Station commission -----------------------------------------------------------------------
+
+
+def commission_move(station_id: int, amount: Decimal, key: str, reference: str = "", memo: str = "") -> Move:
+    return Move(
+        key,
+        "commission",
+        COMMISSION_EXPENSE,
+        station_commission(station_id),
+        amount,
+        station_id,
+        reference=reference,
+        memo=memo or "团购佣金",
+    )
+
+
+def credit_commission(
+    station_id: int, amount: Decimal, key: str, reference: str = "", memo: str = ""
+) -> LedgerEntry | None:
+    return post(commission_move(station_id, amount, key, reference, memo))
+
+
+def pay_out_commission(actor: Any, station: Station, amount: Decimal, key: str) -> LedgerEntry | None:
+    if not permissions.is_operator(actor):
+        raise PermissionDenied("只有平台运营可以支付佣金")
+    if money(amount) > commission_balance(station):
+        raise ValidationError({"amount": ValidationError("超过应付佣金", code="invalid")})
+    return post(
+        Move(
+            key,
+            "commission_payout",
+            station_commission(station.pk),
+            PLATFORM_BANK,
+            amount,
+            station.pk,
+            memo="佣金支付",
+        )
+    )
+
+
+def commission_balance(station: Station, until: datetime | None = None) -> Decimal:
+    return -balance(station_commission(station.pk), until=until)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def commission_statement(station: Station, month: date) -> CommissionStatement:
+    """Build (or rebuild) one station's commission statement for a month from the ledger."""
+    first = month_start(month)
+    start = timezone.make_aware(datetime.combine(first, time.min))
+    end = timezone.make_aware(datetime.combine(next_month(first), time.min))
+    account = station_commission(station.pk)
+    in_month = LedgerEntry.objects.filter(created_at__gte=start, created_at__lt=end).filter(
+        Q(debit_account=account) | Q(credit_account=account)
+    )
+    credited = in_month.filter(credit_account=account).aggregate(s=Sum("amount"))["s"] or ZERO
+    paid = in_month.filter(debit_account=account).aggregate(s=Sum("amount"))["s"] or ZERO
+    opening = commission_balance(station, until=start)
+    statement, _ = CommissionStatement.objects.update_or_create(
+        station=station,
+        month=first,
+        defaults={
+            "opening_balance": opening,
+            "credited": money(credited),
+            "paid_out": money(paid),
+            "closing_balance": money(opening + credited - paid),
+            "entry_count": in_month.count(),
+        },
+    )
+    return statement
+
+
+def generate_monthly_statements(month: date) -> int:
+    """Statements for every station that had commission activity or a balance (periodic task)."""
+    ids = set(
+        LedgerEntry.objects.filter(kind__in=("commission", "commission_payout")).values_list(
+            "station_id", flat=True
+        )
+    )
+    for station in Station.objects.filter(pk__in=ids):
+        commission_statement(station, month)
+    return len(ids)
+
+
+# --- Restricted pesticides: real-name records -------------------------------------------------
+
+
+def real_name_record(
+    household: Household, product: Any, quantity: int, reference: str, key: str
+) -> RealNameRecord:
+    """Write the real-name sale record (kept ≥ 2 years). The household must have an ID number."""
+    if not household.id_number:
+        raise ValidationError(
+            {
+                "household": ValidationError(
+                    "购买限制使用农药须登记身份证号（实名）", code="real_name_required"
+                )
+            }
+        )
+    try:
+        with transaction.atomic():
+            return RealNameRecord.objects.create(
+                idempotency_key=key,
+                household=household,
+                station_id=household.station_id,
+                buyer_name=household.name,
+                id_number=household.id_number,
+                product=product,
+                product_title=product.title,
+                registration_no=str(getattr(product.attr, "registration_no", "") or ""),
+                quantity=quantity,
+                reference=reference,
+            )
+    except IntegrityError:
+        return RealNameRecord.objects.get(idempotency_key=key)
+
+
+# --- Stripe webhooks ----------------------------------------------------------------------------
+
+
+def handle_stripe_event(event: Any) -> bool:
+    """Apply a verified Stripe event once. Returns False for an event already processed."""
+    if hasattr(event, "to_dict"):
+        event = event.to_dict()
+    try:
+        with transaction.atomic():
+            ProcessedStripeEvent.objects.create(event_id=event["id"], type=event["type"])
+    except IntegrityError:
+        return False
+    obj = event["data"]["object"]
+    if event["type"].startswith("payment_intent."):
+        payment = Payment.objects.filter(stripe_payment_intent=obj["id"]).first()
+        if payment is None:
+            return True
+        if event["type"] == "payment_intent.canceled" and payment.status == PaymentStatus.AUTHORISED:
+            Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.CANCELLED)
+        elif event["type"] == "payment_intent.payment_failed" and payment.status == PaymentStatus.AUTHORISED:
+            Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.FAILED)
+        elif event["type"] == "payment_intent.succeeded" and payment.status == PaymentStatus.AUTHORISED:
+            amount = gateway.from_fen(obj.get("amount_received") or 0)
+            if amount > 0:
+                for move in capture_moves(payment, amount):
+                    post(move)
+                Payment.objects.filter(pk=payment.pk).update(
+                    status=PaymentStatus.CAPTURED, amount_captured=min(amount, payment.amount_authorised)
+                )
+    return True

@@ -1,0 +1,100 @@
+"""Who sees which campaigns, pledges, pickups and purchase orders — built on marketplace.core.permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from marketplace.accounts.models import Role
+from marketplace.core import permissions
+
+from .models import Campaign, CampaignStatus, Pickup, Pledge, PurchaseOrder, StationDelivery
+
+PUBLIC_STATUSES = (
+    CampaignStatus.OPEN,
+    CampaignStatus.CLOSING,
+    CampaignStatus.SUCCEEDED,
+    CampaignStatus.FAILED,
+)
+
+
+def eligible_for_stations(qs: QuerySet[Campaign], station_ids: Any) -> QuerySet[Campaign]:
+    """Campaigns open to any of the stations: no restriction, or listed station, or listed county."""
+    StationLink = Campaign.stations.through
+    CountyLink = Campaign.counties.through
+    from marketplace.stations.models import Station
+
+    has_station_rules = Exists(StationLink.objects.filter(campaign_id=OuterRef("pk")))
+    has_county_rules = Exists(CountyLink.objects.filter(campaign_id=OuterRef("pk")))
+    station_ok = Exists(StationLink.objects.filter(campaign_id=OuterRef("pk"), station_id__in=station_ids))
+    county_ok = Exists(
+        CountyLink.objects.filter(
+            campaign_id=OuterRef("pk"),
+            county_id__in=Station.objects.filter(pk__in=station_ids).values("county_id"),
+        )
+    )
+    return qs.filter((~has_station_rules & ~has_county_rules) | station_ok | county_ok)
+
+
+def campaigns_for(user: Any) -> QuerySet[Campaign]:
+    qs = Campaign.objects.all()
+    if permissions.is_operator(user):
+        return qs
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if user.role in (Role.SUPPLIER, Role.COOPERATIVE):
+        return qs.filter(partner__in=permissions.partners_for(user))
+    stations = permissions.stations_for(user).values("pk")
+    return eligible_for_stations(qs.filter(status__in=PUBLIC_STATUSES), stations)
+
+
+def managed_campaigns(user: Any) -> QuerySet[Campaign]:
+    """Campaigns the user may edit: their supplier's own, or all for operators."""
+    if permissions.is_operator(user):
+        return Campaign.objects.all()
+    return Campaign.objects.filter(partner__in=permissions.partners_for(user))
+
+
+def pledges_for(user: Any) -> QuerySet[Pledge]:
+    qs = Pledge.objects.all()
+    if permissions.is_operator(user):
+        return qs
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if user.role in (Role.SUPPLIER, Role.COOPERATIVE):
+        return qs.none()  # suppliers see totals and purchase orders, not farmers' pledges
+    return qs.filter(household__in=permissions.households_for(user))
+
+
+def pickups_for(user: Any) -> QuerySet[Pickup]:
+    qs = Pickup.objects.all()
+    if permissions.is_operator(user):
+        return qs
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if user.role == Role.FARMER:
+        return qs.filter(household__user=user)
+    return qs.filter(station__in=permissions.managed_stations(user))
+
+
+def managed_pickups(user: Any) -> QuerySet[Pickup]:
+    """Pickups the user may hand out: staff of the station (or operators)."""
+    return Pickup.objects.filter(station__in=permissions.managed_stations(user))
+
+
+def purchase_orders_for(user: Any) -> QuerySet[PurchaseOrder]:
+    if permissions.is_operator(user):
+        return PurchaseOrder.objects.all()
+    return PurchaseOrder.objects.filter(partner__in=permissions.partners_for(user))
+
+
+def deliveries_for(user: Any) -> QuerySet[StationDelivery]:
+    if permissions.is_operator(user):
+        return StationDelivery.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return StationDelivery.objects.none()
+    return StationDelivery.objects.filter(
+        Q(station__in=permissions.managed_stations(user))
+        | Q(purchase_order__partner__in=permissions.partners_for(user))
+    )

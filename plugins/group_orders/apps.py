@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from celery.schedules import crontab
+from django.http import HttpRequest
+from django.urls import URLPattern, URLResolver, reverse
+from django.utils.translation import gettext_lazy as _
+
+from marketplace.core.extensions import HomePanel, MarketplacePlugin, MenuEntry, PurchasableOffer
+
+
+class GroupOrdersConfig(MarketplacePlugin):
+    default = True
+    name = "plugins.group_orders"
+    label = "group_orders"
+    verbose_name = _("村站团购")
+    plugin_slug = "group-buy"
+
+    def storefront_urls(self) -> Sequence[URLPattern | URLResolver]:
+        from .urls import urlpatterns
+
+        return urlpatterns
+
+    def menu_entries(self, request: HttpRequest) -> Iterable[MenuEntry]:
+        from marketplace.accounts.models import Role
+
+        yield MenuEntry(str(_("团购")), reverse("group-buy:campaigns"), order=15)
+        yield MenuEntry(
+            str(_("取货核销")),
+            reverse("group-buy:pickup-verify"),
+            frozenset({Role.STATION_STAFF, Role.OPERATOR}),
+            order=16,
+        )
+        yield MenuEntry(
+            str(_("站点佣金")),
+            reverse("group-buy:commission"),
+            frozenset({Role.STATION_STAFF, Role.OPERATOR}),
+            order=18,
+        )
+        yield MenuEntry(
+            str(_("现金日结")),
+            reverse("group-buy:cash"),
+            frozenset({Role.STATION_STAFF, Role.OPERATOR}),
+            order=17,
+        )
+
+    def home_panels(self, request: HttpRequest) -> Iterable[HomePanel]:
+        from .services import campaign_progress, my_open_campaigns
+
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return []
+        campaigns = list(my_open_campaigns(user)[:3])
+        if not campaigns:
+            return []
+        rows = [{"campaign": c, "progress": campaign_progress(c)} for c in campaigns]
+        return [HomePanel("group_orders/_home_panel.html", {"rows": rows}, order=20)]
+
+    def graphql_queries(self) -> Sequence[type]:
+        from .schema import GroupBuyQueries
+
+        return [GroupBuyQueries]
+
+    def graphql_mutations(self) -> Sequence[type]:
+        from .schema import GroupBuyMutations
+
+        return [GroupBuyMutations]
+
+    def periodic_tasks(self) -> dict[str, dict[str, Any]]:
+        return {
+            "group-buy.close-due-campaigns": {
+                "task": "plugins.group_orders.tasks.close_due_campaigns",
+                "schedule": timedelta(minutes=1).total_seconds(),
+            },
+            "group-buy.expire-uncollected": {
+                "task": "plugins.group_orders.tasks.expire_uncollected",
+                "schedule": timedelta(hours=1).total_seconds(),
+            },
+            "group-buy.monthly-commission-statements": {
+                "task": "plugins.group_orders.tasks.monthly_commission_statements",
+                "schedule": crontab(minute=30, hour=2, day_of_month=1),
+            },
+        }
+
+    def purchasable_offers(
+        self, station: Any, product_ids: Sequence[int] | None = None
+    ) -> Iterable[PurchasableOffer]:
+        from django.utils import timezone
+
+        from .access import eligible_for_stations
+        from .models import Campaign, CampaignStatus
+        from .services import price_at
+
+        qs = eligible_for_stations(
+            Campaign.objects.filter(status=CampaignStatus.OPEN, cutoff_at__gt=timezone.now()), [station.pk]
+        ).prefetch_related("items__product", "items__tiers", "items__stockrecord")
+        offers = []
+        for campaign in qs:
+            left = (
+                campaign.max_total_quantity - campaign.total_quantity
+                if campaign.max_total_quantity is not None
+                else 10**6
+            )
+            for item in campaign.items.all():
+                if product_ids is not None and item.product_id not in product_ids:
+                    continue
+                _, price = price_at(item, campaign.total_quantity)
+                offers.append(
+                    PurchasableOffer(
+                        product_id=item.product_id,
+                        sku=item.stockrecord.partner_sku,
+                        title=item.product.title,
+                        partner_id=item.stockrecord.partner_id,
+                        unit_price=price,
+                        available=max(left, 0),
+                        source=self.plugin_slug,
+                        source_ref=str(campaign.pk),
+                        attributes={"campaign": campaign.title, "cutoff_at": campaign.cutoff_at.isoformat()},
+                    )
+                )
+        return offers

@@ -1,0 +1,611 @@
+"""Closing a campaign at its cutoff: set-based, chunked, idempotent and crash-safe.
+
+The close walks persisted phases (``Campaign.close_phase``). Each chunk of stations is one
+transaction that also writes a ``CloseStep`` row; a re-run skips finished chunks, and a crash
+inside a chunk rolls that chunk back. Outside effects are idempotent on their own: Stripe captures
+and cancels are checked against the PaymentIntent's state before acting (and carry idempotency
+keys), SMS rows carry dedupe keys.
+
+success: pricing → orders → capture → purchase_orders → notify → done
+failure: pricing → release → notify → done
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models.functions import Least
+from django.utils import timezone
+from oscar.core.loading import get_model
+
+from marketplace.core.models import Notification
+from marketplace.payments import services as payments
+from marketplace.payments.models import (
+    REAL_NAME_RETENTION,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    RealNameRecord,
+    Refund,
+    RefundStatus,
+)
+
+from . import sql
+from .models import (
+    Campaign,
+    CampaignItem,
+    CampaignStatus,
+    CloseStep,
+    DeliveryLine,
+    Pickup,
+    Pledge,
+    PledgeStatus,
+    PurchaseOrder,
+    StationDelivery,
+)
+from .services import price_at
+
+logger = logging.getLogger("plugins.group_orders.close")
+
+CHUNK_STATIONS = 250
+ORDER_STATUS = "待发货"
+
+
+class CloseInterrupted(Exception):
+    """Raised by ``max_steps`` to stop a close half-way (used to prove crash safety)."""
+
+
+class _Close:
+    def __init__(
+        self,
+        campaign: Campaign,
+        max_steps: int | None,
+        chunk_stations: int = CHUNK_STATIONS,
+        use_sql: bool | None = None,
+    ) -> None:
+        from django.db import connection
+
+        self.campaign = campaign
+        self.use_sql = connection.vendor == "postgresql" if use_sql is None else use_sql
+        self.chunk_stations = chunk_stations
+        self.max_steps = max_steps
+        self.steps = 0
+        self._items: dict[int, CampaignItem] | None = None
+
+    # -- helpers -------------------------------------------------------------------------------
+    def items(self) -> dict[int, CampaignItem]:
+        if self._items is None:
+            self._items = {
+                i.pk: i
+                for i in CampaignItem.objects.filter(campaign=self.campaign).select_related(
+                    "product", "stockrecord__partner"
+                )
+            }
+        return self._items
+
+    def station_chunks(self, statuses: tuple[str, ...]) -> Iterator[list[int]]:
+        ids = list(
+            Pledge.objects.filter(campaign=self.campaign, status__in=statuses)
+            .order_by("station_id")
+            .values_list("station_id", flat=True)
+            .distinct()
+        )
+        for i in range(0, len(ids), self.chunk_stations):
+            yield ids[i : i + self.chunk_stations]
+
+    def run_chunk(self, step: str, work: Any) -> None:
+        with transaction.atomic():
+            Campaign.objects.select_for_update().filter(pk=self.campaign.pk).first()
+            if CloseStep.objects.filter(campaign=self.campaign, step=step).exists():
+                return
+            work()
+            CloseStep.objects.create(campaign=self.campaign, step=step)
+            self.steps += 1
+            if self.max_steps is not None and self.steps > self.max_steps:
+                raise CloseInterrupted(step)  # rolls this chunk back, like a crash before commit
+
+    def set_phase(self, phase: str, **fields: Any) -> None:
+        Campaign.objects.filter(pk=self.campaign.pk).update(close_phase=phase, **fields)
+        self.campaign.close_phase = phase
+        for k, v in fields.items():
+            setattr(self.campaign, k, v)
+
+    # -- phases ----------------------------------------------------------------------------------
+    def pricing(self) -> None:
+        with transaction.atomic():
+            campaign = Campaign.objects.select_for_update().get(pk=self.campaign.pk)
+            if campaign.close_phase != "pricing":
+                self.campaign = campaign
+                return
+            totals = dict(
+                Pledge.objects.filter(campaign=campaign, status=PledgeStatus.ACTIVE)
+                .values("item_id")
+                .annotate(q=Sum("quantity"))
+                .values_list("item_id", "q")
+            )
+            total = sum(totals.values())
+            succeeded = total >= campaign.min_total_quantity
+            for item in CampaignItem.objects.filter(campaign=campaign).prefetch_related("tiers"):
+                _, price = price_at(item, total)  # one final tier for everyone: the best price reached
+                item.total_quantity = totals.get(item.pk, 0)
+                item.final_unit_price = price
+                item.save(update_fields=["total_quantity", "final_unit_price"])
+                # Pledges get the final price chunk by chunk, together with their order (one rewrite).
+            campaign.total_quantity = total
+            campaign.succeeded = succeeded
+            campaign.close_phase = "orders" if succeeded else "release"
+            campaign.save(update_fields=["total_quantity", "succeeded", "close_phase"])
+            self.campaign = campaign
+
+    def orders(self) -> None:
+        for chunk in self.station_chunks((PledgeStatus.ACTIVE, PledgeStatus.CONFIRMED)):
+            self.run_chunk(f"orders:{chunk[0]}-{chunk[-1]}", lambda chunk=chunk: self._orders_chunk(chunk))
+        self.set_phase("capture")
+
+    def _orders_chunk(self, station_ids: list[int]) -> None:
+        items = self.items()
+        restricted = [pk for pk, i in items.items() if getattr(i.product, "restricted_use", False)]
+        if restricted:
+            self._real_name_records(
+                list(
+                    Pledge.objects.filter(
+                        campaign=self.campaign,
+                        station_id__in=station_ids,
+                        status=PledgeStatus.ACTIVE,
+                        item_id__in=restricted,
+                    ).values_list("pk", "household_id", "station_id", "item_id", "quantity")
+                )
+            )
+        if self.use_sql:
+            sql.orders_chunk(self.campaign.pk, station_ids)
+            return
+        for item in items.values():
+            Pledge.objects.filter(
+                campaign=self.campaign, station_id__in=station_ids, item=item, status=PledgeStatus.ACTIVE
+            ).update(
+                final_unit_price=item.final_unit_price, final_amount=F("quantity") * item.final_unit_price
+            )
+        Order = get_model("order", "Order")
+        Line = get_model("order", "Line")
+        LinePrice = get_model("order", "LinePrice")
+        items = self.items()
+        campaign = self.campaign
+        rows = list(
+            Pledge.objects.filter(campaign=campaign, station_id__in=station_ids, status=PledgeStatus.ACTIVE)
+            .order_by("station_id", "household_id", "item_id")
+            .values_list(
+                "pk",
+                "household_id",
+                "station_id",
+                "item_id",
+                "quantity",
+                "final_unit_price",
+                "final_amount",
+                "placed_by_id",
+            )
+        )
+        if not rows:
+            return
+        per_household: dict[int, list[tuple]] = defaultdict(list)
+        for row in rows:
+            per_household[row[1]].append(row)
+        now = timezone.now()
+        orders = []
+        for household_id, pledges in per_household.items():
+            total = sum((p[6] for p in pledges), Decimal("0"))
+            orders.append(
+                Order(
+                    number=f"GB{campaign.pk}-{household_id}",
+                    site_id=settings.SITE_ID,
+                    currency=settings.OSCAR_DEFAULT_CURRENCY,
+                    total_incl_tax=total,
+                    total_excl_tax=total,
+                    shipping_incl_tax=0,
+                    shipping_excl_tax=0,
+                    shipping_method="站点自提",
+                    shipping_code="station-pickup",
+                    status=ORDER_STATUS,
+                    guest_email="",
+                    date_placed=now,
+                    station_id=pledges[0][2],
+                    household_id=household_id,
+                    placed_by_id=pledges[0][7],
+                )
+            )
+        Order.objects.bulk_create(orders, batch_size=2000)
+        order_of = {o.household_id: o for o in orders}
+        lines = []
+        for row in rows:
+            item = items[row[3]]
+            record = item.stockrecord
+            base = item.base_price * row[4]
+            lines.append(
+                Line(
+                    order=order_of[row[1]],
+                    partner_id=record.partner_id,
+                    partner_name=record.partner.name,
+                    partner_sku=record.partner_sku,
+                    partner_line_reference=f"pledge:{row[0]}",
+                    partner_line_notes="",
+                    stockrecord_id=record.pk,
+                    product_id=item.product_id,
+                    title=item.product.title,
+                    upc=item.product.upc,
+                    quantity=row[4],
+                    line_price_incl_tax=row[6],
+                    line_price_excl_tax=row[6],
+                    line_price_before_discounts_incl_tax=base,
+                    line_price_before_discounts_excl_tax=base,
+                    unit_price_incl_tax=row[5],
+                    unit_price_excl_tax=row[5],
+                    status=ORDER_STATUS,
+                    num_allocated=0,
+                )
+            )
+        Line.objects.bulk_create(lines, batch_size=2000)
+        LinePrice.objects.bulk_create(
+            [
+                LinePrice(
+                    order=line.order,
+                    line=line,
+                    quantity=line.quantity,
+                    price_incl_tax=line.unit_price_incl_tax,
+                    price_excl_tax=line.unit_price_excl_tax,
+                    shipping_incl_tax=0,
+                    shipping_excl_tax=0,
+                )
+                for line in lines
+            ],
+            batch_size=2000,
+        )
+        # Pickup codes: 6 random digits, unique per station within the campaign.
+        rng = random.SystemRandom()
+        per_station: dict[int, list[Order]] = defaultdict(list)
+        for order in orders:
+            per_station[order.station_id].append(order)
+        pickups = []
+        for station_id, station_orders in per_station.items():
+            codes = rng.sample(range(1_000_000), len(station_orders))
+            for order, code in zip(station_orders, codes, strict=True):
+                pickups.append(
+                    Pickup(
+                        campaign_id=campaign.pk,
+                        household_id=order.household_id,
+                        station_id=station_id,
+                        order=order,
+                        code=f"{code:06d}",
+                    )
+                )
+        Pickup.objects.bulk_create(pickups, batch_size=2000)
+        Pledge.objects.filter(pk__in=[r[0] for r in rows]).update(status=PledgeStatus.CONFIRMED)
+
+    def _real_name_records(self, rows: list[tuple]) -> None:
+        from marketplace.stations.models import Household
+
+        items = self.items()
+        households = Household.objects.in_bulk([r[1] for r in rows])
+        now = timezone.now()
+        RealNameRecord.objects.bulk_create(
+            [
+                RealNameRecord(
+                    idempotency_key=f"pledge:{r[0]}:real-name",
+                    household_id=r[1],
+                    station_id=r[2],
+                    buyer_name=households[r[1]].name,
+                    id_number=households[r[1]].id_number,
+                    product_id=items[r[3]].product_id,
+                    product_title=items[r[3]].product.title,
+                    registration_no=str(getattr(items[r[3]].product.attr, "registration_no", "") or ""),
+                    quantity=r[4],
+                    reference=f"GB{self.campaign.pk}",
+                    created_at=now,
+                    retain_until=now + REAL_NAME_RETENTION,
+                )
+                for r in rows
+            ],
+            ignore_conflicts=True,
+        )
+
+    def capture(self) -> None:
+        for chunk in self.station_chunks((PledgeStatus.CONFIRMED,)):
+            self.run_chunk(f"capture:{chunk[0]}-{chunk[-1]}", lambda chunk=chunk: self._capture_chunk(chunk))
+        self.set_phase("purchase_orders")
+
+    def _capture_chunk(self, station_ids: list[int]) -> None:
+        if self.use_sql:
+            sql.capture_offline_chunk(self.campaign.pk, station_ids)
+        else:
+            self._capture_offline_orm(station_ids)
+        pledges = Pledge.objects.filter(
+            campaign=self.campaign,
+            station_id__in=station_ids,
+            status=PledgeStatus.CONFIRMED,
+            payment__status=PaymentStatus.AUTHORISED,
+            payment_method=PaymentMethod.STRIPE,
+        )
+        for pledge in pledges.select_related("payment"):
+            payments.capture(pledge.payment, pledge.final_amount)
+
+    def _capture_offline_orm(self, station_ids: list[int]) -> None:
+        pledges = Pledge.objects.filter(
+            campaign=self.campaign,
+            station_id__in=station_ids,
+            status=PledgeStatus.CONFIRMED,
+            payment__status=PaymentStatus.AUTHORISED,
+        )
+        offline = list(
+            pledges.exclude(payment_method=PaymentMethod.STRIPE).values_list(
+                "payment_id",
+                "payment__method",
+                "payment__amount_authorised",
+                "final_amount",
+                "payment__household_id",
+                "payment__station_id",
+                "payment__idempotency_key",
+            )
+        )
+        moves: list[payments.Move] = []
+        change: list[Refund] = []
+        for payment_id, method, authorised, final, household_id, station_id, key in offline:
+            amount = min(final, authorised)
+            stub = Payment(
+                pk=payment_id,
+                method=method,
+                household_id=household_id,
+                station_id=station_id,
+                reference=f"GB{self.campaign.pk}",
+            )
+            moves.extend(payments.capture_moves(stub, amount))
+            if method == PaymentMethod.CASH and authorised > amount:
+                change.append(
+                    Refund(
+                        payment_id=payment_id,
+                        amount=authorised - amount,
+                        reason="团购差价退还",
+                        status=RefundStatus.PENDING,
+                        idempotency_key=f"{key}:change",
+                    )
+                )
+        payments.post_many(moves)
+        Refund.objects.bulk_create(change, ignore_conflicts=True, batch_size=2000)
+        ids = [row[0] for row in offline]
+        final = Pledge.objects.filter(payment_id=OuterRef("pk")).values("final_amount")[:1]
+        Payment.objects.filter(pk__in=ids, status=PaymentStatus.AUTHORISED).update(
+            status=PaymentStatus.CAPTURED, amount_captured=Least(Subquery(final), F("amount_authorised"))
+        )
+        Payment.objects.filter(pk__in=ids, method=PaymentMethod.CASH).update(
+            amount_refunded=F("amount_authorised") - F("amount_captured")
+        )
+
+    def purchase_orders(self) -> None:
+        self.run_chunk("purchase_orders", self._purchase_orders)
+        self.set_phase("notify")
+
+    def _purchase_orders(self) -> None:
+        items = self.items()
+        rows = list(
+            Pledge.objects.filter(campaign=self.campaign, status=PledgeStatus.CONFIRMED)
+            .values("item_id", "station_id")
+            .annotate(q=Sum("quantity"), a=Sum("final_amount"))
+            .order_by("item_id", "station_id")
+        )
+        groups: dict[tuple[int, int | None], list[dict]] = defaultdict(list)
+        for row in rows:
+            record = items[row["item_id"]].stockrecord
+            groups[(record.partner_id, getattr(record, "warehouse_id", None))].append(row)
+        pos = [
+            PurchaseOrder(
+                campaign=self.campaign,
+                partner_id=partner_id,
+                warehouse_id=warehouse_id,
+                number=f"PO{self.campaign.pk}-{partner_id}-{warehouse_id or 0}",
+                total_quantity=sum(r["q"] for r in group),
+                total_amount=sum((r["a"] for r in group), Decimal("0")),
+            )
+            for (partner_id, warehouse_id), group in groups.items()
+        ]
+        PurchaseOrder.objects.bulk_create(pos)
+        deliveries: dict[tuple[int, int], StationDelivery] = {}
+        lines = []
+        for po, ((_pk, _wh), group) in zip(pos, groups.items(), strict=True):
+            for row in group:
+                delivery = deliveries.get((po.pk, row["station_id"]))
+                if delivery is None:
+                    delivery = StationDelivery(
+                        purchase_order=po, campaign=self.campaign, station_id=row["station_id"]
+                    )
+                    deliveries[(po.pk, row["station_id"])] = delivery
+                lines.append((delivery, row))
+        StationDelivery.objects.bulk_create(list(deliveries.values()), batch_size=2000)
+        DeliveryLine.objects.bulk_create(
+            [
+                DeliveryLine(delivery=d, item_id=r["item_id"], expected=r["q"], amount=r["a"])
+                for d, r in lines
+            ],
+            batch_size=2000,
+        )
+
+    def release(self) -> None:
+        for chunk in self.station_chunks((PledgeStatus.ACTIVE, PledgeStatus.FAILED)):
+            self.run_chunk(f"release:{chunk[0]}-{chunk[-1]}", lambda chunk=chunk: self._release_chunk(chunk))
+        self.set_phase("notify")
+
+    def _release_chunk(self, station_ids: list[int]) -> None:
+        pledges = Pledge.objects.filter(
+            campaign=self.campaign, station_id__in=station_ids, status=PledgeStatus.ACTIVE
+        )
+        cash = list(
+            pledges.filter(
+                payment_method=PaymentMethod.CASH, payment__status=PaymentStatus.AUTHORISED
+            ).values_list("payment_id", "payment__amount_authorised", "payment__idempotency_key")
+        )
+        Refund.objects.bulk_create(
+            [
+                Refund(
+                    payment_id=pid,
+                    amount=amount,
+                    reason="未成团退款",
+                    status=RefundStatus.PENDING,
+                    idempotency_key=f"{key}:void-refund",
+                )
+                for pid, amount, key in cash
+            ],
+            ignore_conflicts=True,
+            batch_size=2000,
+        )
+        Payment.objects.filter(pk__in=[c[0] for c in cash]).update(
+            status=PaymentStatus.CANCELLED, amount_refunded=F("amount_authorised")
+        )
+        Payment.objects.filter(
+            pk__in=pledges.filter(payment_method=PaymentMethod.CREDIT).values("payment_id"),
+            status=PaymentStatus.AUTHORISED,
+        ).update(status=PaymentStatus.CANCELLED)
+        for pledge in pledges.filter(payment_method=PaymentMethod.STRIPE).select_related("payment"):
+            payments.void(pledge.payment, "未成团")
+        pledges.update(status=PledgeStatus.FAILED)
+
+    def notify(self) -> None:
+        statuses = (PledgeStatus.CONFIRMED,) if self.campaign.succeeded else (PledgeStatus.FAILED,)
+        for chunk in self.station_chunks(statuses):
+            self.run_chunk(f"notify:{chunk[0]}-{chunk[-1]}", lambda chunk=chunk: self._notify_chunk(chunk))
+        # Sweep: messages queued by a chunk whose delivery never ran (e.g. the process died after commit).
+        queued = list(
+            Notification.objects.filter(
+                dedupe_key__startswith=f"gb:{self.campaign.pk}:closed:", status=Notification.Status.QUEUED
+            ).values_list("dedupe_key", flat=True)
+        )
+        if queued:
+            from .tasks import deliver_notifications
+
+            deliver_notifications.delay(queued)
+        self.set_phase(
+            "done",
+            status=CampaignStatus.SUCCEEDED if self.campaign.succeeded else CampaignStatus.FAILED,
+            closed_at=timezone.now(),
+        )
+
+    def _notify_chunk(self, station_ids: list[int]) -> None:
+        from marketplace.stations.models import Station
+
+        c = self.campaign
+        notes: list[Notification] = []
+        keys: list[str] = []
+        if c.succeeded and self.use_sql:
+            keys = sql.notify_success_chunk(c.pk, c.title, station_ids)
+            station_text = f"【益农直采】团购“{c.title}”已成团，请查看本站配货单，到货后通知农户取货。"
+        elif c.succeeded:
+            for household_id, phone, code, total, station_name in Pickup.objects.filter(
+                campaign=c, station_id__in=station_ids
+            ).values_list(
+                "household_id", "household__phone", "code", "order__total_incl_tax", "station__name"
+            ):
+                if phone:
+                    notes.append(
+                        _note(
+                            phone,
+                            f"【益农直采】团购“{c.title}”已成团，按最终价结算，应付 ¥{total}。到货后凭取货码 {code} 到{station_name}取货。",
+                            f"gb:{c.pk}:closed:household:{household_id}",
+                        )
+                    )
+            station_text = f"【益农直采】团购“{c.title}”已成团，请查看本站配货单，到货后通知农户取货。"
+        else:
+            for household_id, phone in (
+                Pledge.objects.filter(campaign=c, station_id__in=station_ids, status=PledgeStatus.FAILED)
+                .values_list("household_id", "household__phone")
+                .distinct()
+            ):
+                if phone:
+                    notes.append(
+                        _note(
+                            phone,
+                            f"【益农直采】团购“{c.title}”未达到成团数量，您的款项已撤销或将在站点退还。",
+                            f"gb:{c.pk}:closed:household:{household_id}",
+                        )
+                    )
+            station_text = f"【益农直采】团购“{c.title}”未成团，请向现金付款的农户退款。"
+        for station_id, phone in Station.objects.filter(pk__in=station_ids).values_list("pk", "phone"):
+            if phone:
+                notes.append(_note(phone, station_text, f"gb:{c.pk}:closed:station:{station_id}"))
+        Notification.objects.bulk_create(notes, ignore_conflicts=True, batch_size=2000)
+        keys += [n.dedupe_key for n in notes]
+        if keys:
+            from .tasks import deliver_notifications
+
+            transaction.on_commit(lambda: deliver_notifications.delay(keys))
+
+
+def _note(phone: str, text: str, key: str) -> Notification:
+    return Notification(channel=Notification.Channel.SMS, recipient=phone, text=text, dedupe_key=key)
+
+
+PHASES = {
+    "pricing": _Close.pricing,
+    "orders": _Close.orders,
+    "capture": _Close.capture,
+    "purchase_orders": _Close.purchase_orders,
+    "release": _Close.release,
+    "notify": _Close.notify,
+}
+
+
+def close_campaign(
+    campaign_id: int,
+    *,
+    force: bool = False,
+    max_steps: int | None = None,
+    chunk_stations: int = CHUNK_STATIONS,
+    use_sql: bool | None = None,
+) -> Campaign:
+    """Close a campaign (at or after its cutoff, or now with ``force``). Safe to run again at any
+    point: finished work is skipped, unfinished work is completed, nothing is duplicated.
+    ``use_sql`` picks the PostgreSQL set-based statements (default on PostgreSQL) or the ORM path."""
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        if campaign.close_phase == "done":
+            return campaign
+        if campaign.status == CampaignStatus.OPEN:
+            if campaign.cutoff_at > timezone.now() and not force:
+                raise ValidationError("尚未到截单时间", code="invalid_state")
+            campaign.status = CampaignStatus.CLOSING
+            campaign.close_phase = "pricing"
+            campaign.save(update_fields=["status", "close_phase"])
+        elif campaign.status != CampaignStatus.CLOSING:
+            raise ValidationError("该团购不能结算", code="invalid_state")
+    run = _Close(campaign, max_steps, chunk_stations, use_sql)
+    timings: dict[str, float] = {}
+    while run.campaign.close_phase != "done":
+        phase = run.campaign.close_phase
+        logger.info("campaign %s: %s", campaign_id, phase)
+        started = time.perf_counter()
+        PHASES[phase](run)
+        timings[phase] = time.perf_counter() - started
+    result = Campaign.objects.get(pk=campaign_id)
+    result.close_timings = timings  # seconds per phase run now (benchmarks print them)
+    return result
+
+
+def close_due_campaigns() -> list[int]:
+    """Periodic task body: close every open campaign past its cutoff, resume any unfinished close."""
+    due = list(
+        Campaign.objects.filter(status=CampaignStatus.OPEN, cutoff_at__lte=timezone.now()).values_list(
+            "pk", flat=True
+        )
+    ) + list(Campaign.objects.filter(status=CampaignStatus.CLOSING).values_list("pk", flat=True))
+    closed = []
+    for pk in dict.fromkeys(due):
+        try:
+            close_campaign(pk)
+            closed.append(pk)
+        except Exception:
+            logger.exception("closing campaign %s failed; the next run resumes it", pk)
+    return closed

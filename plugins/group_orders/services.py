@@ -1,0 +1,656 @@
+"""Group-buy business logic. Views, GraphQL and tasks call these; nothing else changes the models."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from oscar.core.loading import get_model
+
+from marketplace.core import permissions
+from marketplace.core.sms import send_sms
+from marketplace.payments import services as payments
+from marketplace.payments.models import PaymentMethod
+from marketplace.stations.models import Household, Station, StationPesticideLicence
+
+from . import access
+from .models import (
+    Campaign,
+    CampaignItem,
+    CampaignStatus,
+    DeliveryLine,
+    DeliveryStatus,
+    Pickup,
+    PickupEvent,
+    PickupStatus,
+    Pledge,
+    PledgeStatus,
+    PriceTier,
+    StationDelivery,
+)
+
+ONLINE_TYPES = ("card", "wechat_pay", "alipay")
+
+
+def _error(field: str | None, message: str, code: str = "invalid") -> ValidationError:
+    if field is None:
+        return ValidationError(message, code=code)
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
+# --- Campaign set-up and approval ---------------------------------------------------------------
+
+
+@dataclass
+class ItemSpec:
+    product_id: int
+    base_price: Decimal
+    tiers: list[tuple[int, Decimal]] = field(default_factory=list)  # (min total quantity, unit price)
+
+
+@transaction.atomic
+def create_campaign(
+    actor: Any,
+    *,
+    partner: Any,
+    title: str,
+    cutoff_at: datetime,
+    delivery_from: date,
+    delivery_until: date,
+    min_total_quantity: int,
+    items: list[ItemSpec],
+    per_household_limit: int = 0,
+    max_total_quantity: int | None = None,
+    commission_rate: Decimal = Decimal("0"),
+    uncollected_days: int = 14,
+    description: str = "",
+    station_ids: list[int] | None = None,
+    county_ids: list[int] | None = None,
+) -> Campaign:
+    """A supplier (for its own partner) or an operator drafts a campaign and submits it for approval."""
+    if not permissions.can_manage_partner(actor, partner):
+        raise PermissionDenied("只能为本企业发起团购")
+    if not title.strip():
+        raise _error("title", "请填写团购名称", "required")
+    if cutoff_at <= timezone.now():
+        raise _error("cutoffAt", "截单时间须晚于现在")
+    if delivery_until < delivery_from or delivery_from < timezone.localtime(cutoff_at).date():
+        raise _error("deliveryFrom", "配送时间须在截单之后且起止有序")
+    if min_total_quantity < 1:
+        raise _error("minTotalQuantity", "成团最低总量须大于零")
+    if max_total_quantity is not None and max_total_quantity < min_total_quantity:
+        raise _error("maxTotalQuantity", "供货上限不能小于成团最低总量")
+    if not (Decimal("0") <= Decimal(commission_rate) <= Decimal("30")):
+        raise _error("commissionRate", "佣金比例须在 0–30% 之间")
+    if not items:
+        raise _error("items", "至少需要一个商品", "required")
+    StockRecord = get_model("partner", "StockRecord")
+    campaign = Campaign.objects.create(
+        title=title.strip(),
+        description=description,
+        partner=partner,
+        created_by=actor,
+        status=CampaignStatus.PENDING,
+        cutoff_at=cutoff_at,
+        delivery_from=delivery_from,
+        delivery_until=delivery_until,
+        min_total_quantity=min_total_quantity,
+        max_total_quantity=max_total_quantity,
+        per_household_limit=per_household_limit,
+        commission_rate=commission_rate,
+        uncollected_days=uncollected_days,
+    )
+    for spec in items:
+        record = StockRecord.objects.filter(partner=partner, product_id=spec.product_id).first()
+        if record is None:
+            raise _error("items", "商品不属于该供应商或无库存记录")
+        base = payments.money(spec.base_price)
+        if base <= 0:
+            raise _error("items", "原价须大于零")
+        item = CampaignItem.objects.create(
+            campaign=campaign, product_id=spec.product_id, stockrecord=record, base_price=base
+        )
+        last = base
+        for threshold, price in sorted(spec.tiers):
+            price = payments.money(price)
+            if threshold < 1 or price <= 0 or price > last:
+                raise _error("items", "阶梯价须随数量递减且大于零")
+            last = price
+            PriceTier.objects.create(item=item, min_quantity=threshold, unit_price=price)
+    if station_ids:
+        campaign.stations.set(station_ids)
+    if county_ids:
+        campaign.counties.set(county_ids)
+    return campaign
+
+
+@transaction.atomic
+def review_campaign(actor: Any, campaign: Campaign, approve: bool, note: str = "") -> Campaign:
+    """Operator approval: only an approved campaign opens for pledges."""
+    if not permissions.is_operator(actor):
+        raise PermissionDenied("只有平台运营可以审核团购")
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != CampaignStatus.PENDING:
+        raise _error(None, "该团购不在待审核状态", "invalid_state")
+    if approve and campaign.cutoff_at <= timezone.now():
+        raise _error(None, "截单时间已过，无法开放", "invalid_state")
+    campaign.status = CampaignStatus.OPEN if approve else CampaignStatus.REJECTED
+    campaign.approved_by = actor
+    campaign.approved_at = timezone.now()
+    campaign.review_note = note[:255]
+    campaign.save(update_fields=["status", "approved_by", "approved_at", "review_note"])
+    return campaign
+
+
+# --- Prices and progress ------------------------------------------------------------------------
+
+
+def tiers_of(item: CampaignItem) -> list[tuple[int, Decimal]]:
+    """(threshold, price) ascending, starting with (0, base price)."""
+    tiers = getattr(item, "_prefetched_objects_cache", {}).get("tiers")
+    rows = list(tiers) if tiers is not None else list(item.tiers.all())
+    return [(0, item.base_price)] + [
+        (t.min_quantity, t.unit_price) for t in sorted(rows, key=lambda t: t.min_quantity)
+    ]
+
+
+def price_at(item: CampaignItem, total: int) -> tuple[int, Decimal]:
+    """(tier index, unit price) for a campaign total; tier 0 is the base price."""
+    index, price = 0, item.base_price
+    for i, (threshold, unit) in enumerate(tiers_of(item)):
+        if total >= threshold:
+            index, price = i, unit
+    return index, price
+
+
+def campaign_progress(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
+    """What every pledge screen shows: current tier, quantity to the next tier and to the minimum, time left."""
+    now = now or timezone.now()
+    total = campaign.total_quantity
+    items = []
+    for item in campaign.items.all():
+        tiers = tiers_of(item)
+        index, price = price_at(item, total)
+        next_tier = tiers[index + 1] if index + 1 < len(tiers) else None
+        items.append(
+            {
+                "item": item,
+                "tier_index": index,
+                "tier_count": len(tiers) - 1,
+                "unit_price": price,
+                "next_threshold": next_tier[0] if next_tier else None,
+                "next_price": next_tier[1] if next_tier else None,
+                "to_next_tier": (next_tier[0] - total) if next_tier else 0,
+                "tiers": tiers,
+            }
+        )
+    seconds = max(int((campaign.cutoff_at - now).total_seconds()), 0)
+    return {
+        "total_quantity": total,
+        "min_total_quantity": campaign.min_total_quantity,
+        "to_minimum": max(campaign.min_total_quantity - total, 0),
+        "reached_minimum": total >= campaign.min_total_quantity,
+        "percent_of_minimum": min(100, int(total * 100 / campaign.min_total_quantity)),
+        "seconds_left": seconds,
+        "time_left": _duration(seconds),
+        "items": items,
+    }
+
+
+def _duration(seconds: int) -> str:
+    if seconds <= 0:
+        return "已截单"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}天{hours}小时"
+    if hours:
+        return f"{hours}小时{minutes}分"
+    return f"{minutes}分钟"
+
+
+# --- Restricted pesticides ----------------------------------------------------------------------
+
+
+def station_may_sell_restricted(station: Station | int) -> bool:
+    """A station needs a valid pesticide licence with restricted scope (限制使用农药经营范围)."""
+    station_id = station if isinstance(station, int) else station.pk
+    return (
+        StationPesticideLicence.objects.valid_on()
+        .filter(station_id=station_id, restricted_scope=True)
+        .exists()
+    )
+
+
+def check_restricted(item: CampaignItem, household: Household) -> None:
+    if not getattr(item.product, "restricted_use", False):
+        return
+    if not station_may_sell_restricted(household.station_id):
+        raise _error("itemId", "限制使用农药只能通过持有经营许可证的站点购买", "licence_required")
+    if not household.id_number:
+        raise _error("householdId", "购买限制使用农药须登记农户身份证号（实名）", "real_name_required")
+
+
+# --- Pledges --------------------------------------------------------------------------------------
+
+
+def campaign_open_to(campaign: Campaign, station_id: int) -> bool:
+    return access.eligible_for_stations(Campaign.objects.filter(pk=campaign.pk), [station_id]).exists()
+
+
+def _household_total(campaign: Campaign, household: Household) -> int:
+    return (
+        Pledge.objects.filter(campaign=campaign, household=household, status=PledgeStatus.ACTIVE).aggregate(
+            s=Sum("quantity")
+        )["s"]
+        or 0
+    )
+
+
+def place_pledge(
+    actor: Any,
+    item: CampaignItem,
+    household: Household,
+    quantity: int,
+    payment_method: str,
+    *,
+    stripe_payment_method: str = "",
+    online_type: str = "card",
+    idempotency_key: str = "",
+) -> Pledge:
+    """Station staff pledge for a household (or a farmer for themself), paying at pledge.
+
+    The campaign row is locked while the totals move, so tier totals stay exact under concurrency.
+    The payment is authorised at the price the new total reaches; the final price can only be lower
+    (capture never exceeds the authorisation).
+    """
+    if not permissions.can_manage_household(actor, household):
+        raise PermissionDenied("只能为本站点登记的农户认购")
+    key = idempotency_key or uuid.uuid4().hex
+    existing = Pledge.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    if quantity < 1:
+        raise _error("quantity", "数量须大于零")
+    if payment_method not in PaymentMethod.values:
+        raise _error("paymentMethod", "未知支付方式")
+    if payment_method == PaymentMethod.CASH and not permissions.can_manage_station(
+        actor, household.station_id
+    ):
+        raise _error("paymentMethod", "现金须在站点由信息员收取")
+    campaign = Campaign.objects.get(pk=item.campaign_id)
+    if campaign.status != CampaignStatus.OPEN or campaign.cutoff_at <= timezone.now():
+        raise _error(None, "该团购未开放或已截单", "invalid_state")
+    if not household.is_active or not campaign_open_to(campaign, household.station_id):
+        raise _error("householdId", "该团购不面向此农户所在站点")
+    check_restricted(item, household)
+
+    _, price = price_at(item, campaign.total_quantity + quantity)
+    amount = payments.money(price * quantity)
+    reference = f"GB{campaign.pk}"
+    _check_limits(campaign, item, household, quantity)
+    online = None
+    if payment_method == PaymentMethod.STRIPE:
+        # Authorised before taking the campaign lock (no network call while holding it). The price
+        # can only fall while we wait, so the authorisation still covers the final amount.
+        if not stripe_payment_method:
+            raise _error("stripePaymentMethod", "请提供支付凭证", "required")
+        online = payments.authorise_online(
+            actor, household, amount, reference, f"gb:{key}", stripe_payment_method, online_type
+        )
+    try:
+        with transaction.atomic():
+            locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            if locked.status != CampaignStatus.OPEN or locked.cutoff_at <= timezone.now():
+                raise _error(None, "该团购未开放或已截单", "invalid_state")
+            _check_limits(locked, item, household, quantity)
+            _, price = price_at(item, locked.total_quantity + quantity)
+            amount = payments.money(price * quantity)
+            if online is not None:
+                payment = online
+            elif payment_method == PaymentMethod.CREDIT:
+                payment = payments.authorise_credit(actor, household, amount, reference, f"gb:{key}")
+            else:
+                payment = payments.record_cash(actor, household, amount, reference, f"gb:{key}")
+            pledge = Pledge.objects.create(
+                campaign=locked,
+                item=item,
+                household=household,
+                station_id=household.station_id,
+                placed_by=actor,
+                quantity=quantity,
+                unit_price_at_pledge=price,
+                payment=payment,
+                payment_method=payment_method,
+                idempotency_key=key,
+            )
+            Campaign.objects.filter(pk=locked.pk).update(total_quantity=F("total_quantity") + quantity)
+            CampaignItem.objects.filter(pk=item.pk).update(total_quantity=F("total_quantity") + quantity)
+    except (ValidationError, PermissionDenied, IntegrityError) as exc:
+        if online is not None:
+            payments.void(online, "认购未成功")
+        if isinstance(exc, IntegrityError):
+            raise _error("itemId", "该农户已认购此商品，请先撤销原认购", "unique") from exc
+        raise
+    return pledge
+
+
+def _check_limits(campaign: Campaign, item: CampaignItem, household: Household, quantity: int) -> None:
+    if (
+        campaign.per_household_limit
+        and _household_total(campaign, household) + quantity > campaign.per_household_limit
+    ):
+        raise _error("quantity", f"每户限购 {campaign.per_household_limit}", "limit_exceeded")
+    if (
+        campaign.max_total_quantity is not None
+        and campaign.total_quantity + quantity > campaign.max_total_quantity
+    ):
+        left = campaign.max_total_quantity - campaign.total_quantity
+        raise _error("quantity", f"超出供货上限，剩余 {max(left, 0)}", "out_of_stock")
+    if Pledge.objects.filter(item=item, household=household, status=PledgeStatus.ACTIVE).exists():
+        raise _error("itemId", "该农户已认购此商品，请先撤销原认购", "unique")
+
+
+def cancel_pledge(actor: Any, pledge: Pledge) -> Pledge:
+    """Cancel before the cutoff: totals go down, the payment is voided (cash owed back at the station)."""
+    if not permissions.can_manage_household(actor, pledge.household):
+        raise PermissionDenied("无权撤销该认购")
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=pledge.campaign_id)
+        pledge = Pledge.objects.select_for_update().get(pk=pledge.pk)
+        if pledge.status != PledgeStatus.ACTIVE:
+            raise _error(None, "该认购已不能撤销", "invalid_state")
+        if campaign.status != CampaignStatus.OPEN or campaign.cutoff_at <= timezone.now():
+            raise _error(None, "已截单，不能撤销", "invalid_state")
+        pledge.status = PledgeStatus.CANCELLED
+        pledge.save(update_fields=["status"])
+        Campaign.objects.filter(pk=campaign.pk).update(total_quantity=F("total_quantity") - pledge.quantity)
+        CampaignItem.objects.filter(pk=pledge.item_id).update(
+            total_quantity=F("total_quantity") - pledge.quantity
+        )
+    if pledge.payment_id:
+        payments.void(pledge.payment, "撤销认购")
+    return pledge
+
+
+# --- Fulfilment ------------------------------------------------------------------------------------
+
+
+def mark_shipped(actor: Any, delivery: StationDelivery) -> StationDelivery:
+    if not (
+        permissions.is_operator(actor)
+        or permissions.can_manage_partner(actor, delivery.purchase_order.partner)
+    ):
+        raise PermissionDenied("只有供应商可以登记发货")
+    with transaction.atomic():
+        delivery = StationDelivery.objects.select_for_update().get(pk=delivery.pk)
+        if delivery.status != DeliveryStatus.PENDING:
+            return delivery
+        delivery.status = DeliveryStatus.SHIPPED
+        delivery.shipped_at = timezone.now()
+        delivery.save(update_fields=["status", "shipped_at"])
+    station = delivery.station
+    send_sms(
+        station.phone,
+        f"【益农直采】团购货物已发往{station.name}，请注意收货。",
+        f"gb-delivery:{delivery.pk}:shipped",
+    )
+    return delivery
+
+
+def receive_delivery(
+    actor: Any, delivery: StationDelivery, counts: dict[int, tuple[int, int]], notes: str = ""
+) -> StationDelivery:
+    """Station staff record what arrived: ``counts`` maps campaign item id → (received, damaged)."""
+    if not permissions.can_manage_station(actor, delivery.station_id):
+        raise PermissionDenied("只能为本站点收货")
+    with transaction.atomic():
+        delivery = StationDelivery.objects.select_for_update().get(pk=delivery.pk)
+        if delivery.status == DeliveryStatus.RECEIVED:
+            raise _error(None, "该批货物已收货", "invalid_state")
+        lines = {line.item_id: line for line in delivery.lines.select_for_update()}
+        for item_id, line in lines.items():
+            received, damaged = counts.get(item_id, (line.expected, 0))
+            if received < 0 or damaged < 0 or received > line.expected or damaged > received:
+                raise _error("counts", f"{line.item_id}: 实到须在 0–{line.expected} 之间，破损不超过实到")
+            line.received, line.damaged = received, damaged
+            line.save(update_fields=["received", "damaged"])
+        delivery.status = DeliveryStatus.RECEIVED
+        delivery.received_at = timezone.now()
+        delivery.received_by = actor
+        delivery.notes = notes[:255]
+        delivery.save(update_fields=["status", "received_at", "received_by", "notes"])
+        pickups = Pickup.objects.filter(
+            campaign_id=delivery.campaign_id,
+            station_id=delivery.station_id,
+            status=PickupStatus.AWAITING_DELIVERY,
+        )
+        ready = list(pickups.select_related("household").only("pk", "code", "household__phone"))
+        pickups.update(status=PickupStatus.READY, ready_at=delivery.received_at)
+    station = delivery.station
+    for pickup in ready:
+        send_sms(
+            pickup.household.phone,
+            f"【益农直采】您的团购农资已到{station.name}，取货码 {pickup.code}，营业时间 {station.opening_hours}。",
+            f"gb-pickup:{pickup.pk}:ready",
+        )
+    return delivery
+
+
+def station_stock(campaign_id: int, station_id: int, item_id: int) -> int:
+    """Usable goods of an item still at the station: received − damaged − collected."""
+    usable = (
+        DeliveryLine.objects.filter(
+            delivery__campaign_id=campaign_id,
+            delivery__station_id=station_id,
+            item_id=item_id,
+            delivery__status=DeliveryStatus.RECEIVED,
+        ).aggregate(s=Sum(F("received") - F("damaged")))["s"]
+        or 0
+    )
+    collected = (
+        Pledge.objects.filter(campaign_id=campaign_id, station_id=station_id, item_id=item_id).aggregate(
+            s=Sum("collected_quantity")
+        )["s"]
+        or 0
+    )
+    return usable - collected
+
+
+def find_pickups(actor: Any, code: str) -> list[Pickup]:
+    """Open pickups matching a 6-digit code at the stations the actor manages."""
+    code = (code or "").strip()
+    if len(code) != 6 or not code.isdigit():
+        raise _error("code", "取货码为6位数字")
+    return list(
+        access.managed_pickups(actor)
+        .filter(code=code, status__in=(PickupStatus.READY, PickupStatus.PARTIAL))
+        .select_related("household", "station", "campaign")
+    )
+
+
+def collect(
+    actor: Any, pickup: Pickup, code: str, quantities: dict[int, int] | None = None, idempotency_key: str = ""
+) -> list[PickupEvent]:
+    """Hand goods to the household after staff verified the pickup code. Partial pickups allowed;
+    each collected unit credits the station's commission in the ledger."""
+    if not access.managed_pickups(actor).filter(pk=pickup.pk).exists():
+        raise PermissionDenied("只能在本站点发放货物")
+    key = idempotency_key or uuid.uuid4().hex
+    events: list[PickupEvent] = []
+    with transaction.atomic():
+        pickup = Pickup.objects.select_for_update().select_related("campaign").get(pk=pickup.pk)
+        if pickup.code != (code or "").strip():
+            raise _error("code", "取货码不正确")
+        if pickup.status not in (PickupStatus.READY, PickupStatus.PARTIAL):
+            raise _error(None, "货物尚未到站或已取完", "invalid_state")
+        pledges = list(
+            Pledge.objects.select_for_update().filter(
+                campaign_id=pickup.campaign_id,
+                household_id=pickup.household_id,
+                status=PledgeStatus.CONFIRMED,
+            )
+        )
+        wanted = quantities if quantities is not None else {p.pk: p.remaining_quantity for p in pledges}
+        by_id = {p.pk: p for p in pledges}
+        for pledge_id, qty in wanted.items():
+            pledge = by_id.get(int(pledge_id))
+            if pledge is None:
+                raise _error("quantities", "认购不属于该取货单")
+            event_key = f"{key}:{pledge.pk}"
+            if qty <= 0 or PickupEvent.objects.filter(idempotency_key=event_key).exists():
+                continue  # a repeated submission (same key) hands out nothing twice
+            if qty > pledge.remaining_quantity:
+                raise _error("quantities", f"{pledge.item}: 最多可取 {pledge.remaining_quantity}")
+            if qty > station_stock(pickup.campaign_id, pickup.station_id, pledge.item_id):
+                raise _error("quantities", f"{pledge.item}: 站点库存不足（短缺或破损）", "out_of_stock")
+            Pledge.objects.filter(pk=pledge.pk).update(collected_quantity=F("collected_quantity") + qty)
+            pledge.collected_quantity += qty
+            event = PickupEvent.objects.create(
+                pickup=pickup, pledge=pledge, quantity=qty, collected_by=actor, idempotency_key=event_key
+            )
+            events.append(event)
+            commission = payments.money(
+                qty * (pledge.final_unit_price or 0) * pickup.campaign.commission_rate / Decimal(100)
+            )
+            payments.credit_commission(
+                pickup.station_id,
+                commission,
+                f"commission:pickup-event:{event.pk}",
+                f"GB{pickup.campaign_id}",
+                f"团购佣金 {pledge.item} ×{qty}",
+            )
+        if (
+            not events
+            and quantities is not None
+            and not PickupEvent.objects.filter(idempotency_key__startswith=f"{key}:").exists()
+        ):
+            raise _error("quantities", "请填写取货数量")
+        remaining = sum(p.remaining_quantity for p in pledges)
+        pickup.status = PickupStatus.COLLECTED if remaining == 0 else PickupStatus.PARTIAL
+        pickup.save(update_fields=["status"])
+        if remaining == 0:
+            Line = get_model("order", "Line")
+            Line.objects.filter(order_id=pickup.order_id).update(status="已取货")
+            get_model("order", "Order").objects.filter(pk=pickup.order_id).update(status="已取货")
+    return events
+
+
+def expire_uncollected(now: datetime | None = None) -> int:
+    """The uncollected-goods rule: N days (campaign.uncollected_days) after the goods reached the
+    station, whatever is still uncollected is forfeited — the household is refunded for it through
+    its payment method, the goods stay with the station, and no commission is paid on them."""
+    now = now or timezone.now()
+    count = 0
+    candidates = Pickup.objects.filter(status__in=(PickupStatus.READY, PickupStatus.PARTIAL)).select_related(
+        "campaign", "household"
+    )
+    for pickup in candidates.iterator(chunk_size=500):
+        if (
+            pickup.ready_at is None
+            or pickup.ready_at + timedelta(days=pickup.campaign.uncollected_days) > now
+        ):
+            continue
+        with transaction.atomic():
+            locked = Pickup.objects.select_for_update().get(pk=pickup.pk)
+            if locked.status not in (PickupStatus.READY, PickupStatus.PARTIAL):
+                continue
+            refund_total = Decimal("0")
+            for pledge in (
+                Pledge.objects.select_for_update(of=("self",))
+                .filter(
+                    campaign_id=pickup.campaign_id,
+                    household_id=pickup.household_id,
+                    status=PledgeStatus.CONFIRMED,
+                )
+                .select_related("payment")
+            ):
+                left = pledge.remaining_quantity
+                if left <= 0:
+                    continue
+                Pledge.objects.filter(pk=pledge.pk).update(forfeited_quantity=F("forfeited_quantity") + left)
+                amount = payments.money(left * (pledge.final_unit_price or 0))
+                if pledge.payment_id and amount > 0:
+                    payments.refund(pledge.payment, amount, f"pledge:{pledge.pk}:forfeit", "逾期未取退款")
+                    refund_total += amount
+            locked.status = PickupStatus.EXPIRED
+            locked.save(update_fields=["status"])
+        send_sms(
+            pickup.household.phone,
+            f"【益农直采】您在团购“{pickup.campaign.title}”中的农资逾期未取，已退款 ¥{refund_total}。",
+            f"gb-pickup:{pickup.pk}:expired",
+        )
+        count += 1
+    return count
+
+
+def pending_cash_refunds(actor: Any, station: Station) -> Any:
+    from marketplace.payments.models import Refund, RefundStatus
+
+    if not permissions.can_manage_station(actor, station):
+        raise PermissionDenied("无权查看该站点")
+    return Refund.objects.filter(
+        payment__station=station, payment__method=PaymentMethod.CASH, status=RefundStatus.PENDING
+    ).select_related("payment__household")
+
+
+def station_pledges(actor: Any, campaign: Campaign, station: Station) -> Any:
+    if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, station)):
+        raise PermissionDenied("只能查看本站点的认购")
+    return (
+        Pledge.objects.filter(campaign=campaign, station=station)
+        .exclude(status=PledgeStatus.CANCELLED)
+        .select_related("household", "item__product", "payment")
+        .order_by("household__name", "household_id", "item_id")
+    )
+
+
+def households_summary(pledges: Any) -> list[dict[str, Any]]:
+    """Group pledges per household for pick lists: quantities, amount due, payment method."""
+    out: dict[int, dict[str, Any]] = {}
+    for p in pledges:
+        row = out.setdefault(
+            p.household_id,
+            {
+                "household": p.household,
+                "pledges": [],
+                "amount": Decimal("0"),
+                "methods": set(),
+                "credit_due": Decimal("0"),
+            },
+        )
+        row["pledges"].append(p)
+        amount = p.final_amount if p.final_amount is not None else p.unit_price_at_pledge * p.quantity
+        row["amount"] += amount
+        row["methods"].add(str(PaymentMethod(p.payment_method).label))
+        if p.payment_method == PaymentMethod.CREDIT:
+            row["credit_due"] += amount
+    for row in out.values():
+        row["methods"] = "、".join(sorted(row["methods"]))
+    return list(out.values())
+
+
+def my_open_campaigns(user: Any) -> Any:
+    return (
+        access.campaigns_for(user)
+        .filter(status=CampaignStatus.OPEN, cutoff_at__gt=timezone.now())
+        .select_related("partner")
+        .prefetch_related("items__product", "items__tiers")
+        .order_by("cutoff_at")
+    )
+
+
+def household_of(user: Any) -> Household | None:
+    return (
+        Household.objects.filter(user=user, is_active=True).select_related("station").first()
+        if getattr(user, "is_authenticated", False)
+        else None
+    )
