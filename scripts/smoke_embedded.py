@@ -44,7 +44,9 @@ class Browser:
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode(errors="replace")
 
-    def post(self, path: str, data: dict, headers: dict | None = None, raw: bytes | None = None) -> tuple[int, str]:
+    def post(
+        self, path: str, data: dict, headers: dict | None = None, raw: bytes | None = None
+    ) -> tuple[int, str]:
         body = raw if raw is not None else urllib.parse.urlencode(data).encode()
         req = urllib.request.Request(self.base + path, data=body, headers=headers or {}, method="POST")
         try:
@@ -59,13 +61,20 @@ class Browser:
 
 def main() -> int:
     var = tempfile.mkdtemp(prefix="marketplace-smoke-")
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "ELASTICSEARCH_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "ELASTICSEARCH_URL"}
+    }
     env["MARKETPLACE_VAR_DIR"] = var
     port = free_port()
     log = open(Path(var) / "server.log", "w")
     server = subprocess.Popen(
         [sys.executable, "manage.py", "serve_embedded", "--addr", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     passed, failed = 0, []
@@ -100,28 +109,47 @@ def main() -> int:
         status, html = b.get("/login/")
         token = b.cookie("csrftoken")
         status, html = b.post(
-            "/login/", {"username": "station01", "password": PASSWORD, "csrfmiddlewaretoken": token, "next": "/"}
+            "/login/",
+            {"username": "station01", "password": PASSWORD, "csrfmiddlewaretoken": token, "next": "/"},
         )
         check("station staff signs in", status == 200 and "station-count" in html, html)
         status, html = b.get("/households/")
         masked = re.findall(r"1\d\d\*\*\*\*\d{4}", html)
         check("households list shows masked phones", status == 200 and len(masked) > 0, html)
         status, html = b.get("/shop/catalogue/")
-        check("catalogue page", status == 200)
-        status, body = b.post(
-            "/graphql/", {}, {"Content-Type": "application/json"},
-            json.dumps({"query": f'mutation{{tokenCreate(username:"station02",password:"{PASSWORD}"){{token errors{{code}}}}}}'}).encode(),
+        check("Oscar catalogue page", status == 200)
+        status, html = b.get("/catalogue/?q=%E5%A4%8D%E5%90%88%E8%82%A5")
+        check("search 复合肥 finds products", status == 200 and "复合肥" in html, html[-500:])
+        for path in ("/p/group-buy/", "/p/fertilizer/", "/p/routing/deliveries/"):
+            status, html = b.get(path)
+            check(f"plugin page {path}", status == 200, html[-500:])
+        api = Browser(base)  # a fresh client: no session cookie, so no CSRF; the token authenticates
+        status, body = api.post(
+            "/graphql/",
+            {},
+            {"Content-Type": "application/json"},
+            json.dumps(
+                {
+                    "query": f'mutation{{tokenCreate(username:"station02",password:"{PASSWORD}"){{token errors{{code}}}}}}'
+                }
+            ).encode(),
         )
         tok = json.loads(body)["data"]["tokenCreate"]["token"] if status == 200 else None
         check("GraphQL token", bool(tok), body)
-        api = Browser(base)
         status, body = api.post(
-            "/graphql/", {}, {"Content-Type": "application/json", "Authorization": f"Bearer {tok}"},
+            "/graphql/",
+            {},
+            {"Content-Type": "application/json", "Authorization": f"Bearer {tok}"},
             json.dumps({"query": "{ me { username } households(first: 5) { totalCount } }"}).encode(),
         )
         data = json.loads(body).get("data") or {}
-        check("GraphQL households for station02", status == 200 and data.get("me", {}).get("username") == "station02"
-              and 0 < data["households"]["totalCount"] < 500, body)
+        check(
+            "GraphQL households for station02",
+            status == 200
+            and data.get("me", {}).get("username") == "station02"
+            and 0 < data["households"]["totalCount"] < 500,
+            body,
+        )
     finally:
         server.terminate()
         try:

@@ -54,6 +54,17 @@ def _celery_eager():
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _fresh_listing_total():
+    """The unfiltered product total is cached (marketplace.search.sync); the test database is rolled
+    back between tests but the cache is not."""
+    from django.core.cache import cache
+
+    from marketplace.search.sync import LISTING_TOTAL_KEY
+
+    cache.delete(LISTING_TOTAL_KEY)
+
+
 @pytest.fixture
 def county(db) -> County:
     return County.objects.create(code="220112", name="双阳区", city="长春市")

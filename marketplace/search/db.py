@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Expression, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.expressions import Col
 from django.db.models.functions import Coalesce
 from oscar.core.loading import get_model
 
@@ -14,17 +17,29 @@ from marketplace.apps.catalogue.product_types import CHLORIDE_LABELS, PRODUCT_TY
 from marketplace.apps.partner.services import sellable_q
 
 from .services import FacetValue, SearchParams, SearchResult, nearby_warehouse_ids
+from .sync import LISTING_TOTAL_KEY, LISTING_TOTAL_SECONDS
 from .text import query_clauses, to_tsquery
 
 Product = get_model("catalogue", "Product")
 StockRecord = get_model("partner", "StockRecord")
 
 
-class SimpleTsVector(Func):
-    """``to_tsvector('simple', COALESCE(search_text, ''))`` — the exact expression of the GIN index."""
+class StoredSearchVector(Expression):
+    """``catalogue_product.search_vector``: the stored, GIN-indexed ``to_tsvector('simple',
+    search_text)`` generated column (PostgreSQL only, catalogue migration 0035).
 
-    template = "to_tsvector('simple'::regconfig, COALESCE(%(expressions)s, ''))"
+    The model does not declare the column, so it resolves to a plain column reference on the
+    query's product table — a ``Col``, which is relabelled correctly when the queryset is nested
+    as a subquery (the facet queries), unlike a ``RawSQL`` naming the table.
+    """
+
     output_field = SearchVectorField()
+    column = SearchVectorField()
+    column.set_attributes_from_name("search_vector")
+    column.model = Product  # a column of the product table, only not in ``Product._meta``
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        return Col(query.get_initial_alias(), self.column, self.output_field)
 
 
 def is_postgres() -> bool:
@@ -80,7 +95,7 @@ def filtered_products(params: SearchParams, with_stock: bool = True) -> tuple[Qu
     if clauses:
         if is_postgres():
             tsquery = SearchQuery(to_tsquery(clauses), config="simple", search_type="raw")
-            qs = qs.annotate(_sv=SimpleTsVector(F("search_text"))).filter(_sv=tsquery)
+            qs = qs.annotate(_sv=StoredSearchVector()).filter(_sv=tsquery)
             qs = qs.annotate(rank=SearchRank(F("_sv"), tsquery))
             ranked = True
         else:
@@ -145,12 +160,23 @@ def facets(qs: QuerySet, sr: QuerySet, params: SearchParams | None = None) -> di
     }
 
 
+def is_unfiltered(params: SearchParams) -> bool:
+    """No query and no filter: the whole sellable public catalogue (its total is cached)."""
+    return replace(params, sort="relevance", first=20, offset=0) == SearchParams()
+
+
 def search(params: SearchParams, with_facets: bool = True) -> SearchResult:
     qs, ranked = filtered_products(params)
     sr = stock_queryset(params)
     ordered = _ordered(qs, params, ranked, sr)
     ids = list(ordered.values_list("pk", flat=True)[params.offset : params.offset + params.first])
-    total = qs.count()
+    if is_unfiltered(params):
+        total = cache.get(LISTING_TOTAL_KEY)
+        if total is None:
+            total = qs.count()
+            cache.set(LISTING_TOTAL_KEY, total, LISTING_TOTAL_SECONDS)
+    else:
+        total = qs.count()
     return SearchResult(
         ids=ids,
         total=total,

@@ -2,7 +2,7 @@
 
 * Elasticsearch (``ELASTICSEARCH_URL`` set): :mod:`marketplace.search.es`.
 * PostgreSQL: full-text search over the jieba-segmented ``Product.search_text`` ('simple'
-  configuration, GIN expression index) — :mod:`marketplace.search.db`.
+  configuration) through its stored, GIN-indexed ``search_vector`` column — :mod:`marketplace.search.db`.
 * SQLite (embedded default): whole-token ``LIKE`` over the same segmented text.
 
 Every engine returns :class:`SearchResult`: product ids in order, a total count and facets
