@@ -6,7 +6,9 @@ Uses the province generator (marketplace.core.province) for stations and househo
 sized for the largest scale), then for each scale: one campaign, 30 pledges per station paid in cash
 (¾) or on credit (¼), authorised at the base price; the close drops everyone to a lower tier, so every
 cash payment also gets its change refund. Each scale runs in a fresh process; printed figures: wall
-time of the close (and per phase), peak RSS during the close, SQL statements. Not a test.
+time of the close (and per phase), peak RSS during the close, SQL statements (all connections of
+the close). Run it with a Celery broker (CELERY_BROKER_URL) so SMS delivery is queued, as in
+production, rather than run inline by the close; purge that queue afterwards. Not a test.
 """
 
 from __future__ import annotations
@@ -229,8 +231,15 @@ def run_one(n_stations: int, per_station: int) -> None:
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS high-water mark
     base_rss = rss_kb("VmRSS")
     t = time.perf_counter()
+    from django.db.backends.signals import connection_created
+
+    def hook(sender, connection, **kwargs):  # the close's worker threads open their own connections
+        connection.execute_wrappers.append(count)
+
+    connection_created.connect(hook)
     with connection.execute_wrapper(count):
         done = closing.close_campaign(campaign.pk)
+    connection_created.disconnect(hook)
     wall = time.perf_counter() - t
     peak = rss_kb("VmHWM")
     assert done.status == "succeeded", done.status

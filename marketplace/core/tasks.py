@@ -26,6 +26,16 @@ def deliver_notification(notification_id: int) -> None:
     deliver(notification_id)
 
 
+@shared_task(
+    name="marketplace.core.tasks.deliver_notifications", autoretry_for=(ConnectionError,), max_retries=5
+)
+def deliver_notifications(notification_ids: list[int]) -> int:
+    """Deliver a batch of queued notifications (one task per bulk insert, not one per message)."""
+    from .sms import deliver_many
+
+    return deliver_many(notification_ids)
+
+
 @shared_task(name="marketplace.core.tasks.purge_expired_api_tokens")
 def purge_expired_api_tokens() -> int:
     from marketplace.accounts.models import ApiToken

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,12 +23,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.db.models.functions import Least
 from django.utils import timezone
 from oscar.core.loading import get_model
 
+from marketplace.core import sms
 from marketplace.core.models import Notification
 from marketplace.payments import services as payments
 from marketplace.payments.models import (
@@ -58,6 +60,9 @@ from .services import price_at
 logger = logging.getLogger("plugins.group_orders.close")
 
 CHUNK_STATIONS = 250
+WORKERS = 1  # chunks of a phase closed at once (connections); settings.GROUP_ORDERS_CLOSE_WORKERS.
+# 2 measured slower on the shared 2-vCPU benchmark box (docs/group-orders.md); raise it with spare cores.
+NOTIFY_TASK_SIZE = 10_000  # notification ids per delivery task in the sweep
 ORDER_STATUS = "待发货"
 
 
@@ -72,6 +77,7 @@ class _Close:
         max_steps: int | None,
         chunk_stations: int = CHUNK_STATIONS,
         use_sql: bool | None = None,
+        workers: int | None = None,
     ) -> None:
         from django.db import connection
 
@@ -81,6 +87,11 @@ class _Close:
         self.max_steps = max_steps
         self.steps = 0
         self._items: dict[int, CampaignItem] | None = None
+        self.started_at = timezone.now()
+        self.workers = (
+            workers if workers is not None else getattr(settings, "GROUP_ORDERS_CLOSE_WORKERS", WORKERS)
+        )
+        self._lock = threading.Lock()
 
     # -- helpers -------------------------------------------------------------------------------
     def items(self) -> dict[int, CampaignItem]:
@@ -104,15 +115,67 @@ class _Close:
             yield ids[i : i + self.chunk_stations]
 
     def run_chunk(self, step: str, work: Any) -> None:
+        """One chunk = one transaction that also records its ``CloseStep``. The step row is inserted
+        FIRST: its unique key is the chunk's lock (a concurrent closer inserting the same step waits
+        for this transaction, then finds the row and skips), so chunks of one phase can run in
+        parallel without serialising on the campaign row."""
         with transaction.atomic():
-            Campaign.objects.select_for_update().filter(pk=self.campaign.pk).first()
-            if CloseStep.objects.filter(campaign=self.campaign, step=step).exists():
-                return
+            try:
+                with transaction.atomic():
+                    CloseStep.objects.create(campaign=self.campaign, step=step)
+            except IntegrityError:
+                return  # finished earlier (or just now, by another closer)
             work()
-            CloseStep.objects.create(campaign=self.campaign, step=step)
-            self.steps += 1
-            if self.max_steps is not None and self.steps > self.max_steps:
+            with self._lock:
+                self.steps += 1
+                interrupted = self.max_steps is not None and self.steps > self.max_steps
+            if interrupted:
                 raise CloseInterrupted(step)  # rolls this chunk back, like a crash before commit
+
+    def run_chunks(self, name: str, chunks: Iterator[list[int]], fn: Any) -> None:
+        """Run a phase's chunks, on ``self.workers`` database connections at once when that is safe:
+        on PostgreSQL, outside a caller's transaction (other connections would not see its rows) and
+        not when stopping after ``max_steps`` (crash tests want a deterministic order)."""
+        from django.db import connection
+
+        jobs = [(f"{name}:{c[0]}-{c[-1]}", c) for c in chunks]
+        workers = min(self.workers, len(jobs))
+        if (
+            workers <= 1
+            or connection.vendor != "postgresql"
+            or connection.in_atomic_block
+            or self.max_steps is not None
+        ):
+            for step, chunk in jobs:
+                self.run_chunk(step, lambda chunk=chunk: fn(chunk))
+            return
+        self.items()  # load the shared cache before the threads read it
+        pending = iter(jobs)
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            from django.db import connection as own
+
+            try:
+                while not errors:
+                    with self._lock:
+                        job = next(pending, None)
+                    if job is None:
+                        return
+                    step, chunk = job
+                    self.run_chunk(step, lambda chunk=chunk: fn(chunk))
+            except BaseException as exc:  # re-raised in the caller; other workers stop after their chunk
+                errors.append(exc)
+            finally:
+                own.close()
+
+        threads = [threading.Thread(target=worker, name=f"close-{name}-{i}") for i in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
 
     def set_phase(self, phase: str, **fields: Any) -> None:
         Campaign.objects.filter(pk=self.campaign.pk).update(close_phase=phase, **fields)
@@ -148,8 +211,9 @@ class _Close:
             self.campaign = campaign
 
     def orders(self) -> None:
-        for chunk in self.station_chunks((PledgeStatus.ACTIVE, PledgeStatus.CONFIRMED)):
-            self.run_chunk(f"orders:{chunk[0]}-{chunk[-1]}", lambda chunk=chunk: self._orders_chunk(chunk))
+        self.run_chunks(
+            "orders", self.station_chunks((PledgeStatus.ACTIVE, PledgeStatus.CONFIRMED)), self._orders_chunk
+        )
         self.set_phase("capture")
 
     def _orders_chunk(self, station_ids: list[int]) -> None:
@@ -317,8 +381,7 @@ class _Close:
         )
 
     def capture(self) -> None:
-        for chunk in self.station_chunks((PledgeStatus.CONFIRMED,)):
-            self.run_chunk(f"capture:{chunk[0]}-{chunk[-1]}", lambda chunk=chunk: self._capture_chunk(chunk))
+        self.run_chunks("capture", self.station_chunks((PledgeStatus.CONFIRMED,)), self._capture_chunk)
         self.set_phase("purchase_orders")
 
     def _capture_chunk(self, station_ids: list[int]) -> None:
@@ -436,8 +499,9 @@ class _Close:
         )
 
     def release(self) -> None:
-        for chunk in self.station_chunks((PledgeStatus.ACTIVE, PledgeStatus.FAILED)):
-            self.run_chunk(f"release:{chunk[0]}-{chunk[-1]}", lambda chunk=chunk: self._release_chunk(chunk))
+        self.run_chunks(
+            "release", self.station_chunks((PledgeStatus.ACTIVE, PledgeStatus.FAILED)), self._release_chunk
+        )
         self.set_phase("notify")
 
     def _release_chunk(self, station_ids: list[int]) -> None:
@@ -476,18 +540,19 @@ class _Close:
 
     def notify(self) -> None:
         statuses = (PledgeStatus.CONFIRMED,) if self.campaign.succeeded else (PledgeStatus.FAILED,)
-        for chunk in self.station_chunks(statuses):
-            self.run_chunk(f"notify:{chunk[0]}-{chunk[-1]}", lambda chunk=chunk: self._notify_chunk(chunk))
-        # Sweep: messages queued by a chunk whose delivery never ran (e.g. the process died after commit).
-        queued = list(
+        self.run_chunks("notify", self.station_chunks(statuses), self._notify_chunk)
+        # Sweep: rows recorded by an earlier, interrupted run whose delivery task may never have been
+        # queued (the process died between the chunk's commit and the enqueue). Rows of this run were
+        # queued by their chunk. Delivery skips rows already sent, so an extra task is harmless.
+        stale = list(
             Notification.objects.filter(
-                dedupe_key__startswith=f"gb:{self.campaign.pk}:closed:", status=Notification.Status.QUEUED
-            ).values_list("dedupe_key", flat=True)
+                dedupe_key__startswith=f"gb:{self.campaign.pk}:closed:",
+                status=Notification.Status.QUEUED,
+                created_at__lt=self.started_at,
+            ).values_list("pk", flat=True)
         )
-        if queued:
-            from .tasks import deliver_notifications
-
-            deliver_notifications.delay(queued)
+        for i in range(0, len(stale), NOTIFY_TASK_SIZE):
+            sms.queue_delivery(stale[i : i + NOTIFY_TASK_SIZE])
         self.set_phase(
             "done",
             status=CampaignStatus.SUCCEEDED if self.campaign.succeeded else CampaignStatus.FAILED,
@@ -495,15 +560,20 @@ class _Close:
         )
 
     def _notify_chunk(self, station_ids: list[int]) -> None:
+        """Record the chunk's SMS rows in one bulk insert and queue ONE delivery task for them (after
+        commit; with a broker the close does not wait for the SMS gateway)."""
+        if self.use_sql:
+            c = self.campaign
+            sms.queue_delivery(sql.notify_chunk(c.pk, c.title, c.succeeded, station_ids))
+            return
+        self._notify_chunk_orm(station_ids)
+
+    def _notify_chunk_orm(self, station_ids: list[int]) -> None:
         from marketplace.stations.models import Station
 
         c = self.campaign
         notes: list[Notification] = []
-        keys: list[str] = []
-        if c.succeeded and self.use_sql:
-            keys = sql.notify_success_chunk(c.pk, c.title, station_ids)
-            station_text = f"【益农直采】团购“{c.title}”已成团，请查看本站配货单，到货后通知农户取货。"
-        elif c.succeeded:
+        if c.succeeded:
             for household_id, phone, code, total, station_name in Pickup.objects.filter(
                 campaign=c, station_id__in=station_ids
             ).values_list(
@@ -537,11 +607,12 @@ class _Close:
             if phone:
                 notes.append(_note(phone, station_text, f"gb:{c.pk}:closed:station:{station_id}"))
         Notification.objects.bulk_create(notes, ignore_conflicts=True, batch_size=2000)
-        keys += [n.dedupe_key for n in notes]
-        if keys:
-            from .tasks import deliver_notifications
-
-            transaction.on_commit(lambda: deliver_notifications.delay(keys))
+        ids = list(
+            Notification.objects.filter(
+                dedupe_key__in=[n.dedupe_key for n in notes], status=Notification.Status.QUEUED
+            ).values_list("pk", flat=True)
+        )
+        sms.queue_delivery(ids)
 
 
 def _note(phone: str, text: str, key: str) -> Notification:
@@ -565,6 +636,7 @@ def close_campaign(
     max_steps: int | None = None,
     chunk_stations: int = CHUNK_STATIONS,
     use_sql: bool | None = None,
+    workers: int | None = None,
 ) -> Campaign:
     """Close a campaign (at or after its cutoff, or now with ``force``). Safe to run again at any
     point: finished work is skipped, unfinished work is completed, nothing is duplicated.
@@ -581,7 +653,7 @@ def close_campaign(
             campaign.save(update_fields=["status", "close_phase"])
         elif campaign.status != CampaignStatus.CLOSING:
             raise ValidationError("该团购不能结算", code="invalid_state")
-    run = _Close(campaign, max_steps, chunk_stations, use_sql)
+    run = _Close(campaign, max_steps, chunk_stations, use_sql, workers)
     timings: dict[str, float] = {}
     while run.campaign.close_phase != "done":
         phase = run.campaign.close_phase

@@ -169,30 +169,52 @@ def capture_offline_chunk(campaign_id: int, station_ids: list[int]) -> None:
     )
 
 
-def notify_success_chunk(campaign_id: int, title: str, station_ids: list[int]) -> list[str]:
-    """Queue one SMS per household of the chunk (dedupe keys make a re-run a no-op); returns the keys."""
-    rows = _exec(
-        """
-        INSERT INTO core_notification (channel, recipient, text, status, provider_id, error, dedupe_key,
-            created_at)
-        SELECT 'sms', h.phone,
+def notify_chunk(campaign_id: int, title: str, succeeded: bool, station_ids: list[int]) -> list[int]:
+    """Record the chunk's SMS rows — one per household with a phone, one per station — in ONE
+    INSERT … SELECT; dedupe keys make a re-run a no-op. Returns the ids of the rows inserted now."""
+    if succeeded:
+        households = """
+        SELECT h.phone,
             '【益农直采】团购“' || %(title)s || '”已成团，按最终价结算，应付 ¥' || o.total_incl_tax
                 || '。到货后凭取货码 ' || k.code || ' 到' || st.name || '取货。',
-            'queued', '', '', %(key)s || k.household_id, %(now)s
+            %(key)s || 'household:' || k.household_id
         FROM group_orders_pickup k
         JOIN stations_household h ON h.id = k.household_id
         JOIN order_order o ON o.id = k.order_id
         JOIN stations_station st ON st.id = k.station_id
         WHERE k.campaign_id = %(c)s AND k.station_id = ANY(%(stations)s) AND h.phone <> ''
+        """
+        station_text = "【益农直采】团购“{}”已成团，请查看本站配货单，到货后通知农户取货。"
+    else:
+        households = """
+        SELECT h.phone, '【益农直采】团购“' || %(title)s || '”未达到成团数量，您的款项已撤销或将在站点退还。',
+            %(key)s || 'household:' || h.id
+        FROM stations_household h
+        WHERE h.phone <> '' AND h.id IN (
+            SELECT p.household_id FROM group_orders_pledge p
+            WHERE p.campaign_id = %(c)s AND p.station_id = ANY(%(stations)s) AND p.status = 'failed')
+        """
+        station_text = "【益农直采】团购“{}”未成团，请向现金付款的农户退款。"
+    rows = _exec(
+        f"""
+        INSERT INTO core_notification (channel, recipient, text, status, provider_id, error, dedupe_key,
+            created_at)
+        SELECT 'sms', m.phone, m.text, 'queued', '', '', m.key, %(now)s
+        FROM ({households}
+            UNION ALL
+            SELECT st.phone, %(station_text)s, %(key)s || 'station:' || st.id
+            FROM stations_station st WHERE st.id = ANY(%(stations)s) AND st.phone <> ''
+        ) AS m(phone, text, key)
         ON CONFLICT (dedupe_key) DO NOTHING
-        RETURNING dedupe_key
+        RETURNING id
         """,
         {
             "c": campaign_id,
             "stations": station_ids,
             "title": title,
+            "station_text": station_text.format(title),
             "now": timezone.now(),
-            "key": f"gb:{campaign_id}:closed:household:",
+            "key": f"gb:{campaign_id}:closed:",
         },
     )
     return [r[0] for r in rows]

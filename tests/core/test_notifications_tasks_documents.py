@@ -37,6 +37,29 @@ def test_failing_gateway_is_recorded_not_raised(settings, django_capture_on_comm
     assert "gateway down" in note.error
 
 
+def test_bulk_notifications_are_delivered_by_one_task(settings, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    from marketplace.core.sms import queue_delivery
+    from marketplace.core.tasks import deliver_notifications
+
+    notes = Notification.objects.bulk_create(
+        [Notification(recipient=f"1381234567{i}", text="成团", dedupe_key=f"bulk:{i}") for i in range(3)]
+    )
+    ids = list(Notification.objects.filter(dedupe_key__startswith="bulk:").values_list("pk", flat=True))
+    assert len(notes) == len(ids) == 3
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        queue_delivery(ids)
+    assert len(callbacks) == 1  # one task for the whole batch, not one per message
+    assert set(Notification.objects.values_list("status", flat=True)) == {Notification.Status.SENT}
+    assert deliver_notifications(ids) == 0  # already sent: a re-delivered task sends nothing twice
+    settings.SMS_BACKEND = "conftest_sms.BrokenGateway"
+    broken = Notification.objects.create(recipient="13812345679", text="x", dedupe_key="bulk:broken")
+    assert deliver_notifications([broken.pk]) == 0
+    broken.refresh_from_db()
+    assert broken.status == Notification.Status.FAILED and "gateway down" in broken.error
+
+
 def test_embedded_beat_runs_core_tasks(staff_a):
     old, _ = ApiToken.issue(staff_a)
     ApiToken.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=31))

@@ -275,3 +275,22 @@ def test_restricted_pesticide_needs_licence_and_real_name(
         households_a[0].name,
     )
     assert (record.retain_until - record.created_at).days >= 730
+
+
+@pytest.mark.django_db(transaction=True)
+def test_close_runs_chunks_on_parallel_connections(
+    staff_a, staff_b, item, campaign, households_a, make_households, station_b, expire
+):
+    """Committed data (no test transaction around it): chunks of a phase run on two connections."""
+    _setup_success(staff_a, staff_b, item, households_a, make_households, station_b)
+    expire(campaign)
+    done = close_campaign(campaign.pk, chunk_stations=1, workers=2)
+    assert done.status == CampaignStatus.SUCCEEDED
+    assert Order.objects.count() == 4 and Pickup.objects.count() == 4
+    assert Refund.objects.count() == 2 and pay.balance(pay.SALES) == Decimal("-28000.00")
+    assert CloseStep.objects.filter(campaign=campaign).count() == 7
+    assert (
+        Notification.objects.filter(dedupe_key__startswith=f"gb:{campaign.pk}:closed:household").count() == 4
+    )
+    assert close_campaign(campaign.pk, workers=2).status == CampaignStatus.SUCCEEDED
+    assert Order.objects.count() == 4 and LedgerEntry.objects.filter(kind="sale").count() == 2
