@@ -83,8 +83,10 @@ def test_batches_cross_boundaries_and_reimport_writes_nothing(product_classes, s
         report = import_catalogue(supplier_user, supplier, csv_file(rows))
     assert report.ok and report.committed, report.errors[:5]
     assert (report.rows, report.created, report.updated, report.unchanged) == (ROWS, ROWS, 0, 0)
-    # A few queries per batch of 1,000, not ~10 per row.
-    assert len(first.captured_queries) < 60, len(first.captured_queries)
+    # A few queries per batch of 1,000, not ~10 per row. SQLite caps bound parameters per statement
+    # (features.max_query_params), so Django splits each bulk insert into more statements there.
+    limit = 60 if connection.vendor == "postgresql" else ROWS // 5  # far below one query per row
+    assert len(first.captured_queries) < limit, (len(first.captured_queries), limit)
     assert StockRecord.objects.filter(partner=supplier).count() == ROWS
     assert ProductAttributeValue.objects.filter(product__owner=supplier).count() == ROWS * 6
     # Rows either side of each batch boundary are complete (attributes, search fields, category).
