@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from celery.schedules import crontab
@@ -9,7 +9,15 @@ from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.core.extensions import HomePanel, MarketplacePlugin, MenuEntry, PurchasableOffer
+from marketplace.core.extensions import (
+    AcceptedLine,
+    DeliveryRequest,
+    HomePanel,
+    MarketplacePlugin,
+    MenuEntry,
+    PlanLine,
+    PurchasableOffer,
+)
 
 
 class GroupOrdersConfig(MarketplacePlugin):
@@ -122,3 +130,19 @@ class GroupOrdersConfig(MarketplacePlugin):
                     )
                 )
         return offers
+
+    def delivery_requests(self, ready_by: date | None = None) -> Iterable[DeliveryRequest]:
+        """Station deliveries of successfully closed campaigns still waiting to leave the warehouse."""
+        from .services import delivery_requests
+
+        return delivery_requests(ready_by, source=self.plugin_slug)
+
+    def accept_plan_lines(
+        self, station: Any, household: Any, lines: Sequence[PlanLine], user: Any = None
+    ) -> Iterable[AcceptedLine]:
+        """Pledge the household into the campaigns this plugin offered (all lines or none)."""
+        from .services import accept_plan_lines
+
+        return accept_plan_lines(
+            user, station, household, lines, slug=self.plugin_slug, aliases=(self.label,)
+        )

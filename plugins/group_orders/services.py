@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -14,11 +17,13 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from oscar.core.loading import get_model
 
+from marketplace.apps.catalogue.services import can_station_buy
 from marketplace.core import permissions
+from marketplace.core.extensions import AcceptedLine, DeliveryRequest, PlanLine
 from marketplace.core.sms import send_sms
 from marketplace.payments import services as payments
 from marketplace.payments.models import PaymentMethod
-from marketplace.stations.models import Household, Station, StationPesticideLicence
+from marketplace.stations.models import Household, Station
 
 from . import access
 from .models import (
@@ -220,22 +225,15 @@ def _duration(seconds: int) -> str:
 # --- Restricted pesticides ----------------------------------------------------------------------
 
 
-def station_may_sell_restricted(station: Station | int) -> bool:
-    """A station needs a valid pesticide licence with restricted scope (限制使用农药经营范围)."""
-    station_id = station if isinstance(station, int) else station.pk
-    return (
-        StationPesticideLicence.objects.valid_on()
-        .filter(station_id=station_id, restricted_scope=True)
-        .exists()
-    )
-
-
 def check_restricted(item: CampaignItem, household: Household) -> None:
-    if not getattr(item.product, "restricted_use", False):
-        return
-    if not station_may_sell_restricted(household.station_id):
-        raise _error("itemId", "限制使用农药只能通过持有经营许可证的站点购买", "licence_required")
-    if not household.id_number:
+    """May the household's station buy the item's product (the core catalogue rule, e.g. restricted
+    pesticides need a licence with restricted scope)? Restricted products also need a real-name
+    buyer (ID number on the household)."""
+    restricted = bool(getattr(item.product, "restricted_use", False))
+    allowed, reason = can_station_buy(household.station, item.product)
+    if not allowed:
+        raise _error("itemId", reason, "licence_required" if restricted else "not_allowed")
+    if restricted and not household.id_number:
         raise _error("householdId", "购买限制使用农药须登记农户身份证号（实名）", "real_name_required")
 
 
@@ -654,3 +652,193 @@ def household_of(user: Any) -> Household | None:
         if getattr(user, "is_authenticated", False)
         else None
     )
+
+
+# --- Extension hooks: loads for the delivery planner, plan lines handed over by other plugins -----
+
+#: kg per unit when a product declares no weight (farm supplies, unparseable pesticide contents).
+DEFAULT_UNIT_KG = Decimal("1")
+#: Typed attributes that state the kg of one unit, by priority (fertilizer bag, seed bag, produce).
+WEIGHT_ATTRIBUTES = ("bag_kg", "net_content_kg", "net_weight_kg")
+_CONTENT = re.compile(r"(\d+(?:\.\d+)?)\s*(kg|公斤|千克|g|克|l|升|ml|毫升)", re.IGNORECASE)
+_CONTENT_FACTOR = {
+    "kg": Decimal("1"),
+    "公斤": Decimal("1"),
+    "千克": Decimal("1"),
+    "l": Decimal("1"),  # liquids: ≈ 1 kg per litre
+    "升": Decimal("1"),
+    "g": Decimal("0.001"),
+    "克": Decimal("0.001"),
+    "ml": Decimal("0.001"),
+    "毫升": Decimal("0.001"),
+}
+
+
+def _content_kg(text: Any) -> Decimal | None:
+    """kg in a free-text net content such as "500ml", "1kg", "200克" (pesticides)."""
+    match = _CONTENT.search(str(text or ""))
+    if match is None:
+        return None
+    return Decimal(match.group(1)) * _CONTENT_FACTOR[match.group(2).lower()]
+
+
+def unit_weights(product_ids: Iterable[int]) -> dict[int, Decimal]:
+    """kg per unit of each product, read from the typed attributes in one query: ``bag_kg``
+    (fertilizer), ``net_content_kg`` (seed), ``net_weight_kg`` (produce), a pesticide's text
+    ``net_content``; else :data:`DEFAULT_UNIT_KG`."""
+    ids = sorted(set(product_ids))
+    ProductAttributeValue = get_model("catalogue", "ProductAttributeValue")
+    found: dict[int, dict[str, Any]] = defaultdict(dict)
+    for pid, code, as_float, as_text in ProductAttributeValue.objects.filter(
+        product_id__in=ids, attribute__code__in=(*WEIGHT_ATTRIBUTES, "net_content")
+    ).values_list("product_id", "attribute__code", "value_float", "value_text"):
+        found[pid][code] = as_float if as_float is not None else as_text
+    out: dict[int, Decimal] = {}
+    for pid in ids:
+        attrs = found.get(pid, {})
+        kg = next((Decimal(str(attrs[c])) for c in WEIGHT_ATTRIBUTES if attrs.get(c) not in (None, "")), None)
+        if kg is None:
+            kg = _content_kg(attrs.get("net_content"))
+        out[pid] = kg if kg is not None and kg > 0 else DEFAULT_UNIT_KG
+    return out
+
+
+def delivery_requests(ready_by: date | None = None, source: str = "group-buy") -> list[DeliveryRequest]:
+    """One load per station delivery of a successfully closed campaign that has not left yet
+    (status ``pending``): consolidated purchase order's dispatch warehouse → station.
+
+    ``ready_by``: only campaigns whose delivery window starts on or before that day. Purchase orders
+    without a dispatch warehouse (stock records with no warehouse) have no origin and are left out.
+    A constant number of queries, whatever the number of stations."""
+    deliveries = StationDelivery.objects.filter(
+        campaign__status=CampaignStatus.SUCCEEDED,
+        status=DeliveryStatus.PENDING,
+        purchase_order__warehouse__isnull=False,
+    )
+    if ready_by is not None:
+        deliveries = deliveries.filter(campaign__delivery_from__lte=ready_by)
+    rows = list(
+        deliveries.select_related("campaign", "station", "purchase_order__warehouse").order_by(
+            "purchase_order_id", "station_id"
+        )
+    )
+    if not rows:
+        return []
+    lines: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
+    for delivery_id, product_id, title, expected in (
+        DeliveryLine.objects.filter(delivery__in=deliveries.values("pk"))
+        .order_by("delivery_id", "item_id")
+        .values_list("delivery_id", "item__product_id", "item__product__title", "expected")
+    ):
+        lines[delivery_id].append((product_id, title, expected))
+    kg = unit_weights(pid for group in lines.values() for pid, _, _ in group)
+    out = []
+    for d in rows:
+        warehouse, station = d.purchase_order.warehouse, d.station
+        group = lines.get(d.pk, [])
+        out.append(
+            DeliveryRequest(
+                ref=f"group_orders:po:{d.purchase_order_id}:station:{d.station_id}",
+                source=source,
+                origin_kind="warehouse",
+                origin_id=warehouse.pk,
+                origin_name=warehouse.name,
+                origin_lat=float(warehouse.latitude),
+                origin_lon=float(warehouse.longitude),
+                destination_kind="station",
+                destination_id=station.pk,
+                destination_name=station.name,
+                destination_lat=float(station.latitude),
+                destination_lon=float(station.longitude),
+                weight_kg=sum((kg[pid] * qty for pid, _, qty in group), Decimal("0")),
+                ready_on=d.campaign.delivery_from,
+                window_start=station.opens_at,
+                window_end=station.closes_at,
+                contact=station.phone,
+                lines=tuple((title, qty) for _, title, qty in group),
+            )
+        )
+    return out
+
+
+def _refuse(line: PlanLine, message: str, code: str = "invalid") -> ValidationError:
+    return ValidationError(f"团购「{line.title}」×{line.quantity}：{message}", code=code)
+
+
+def accept_plan_lines(
+    actor: Any,
+    station: Station,
+    household: Household | None,
+    lines: Sequence[PlanLine],
+    slug: str = "group-buy",
+    aliases: Iterable[str] = ("group_orders",),
+) -> list[AcceptedLine]:
+    """Pledge the household into the campaigns its plan lines came from (``source`` the plugin's
+    ``slug`` or one of its ``aliases``, ``source_ref`` the campaign id, as :meth:`GroupOrdersConfig.purchasable_offers`
+    offered them). Each line goes through :func:`place_pledge` — same validation, per-household
+    limit, supply cap, restricted-pesticide and real-name rules. Payment: cash recorded by the
+    station's staff (the pledge screen's default); a household's own login uses its credit (赊销).
+
+    All or nothing: if any line cannot be taken, a ValidationError naming it is raised and no pledge
+    of this hand-over remains. Lines of the same campaign product are pledged together. The pledge
+    is registered at the household's own station (where it is picked up); ``station`` (the station
+    the plan was priced for) only matters through the campaign's station rules checked there."""
+    sources = {slug, *aliases}
+    mine = [line for line in lines if line.source in sources]
+    if not mine:
+        return []
+    if household is None:
+        raise _refuse(mine[0], "团购须为登记农户认购", "required")
+    groups: dict[tuple[str, int], list[PlanLine]] = defaultdict(list)
+    for line in mine:
+        groups[(line.source_ref, line.product_id)].append(line)
+    campaign_ids = {int(ref) for ref, _ in groups if ref.isdigit()}
+    items = {
+        (str(i.campaign_id), i.product_id): i
+        for i in CampaignItem.objects.filter(
+            campaign_id__in=campaign_ids, product_id__in={pid for _, pid in groups}
+        ).select_related("campaign", "product")
+    }
+    method = (
+        PaymentMethod.CASH
+        if permissions.can_manage_station(actor, household.station_id)
+        else PaymentMethod.CREDIT
+    )
+    accepted: list[AcceptedLine] = []
+    with transaction.atomic():
+        for key, group in groups.items():
+            first = group[0]
+            item = items.get(key)
+            if item is None:
+                raise _refuse(first, "该团购不存在或不含此商品", "not_found")
+            quantity = sum(line.quantity for line in group)
+            try:
+                pledge = place_pledge(actor, item, household, quantity, method)
+            except ValidationError as exc:
+                found = (
+                    [e for errs in exc.error_dict.values() for e in errs]
+                    if hasattr(exc, "error_dict")
+                    else exc.error_list
+                )
+                code = next((e.code for e in found if e.code), "invalid")
+                raise _refuse(first, "；".join(exc.messages), code) from exc
+            except PermissionDenied as exc:
+                raise _refuse(first, str(exc) or "无权为该农户认购", "permission_denied") from exc
+            planned = max(line.unit_price for line in group)
+            if pledge.unit_price_at_pledge > planned:
+                raise _refuse(
+                    first,
+                    f"团购价已变为 ¥{pledge.unit_price_at_pledge}（方案按 ¥{planned}）",
+                    "price_changed",
+                )
+            for line in group:
+                accepted.append(
+                    AcceptedLine(
+                        line,
+                        accepted_by=slug,
+                        ref=f"pledge:{pledge.pk}",
+                        quantity=line.quantity,
+                        message=f"已加入团购「{item.campaign.title}」",
+                    )
+                )
+    return accepted
