@@ -59,7 +59,6 @@ EOF
 """
 
 
-@pytest.mark.skipif(not X101.exists(), reason="shared routing data not available")
 def test_x_n101_k25_within_a_few_percent_of_bks() -> None:
     result = solve_instance(X101, seconds=2.0, seed=1)
     assert set(result) == {"cost", "routes", "feasible"}
@@ -72,7 +71,6 @@ def test_x_n101_k25_within_a_few_percent_of_bks() -> None:
     assert json.loads(json.dumps(result)) == result
 
 
-@pytest.mark.skipif(not X101.exists(), reason="shared routing data not available")
 def test_bks_solution_file_cost_matches_rounding_convention() -> None:
     inst = read_instance(X101)
     routes = [
