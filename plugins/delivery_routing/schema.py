@@ -2,21 +2,18 @@
 
 Queries: ``deliveryPlans``, ``deliveryPlan(id)``, ``stationDeliveries``.  Mutations: ``planCreate``,
 ``stopLock``, ``stopMove``, ``planReoptimise``, ``planPublish`` — each returns
-``errors { field code message }`` (codes: ``RoutingErrorCode``).
+``errors { field code message }`` (the core ``ErrorCode``; ``INFEASIBLE`` when a change cannot be planned).
 """
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 import graphene
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 
-from marketplace.graphql.core.errors import camel
-from marketplace.graphql.core.mutations import require_login
+from marketplace.graphql.core.mutations import BaseMutation, require_login
 from marketplace.graphql.core.types import page, page_args
 from marketplace.stations.models import Station
 
@@ -24,72 +21,6 @@ from . import access, services
 from .mapsvg import render_plan_svg
 from .models import DeliveryPlan, PlanRoute, PlanStop, PlanVisit
 from .routing.problem import fmt_hm
-
-
-class RoutingErrorCodeEnum(Enum):
-    REQUIRED = "required"
-    INVALID = "invalid"
-    NOT_FOUND = "not_found"
-    PERMISSION_DENIED = "permission_denied"
-    INVALID_STATE = "invalid_state"
-    INFEASIBLE = "infeasible"
-
-
-RoutingErrorCode = graphene.Enum.from_enum(RoutingErrorCodeEnum, description="Delivery planning error code.")
-
-
-class RoutingError(graphene.ObjectType):
-    field = graphene.String(description="camelCase input field the error is about; null for the whole input.")
-    code = graphene.Field(RoutingErrorCode, required=True)
-    message = graphene.String(required=True)
-
-
-def _code(raw: str | None) -> RoutingErrorCodeEnum:
-    try:
-        return RoutingErrorCodeEnum(raw or "invalid")
-    except ValueError:
-        return RoutingErrorCodeEnum.REQUIRED if raw in ("blank", "null") else RoutingErrorCodeEnum.INVALID
-
-
-def _errors(exc: Exception) -> list[dict[str, Any]]:
-    if isinstance(exc, PermissionDenied):
-        return [
-            {"field": None, "code": RoutingErrorCodeEnum.PERMISSION_DENIED, "message": str(exc) or "无权操作"}
-        ]
-    if isinstance(exc, ObjectDoesNotExist):
-        return [{"field": None, "code": RoutingErrorCodeEnum.NOT_FOUND, "message": "对象不存在或无权访问"}]
-    if isinstance(exc, services.PlanInfeasible):
-        return [
-            {"field": "vehicleId", "code": RoutingErrorCodeEnum.INFEASIBLE, "message": p["message"]}
-            for p in exc.problems
-        ]
-    assert isinstance(exc, ValidationError)
-    if hasattr(exc, "error_dict"):
-        return [
-            {"field": camel(f), "code": _code(e.code), "message": " ".join(e.messages)}
-            for f, errs in exc.error_dict.items()
-            for e in errs
-        ]
-    return [{"field": None, "code": _code(e.code), "message": " ".join(e.messages)} for e in exc.error_list]
-
-
-class RoutingMutation(graphene.Mutation):
-    """Runs ``perform`` in a transaction; domain exceptions become typed ``errors``."""
-
-    errors = graphene.List(graphene.NonNull(RoutingError), required=True)
-
-    class Meta:
-        abstract = True
-
-    @classmethod
-    def mutate(cls, root: Any, info: Any, **data: Any):
-        try:
-            with transaction.atomic():
-                result = cls.perform(info, **data)
-        except (ValidationError, PermissionDenied, ObjectDoesNotExist, services.PlanInfeasible) as exc:
-            return cls(errors=_errors(exc))
-        return cls(errors=[], **result)
-
 
 # --- types ------------------------------------------------------------------------------------
 
@@ -369,7 +300,7 @@ def _my_stop(info, stop_id) -> PlanStop:
     return PlanStop.objects.select_related("plan", "depot").get(pk=stop_id, plan__in=access.plans_for(user))
 
 
-class PlanCreate(RoutingMutation):
+class PlanCreate(BaseMutation):
     """Create a plan from the waiting loads (and/or given stops) and solve it within its time budget."""
 
     class Arguments:
@@ -412,7 +343,7 @@ class PlanCreate(RoutingMutation):
         return {"plan": plan_queryset(user).get(pk=plan.pk)}
 
 
-class StopLock(RoutingMutation):
+class StopLock(BaseMutation):
     """Lock a stop to the vehicle serving it now (``locked: false`` unlocks it)."""
 
     class Arguments:
@@ -427,7 +358,7 @@ class StopLock(RoutingMutation):
         return {"stop": services.lock_stop(stop, locked)}
 
 
-class StopMove(RoutingMutation):
+class StopMove(BaseMutation):
     """Move a stop to another vehicle (locked there) and re-optimise the rest; refused with
     ``INFEASIBLE`` errors (plan unchanged) when that cannot be done."""
 
@@ -448,7 +379,7 @@ class StopMove(RoutingMutation):
         return {"plan": plan_queryset(info.context.user).get(pk=stop.plan_id)}
 
 
-class PlanReoptimise(RoutingMutation):
+class PlanReoptimise(BaseMutation):
     """Re-solve a draft/infeasible plan keeping locked stops on their vehicles."""
 
     class Arguments:
@@ -466,7 +397,7 @@ class PlanReoptimise(RoutingMutation):
         return {"plan": plan_queryset(info.context.user).get(pk=plan.pk)}
 
 
-class PlanPublish(RoutingMutation):
+class PlanPublish(BaseMutation):
     """Publish a feasible draft: stations get their ETA by SMS, drivers their route sheets."""
 
     class Arguments:

@@ -55,12 +55,15 @@ logger = logging.getLogger(__name__)
 ROUTE_SHEET_SALT = "delivery_routing.route-sheet"
 
 
-class PlanInfeasible(Exception):
-    """A dispatcher action would make the plan infeasible; carries the explanations."""
+class PlanInfeasible(ValidationError):
+    """A dispatcher action would make the plan infeasible; carries the explanations.
+
+    A ValidationError (code ``infeasible`` on ``vehicle_id``), so GraphQL's BaseMutation reports it
+    as typed errors like any other validation failure."""
 
     def __init__(self, problems: list[dict[str, Any]]) -> None:
         self.problems = problems
-        super().__init__("; ".join(p["message"] for p in problems))
+        super().__init__({"vehicle_id": [ValidationError(p["message"], code="infeasible") for p in problems]})
 
 
 # --- settings → distance provider -----------------------------------------------------------

@@ -19,6 +19,7 @@ class CommonErrorCode(Enum):
     OUT_OF_STOCK = "out_of_stock"
     LIMIT_EXCEEDED = "limit_exceeded"
     INVALID_STATE = "invalid_state"
+    INFEASIBLE = "infeasible"
     PAYMENT_FAILED = "payment_failed"
     LICENCE_REQUIRED = "licence_required"
     REAL_NAME_REQUIRED = "real_name_required"
@@ -46,6 +47,7 @@ _DJANGO_CODES = {
     "out_of_stock": CommonErrorCode.OUT_OF_STOCK,
     "limit_exceeded": CommonErrorCode.LIMIT_EXCEEDED,
     "invalid_state": CommonErrorCode.INVALID_STATE,
+    "infeasible": CommonErrorCode.INFEASIBLE,
 }
 
 
