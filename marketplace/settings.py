@@ -279,6 +279,9 @@ STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")
 # Points the Stripe client elsewhere, e.g. at localstripe (http://127.0.0.1:8420) in tests.
 STRIPE_API_BASE = env("STRIPE_API_BASE")
+# Stripe.js for the card form (online payment is offered on pages only with a publishable key);
+# tests point it at localstripe's shim (<localstripe>/js.stripe.com/v3/).
+STRIPE_JS_URL = env("STRIPE_JS_URL", "https://js.stripe.com/v3/")
 
 # --- Notifications --------------------------------------------------------------------------
 # Dotted path of the SMS gateway; the default writes messages to the log and the database.

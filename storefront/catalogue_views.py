@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext
 
 from marketplace.apps.catalogue.importer import csv_template, import_catalogue
 from marketplace.apps.catalogue.product_types import CHLORIDE_LABELS, PRODUCT_TYPES
@@ -71,7 +72,7 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     product = get_object_or_404(product_queryset(), pk=pk)
     records = [r for r in product.stockrecords.all() if not r.compliance_blocked and r.partner.is_verified]
     if not records:
-        raise Http404("商品暂不可售")
+        raise Http404(gettext("商品暂不可售"))
     attrs = [(av.attribute.name, av.value) for av in product.attribute_values.all()]
     return render(
         request, "storefront/catalogue/product.html", {"product": product, "records": records, "attrs": attrs}
@@ -83,7 +84,7 @@ def supplier_portal(request: HttpRequest, section: str = "") -> HttpResponse:
     """The supplier portal; ``section`` (licences / warehouses / import) shows just that part."""
     partners = list(permissions.partners_for(request.user).order_by("name"))
     if not partners:
-        raise Http404("您没有关联的供应商")
+        raise Http404(gettext("您没有关联的供应商"))
     partner = next(
         (p for p in partners if str(p.pk) == request.POST.get("partner", request.GET.get("partner"))),
         partners[0],

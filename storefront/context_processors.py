@@ -3,10 +3,14 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import gettext_noop, pgettext
 
 from marketplace.accounts.models import Role
 from marketplace.core.extensions import MenuEntry, menu_entries
+
+# Settings shown in the shell, translated at render time ({% translate shop_name %},
+# {% translate shop_tagline %}); listed here so that makemessages extracts them.
+SETTINGS_MESSAGES = (gettext_noop("益农直采"), gettext_noop("农资直购 · 村站团购"))
 
 STAFF_ROLES = frozenset({Role.STATION_STAFF, Role.OPERATOR})
 READ_STATION_ROLES = frozenset({Role.STATION_STAFF, Role.OPERATOR, Role.AGRONOMIST, Role.COUNTY_STAFF})

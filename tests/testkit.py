@@ -7,6 +7,8 @@ would pick whichever was imported first.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -70,12 +72,17 @@ def make_fertilizer(
 
 
 class GraphQLClient:
-    def __init__(self, client: Client, token: str | None = None) -> None:
+    """``headers``: extra request headers, e.g. ``{"HTTP_ACCEPT_LANGUAGE": "en"}``."""
+
+    def __init__(self, client: Client, token: str | None = None, headers: dict | None = None) -> None:
         self.client = client
         self.token = token
+        self.headers = headers or {}
 
     def __call__(self, query: str, variables: dict | None = None) -> dict:
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
+        headers = dict(self.headers)
+        if self.token:
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {self.token}"
         response = self.client.post(
             "/graphql/",
             data=json.dumps({"query": query, "variables": variables or {}}),
@@ -94,4 +101,151 @@ def make_warehouse(partner, code: str = "WH1", lat: str = "43.52", lon: str = "1
         name=f"{partner.name}{code}仓",
         latitude=Decimal(lat),
         longitude=Decimal(lon),
+    )
+
+
+def make_group_buy(supplier_user, operator, partner, products, title: str = "春耕复合肥团购", **extra: Any):
+    """An approved (open) group-buy campaign of ``partner`` with two price tiers per product."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from plugins.group_orders import services
+
+    campaign = services.create_campaign(
+        supplier_user,
+        partner=partner,
+        title=title,
+        cutoff_at=timezone.now() + timedelta(days=3),
+        delivery_from=timezone.localdate() + timedelta(days=5),
+        delivery_until=timezone.localdate() + timedelta(days=10),
+        min_total_quantity=extra.pop("min_total_quantity", 100),
+        items=[
+            services.ItemSpec(p.pk, Decimal("150.00"), [(200, Decimal("140.00")), (1000, Decimal("130.00"))])
+            for p in products
+        ],
+        **extra,
+    )
+    services.review_campaign(operator, campaign, True)
+    campaign.refresh_from_db()
+    return campaign
+
+
+# --- English UI checks ---------------------------------------------------------------------------
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def english_client(user: User | None = None) -> Client:
+    """A browser that chose English with the language switch (cookie), optionally logged in."""
+    from django.conf import settings
+
+    client = Client()
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert response.status_code == 302
+    assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def ui_outside_data(html: str, data: Iterable[str] = ()) -> str:
+    """The page's header, navigation and <main> without the language switch (it offers 中文 on
+    purpose) and without ``data`` (names, titles, stored texts): what must be in the page language."""
+    parts = [
+        m.group(0)
+        for m in re.finditer(
+            r'<header class="top">.*?</header>|<nav class="main".*?</nav>|<main>.*?</main>', html, re.S
+        )
+    ]
+    assert parts, "no header / navigation / main in the page"
+    text = "\n".join(parts)
+    text = re.sub(r'<form[^>]*class="lang".*?</form>', " ", text, flags=re.S)
+    text = re.sub(r"<(script|style|pre)\b.*?</\1>", " ", text, flags=re.S)  # <pre>: data dumps
+    text = text.replace("&quot;", '"').replace("&#x27;", "'").replace("&amp;", "&")
+    for value in sorted({str(d) for d in data if d}, key=len, reverse=True):
+        text = text.replace(value, " ")
+    return text
+
+
+def data_strings(*objects: Any) -> list[str]:
+    """Names and titles of the given model instances and of the places they belong to."""
+    out: list[str] = []
+    for obj in objects:
+        if obj is None:
+            continue
+        out.append(str(obj))
+        for attr in ("name", "title", "lab", "note", "usual_label", "error", "masked_phone"):
+            value = getattr(obj, attr, None)
+            if isinstance(value, str):
+                out.append(value)
+        for related in ("station", "village", "county", "partner", "household", "product"):
+            value = getattr(obj, related, None)
+            if value is not None and value is not obj and not isinstance(value, str | int):
+                out += data_strings(value)
+        village = getattr(obj, "village", None)
+        if village is not None:
+            out += [village.name, village.township.name, str(village.township.county)]
+    return out
+
+
+# --- Stripe (localstripe) helpers: what a browser with Stripe.js and Stripe's webhooks would do ----
+
+#: localstripe test cards: 3-D Secure required (success depends on the payer's answer), plain.
+CARD_3DS = "4000002760003184"
+CARD_3DS_OTHER = "4000000000003220"
+CARD_PLAIN = "4242424242424242"
+
+
+def stripe_card_token(number: str) -> str:
+    """A card token as Stripe.js ``createToken`` gives it (localstripe's POST /v1/tokens)."""
+    from marketplace.payments import gateway
+
+    token = gateway.client().v1.tokens.create(
+        params={"card": {"number": number, "exp_month": "12", "exp_year": "2030", "cvc": "123"}}
+    )
+    return token.id
+
+
+def stripe_authenticate(localstripe_url: str, intent_id: str, success: bool = True) -> dict:
+    """The payer answers the 3-D Secure challenge, as localstripe's Stripe.js shim does in
+    ``confirmCardPayment`` ("Complete authentication" / "Fail authentication")."""
+    import requests
+
+    from marketplace.payments import gateway
+
+    secret = gateway.retrieve(intent_id).client_secret
+    r = requests.post(
+        f"{localstripe_url}/v1/payment_intents/{intent_id}/_authenticate?success={str(success).lower()}",
+        json={"key": "pk_test_local", "client_secret": secret},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def signed_webhook(payload: dict, secret: str) -> tuple[bytes, str]:
+    """Body and ``Stripe-Signature`` header of a webhook delivery signed with ``secret``."""
+    import time
+
+    import stripe
+
+    body = json.dumps(payload).encode()
+    ts = int(time.time())
+    sig = stripe.WebhookSignature._compute_signature(f"{ts}.{body.decode()}", secret)
+    return body, f"t={ts},v1={sig}"
+
+
+def post_stripe_event(client: Client, event_type: str, intent_id: str, secret: str, event_id: str):
+    body, header = signed_webhook(
+        {
+            "id": event_id,
+            "object": "event",
+            "type": event_type,
+            "data": {"object": {"id": intent_id, "object": "payment_intent"}},
+        },
+        secret,
+    )
+    return client.post(
+        "/payments/stripe/webhook/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
     )

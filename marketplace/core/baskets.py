@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext
 from oscar.core.loading import get_model
 
 if TYPE_CHECKING:
@@ -54,5 +55,5 @@ def add_stock_lines(
         if not created:
             basket_line.quantity += line.quantity
             basket_line.save(update_fields=["quantity", "date_updated"])
-        out.append(AcceptedLine(line, "stock", f"basket:{basket.pk}", line.quantity, "已加入购物篮"))
+        out.append(AcceptedLine(line, "stock", f"basket:{basket.pk}", line.quantity, gettext("已加入购物篮")))
     return out

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 
 from marketplace.accounts.models import Role
 from marketplace.stations.models import Household, Station
@@ -95,9 +96,9 @@ def can_manage_household(user: Any, household: Household) -> bool:
     return managed_households(user).filter(pk=household.pk).exists()
 
 
-def require(condition: bool, message: str = "无权访问") -> None:
+def require(condition: bool, message: str | None = None) -> None:
     if not condition:
-        raise PermissionDenied(message)
+        raise PermissionDenied(message or gettext("无权访问"))
 
 
 # --- Partners, products, orders ---------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 import stripe
 from django.conf import settings
+from django.utils.translation import gettext
 
 #: Our online payment types → Stripe payment_method_types.
 ONLINE_TYPES = {"card": "card", "wechat_pay": "wechat_pay", "alipay": "alipay"}
@@ -42,28 +43,104 @@ def _call(fn, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except stripe.CardError as exc:
-        raise GatewayError(exc.user_message or "银行卡被拒绝", declined=True) from exc
+        raise GatewayError(exc.user_message or gettext("银行卡被拒绝"), declined=True) from exc
     except stripe.StripeError as exc:
         raise GatewayError(str(exc.user_message or exc)) from exc
+
+
+#: Types Stripe cannot authorise for later capture; they need the payer's action (WeChat Pay QR code,
+#: Alipay redirect) and are charged in full at once — settled later by refunding the difference.
+AUTOMATIC_CAPTURE_TYPES = frozenset({"wechat_pay", "alipay"})
+
+#: PaymentIntent states that can still be cancelled (nothing charged yet).
+CANCELLABLE = frozenset(
+    {"requires_payment_method", "requires_confirmation", "requires_action", "requires_capture", "processing"}
+)
+
+
+def intent_params(
+    amount: Decimal,
+    online_type: str,
+    metadata: dict[str, str],
+    *,
+    payment_method: str = "",
+    customer: str = "",
+    return_url: str = "",
+) -> dict[str, Any]:
+    """Parameters of a confirmed PaymentIntent for ``online_type``.
+
+    Cards: manual capture (authorised now, captured at the final amount later); a 3-D Secure card
+    ends in ``requires_action`` and the browser finishes it with Stripe.js ``confirmCardPayment``.
+    WeChat Pay / Alipay: automatic capture (Stripe has no manual capture for them); the intent ends
+    in ``requires_action`` with a QR code (``wechat_pay_display_qr_code``) or a redirect URL.
+    """
+    params: dict[str, Any] = {
+        "amount": to_fen(amount),
+        "currency": "cny",
+        "confirm": True,
+        "metadata": metadata,
+        "payment_method_types": [ONLINE_TYPES[online_type]],
+    }
+    if online_type in AUTOMATIC_CAPTURE_TYPES:
+        params["capture_method"] = "automatic"
+        params["payment_method_data"] = {"type": online_type}
+        if online_type == "wechat_pay":
+            params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
+        if return_url:
+            params["return_url"] = return_url
+    else:
+        params["capture_method"] = "manual"
+        params["payment_method"] = payment_method
+        if customer:
+            params["customer"] = customer
+    return params
+
+
+def card_from_token(token: str, idempotency_key: str, metadata: dict[str, str]) -> tuple[str, str]:
+    """A card tokenised in the browser (Stripe.js ``createToken``) → (customer id, card id).
+
+    The card is saved on a new Customer (``source=tok_…``); a card attached to a customer can be used
+    as the ``payment_method`` of a PaymentIntent. Works the same against Stripe and localstripe."""
+    customer = _call(
+        client().v1.customers.create,
+        params={"source": token, "metadata": metadata},
+        options={"idempotency_key": f"{idempotency_key}:customer"},
+    )
+    card = customer.to_dict().get("default_source") or ""
+    if not card:
+        raise GatewayError(gettext("银行卡信息无效"))
+    return customer.id, card
+
+
+def create_intent(
+    amount: Decimal,
+    online_type: str,
+    idempotency_key: str,
+    metadata: dict[str, str],
+    *,
+    payment_method: str = "",
+    token: str = "",
+    return_url: str = "",
+) -> Any:
+    """Create and confirm a PaymentIntent (see :func:`intent_params`); returns it in whatever state
+    Stripe left it: ``requires_capture`` (card authorised), ``requires_action`` (3-D Secure, QR code,
+    redirect), ``succeeded`` (charged), or ``requires_payment_method`` (declined)."""
+    customer = ""
+    if online_type not in AUTOMATIC_CAPTURE_TYPES and token:
+        customer, payment_method = card_from_token(token, idempotency_key, metadata)
+    params = intent_params(
+        amount, online_type, metadata, payment_method=payment_method, customer=customer, return_url=return_url
+    )
+    return _call(
+        client().v1.payment_intents.create, params=params, options={"idempotency_key": idempotency_key}
+    )
 
 
 def authorise(
     amount: Decimal, payment_method: str, online_type: str, idempotency_key: str, metadata: dict[str, str]
 ) -> Any:
-    """Create and confirm a manual-capture PaymentIntent; returns it (status ``requires_capture``)."""
-    params: dict[str, Any] = {
-        "amount": to_fen(amount),
-        "currency": "cny",
-        "payment_method": payment_method,
-        "capture_method": "manual",
-        "confirm": True,
-        "metadata": metadata,
-    }
-    if online_type != "card":
-        params["payment_method_types"] = [ONLINE_TYPES[online_type]]
-    return _call(
-        client().v1.payment_intents.create, params=params, options={"idempotency_key": idempotency_key}
-    )
+    """Kept for callers of the one-step API: create and confirm with a PaymentMethod id."""
+    return create_intent(amount, online_type, idempotency_key, metadata, payment_method=payment_method)
 
 
 def retrieve(intent_id: str) -> Any:

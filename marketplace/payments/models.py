@@ -26,6 +26,9 @@ class PaymentMethod(models.TextChoices):
 
 
 class PaymentStatus(models.TextChoices):
+    #: Online payment waiting for the payer (3-D Secure, WeChat Pay QR code, Alipay redirect); nothing
+    #: it pays for exists yet. Completed (→ authorised), or cancelled when abandoned.
+    PENDING = "pending", _("待完成支付")
     AUTHORISED = "authorised", _("已授权")  # cash: received and held; credit: limit reserved
     CAPTURED = "captured", _("已结算")
     CANCELLED = "cancelled", _("已撤销")
@@ -55,6 +58,9 @@ class Payment(models.Model):
     reference = models.CharField(_("业务单号"), max_length=64)
     idempotency_key = models.CharField(max_length=128)
     stripe_payment_intent = models.CharField(max_length=64, blank=True)
+    #: What a pending online payment is for, so it can be completed later (browser return, webhook),
+    #: e.g. ``{"kind": "group_buy_pledge", "item": 3, "quantity": 10, ...}``.
+    purpose = models.JSONField(default=dict, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -267,5 +273,5 @@ class RealNameRecord(models.Model):
 
     def delete(self, *args, **kwargs):
         if timezone.now() < self.retain_until:
-            raise ValidationError("实名记录须保存至少两年，不可删除", code="invalid_state")
+            raise ValidationError(_("实名记录须保存至少两年，不可删除"), code="invalid_state")
         return super().delete(*args, **kwargs)

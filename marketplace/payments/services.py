@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from marketplace.core import permissions
 from marketplace.stations.models import Household, Station
@@ -146,7 +147,7 @@ def balance(account: str, until: datetime | None = None, since: datetime | None 
 
 def _require_station_actor(actor: Any, household: Household) -> None:
     if not permissions.can_manage_household(actor, household):
-        raise PermissionDenied("无权为该农户收款")
+        raise PermissionDenied(gettext("无权为该农户收款"))
 
 
 def _existing(key: str) -> Payment | None:
@@ -156,13 +157,13 @@ def _existing(key: str) -> Payment | None:
 def record_cash(actor: Any, household: Household, amount: Decimal, reference: str, key: str) -> Payment:
     """Cash taken at the station by staff. Held as the household's deposit until capture."""
     if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, household.station_id)):
-        raise PermissionDenied("只有本站信息员可以登记现金收款")
+        raise PermissionDenied(gettext("只有本站信息员可以登记现金收款"))
     existing = _existing(key)
     if existing:
         return existing
     amount = money(amount)
     if amount <= 0:
-        raise ValidationError({"amount": ValidationError("金额必须大于零", code="invalid")})
+        raise ValidationError({"amount": ValidationError(gettext("金额必须大于零"), code="invalid")})
     payment = Payment.objects.create(
         method=PaymentMethod.CASH,
         status=PaymentStatus.AUTHORISED,
@@ -215,13 +216,15 @@ def authorise_credit(actor: Any, household: Household, amount: Decimal, referenc
     household = Household.objects.select_for_update().get(pk=household.pk)
     if household.credit_limit <= 0:
         raise ValidationError(
-            {"paymentMethod": ValidationError("该农户未获批赊销额度", code="limit_exceeded")}
+            {"paymentMethod": ValidationError(gettext("该农户未获批赊销额度"), code="limit_exceeded")}
         )
     if amount > available_credit(household):
         raise ValidationError(
             {
                 "paymentMethod": ValidationError(
-                    f"超出赊销额度（可用 ¥{available_credit(household)}）", code="limit_exceeded"
+                    gettext("超出赊销额度（可用 ¥%(available)s）")
+                    % {"available": available_credit(household)},
+                    code="limit_exceeded",
                 )
             }
         )
@@ -237,40 +240,105 @@ def authorise_credit(actor: Any, household: Household, amount: Decimal, referenc
     )
 
 
+def is_prepaid(payment: Payment) -> bool:
+    """WeChat Pay / Alipay: charged in full when the pledge is made (Stripe cannot hold them for a
+    later capture). Held as the household's deposit until settlement refunds the difference."""
+    return payment.method == PaymentMethod.STRIPE and payment.online_type in gateway.AUTOMATIC_CAPTURE_TYPES
+
+
+def _intent_usable(payment: Payment, intent: Any) -> bool:
+    return intent.status == ("succeeded" if is_prepaid(payment) else "requires_capture")
+
+
+def _intent_matches(payment: Payment, intent: Any) -> bool:
+    """Is this the intent we created for this payment (amount, currency, our metadata)?"""
+    data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
+    metadata = data.get("metadata") or {}
+    return (
+        data.get("id") == payment.stripe_payment_intent
+        and data.get("amount") == gateway.to_fen(payment.amount_authorised)
+        and str(data.get("currency", "")).lower() == "cny"
+        and metadata.get("payment_key", payment.idempotency_key) == payment.idempotency_key
+        and metadata.get("household") == str(payment.household_id)
+    )
+
+
+def next_action(intent: Any) -> dict[str, str] | None:
+    """What the payer still has to do, in a form the page and the API can show:
+    ``confirm_card`` (3-D Secure through Stripe.js), ``wechat_qr`` (scan the QR code) or
+    ``redirect`` (Alipay's page)."""
+    data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
+    if data.get("status") != "requires_action":
+        return None
+    action = data.get("next_action") or {}
+    kind = action.get("type", "")
+    if kind == "wechat_pay_display_qr_code":
+        qr = action.get(kind) or {}
+        return {
+            "type": "wechat_qr",
+            "qr_image_url": qr.get("image_data_url") or qr.get("image_url_png") or "",
+            "qr_data": qr.get("data") or "",
+            "url": qr.get("hosted_instructions_url") or "",
+        }
+    if kind in ("alipay_handle_redirect", "redirect_to_url"):
+        return {"type": "redirect", "url": (action.get(kind) or {}).get("url", "")}
+    return {"type": "confirm_card"}  # use_stripe_sdk / three_d_secure_redirect: Stripe.js handles it
+
+
 def authorise_online(
     actor: Any,
     household: Household,
     amount: Decimal,
     reference: str,
     key: str,
-    payment_method: str,
+    payment_method: str = "",
     online_type: str = "card",
+    *,
+    token: str = "",
+    return_url: str = "",
+    purpose: dict[str, Any] | None = None,
 ) -> Payment:
-    """Authorise (not capture) an online payment through a Stripe PaymentIntent."""
+    """Start an online payment through a Stripe PaymentIntent.
+
+    Card (``payment_method`` pm_… or a browser ``token`` tok_…): authorised for a later capture →
+    ``authorised``; a 3-D Secure card → ``pending`` until the payer authenticates.
+    WeChat Pay / Alipay: charged at once after the payer's action → ``pending`` until then.
+    A pending payment is finished by :func:`check_pending` + :func:`activate_pending` (the caller
+    completes what it pays for) or given up with :func:`void`. ``purpose`` says what it pays for.
+    """
     _require_station_actor(actor, household)
     existing = _existing(key)
     if existing:
         return existing
     if online_type not in gateway.ONLINE_TYPES:
-        raise ValidationError({"onlineType": ValidationError("不支持的支付方式", code="invalid")})
+        raise ValidationError({"onlineType": ValidationError(gettext("不支持的支付方式"), code="invalid")})
+    if online_type not in gateway.AUTOMATIC_CAPTURE_TYPES and not (payment_method or token):
+        raise ValidationError(
+            {"stripePaymentMethod": ValidationError(gettext("请提供支付凭证"), code="required")}
+        )
     amount = money(amount)
+    metadata = {"reference": reference, "household": str(household.pk), "payment_key": key}
     try:
-        intent = gateway.authorise(
-            amount, payment_method, online_type, key, {"reference": reference, "household": str(household.pk)}
+        intent = gateway.create_intent(
+            amount,
+            online_type,
+            key,
+            metadata,
+            payment_method=payment_method,
+            token=token,
+            return_url=return_url,
         )
     except gateway.GatewayError as exc:
         raise ValidationError(
-            {"paymentMethod": ValidationError(f"支付授权失败：{exc}", code="payment_failed")}
+            {
+                "paymentMethod": ValidationError(
+                    gettext("支付授权失败：%(reason)s") % {"reason": exc}, code="payment_failed"
+                )
+            }
         ) from exc
-    if intent.status != "requires_capture":
-        # e.g. requires_action (3-D Secure): we only accept authorisations that can be captured later.
-        gateway.cancel(intent.id, f"{key}:abandon")
-        raise ValidationError(
-            {"paymentMethod": ValidationError("支付未完成授权，请换一种支付方式", code="payment_failed")}
-        )
-    return Payment.objects.create(
+    payment = Payment(
         method=PaymentMethod.STRIPE,
-        status=PaymentStatus.AUTHORISED,
+        status=PaymentStatus.PENDING,
         online_type=online_type,
         household=household,
         station_id=household.station_id,
@@ -278,8 +346,118 @@ def authorise_online(
         reference=reference,
         idempotency_key=key,
         stripe_payment_intent=intent.id,
+        purpose=purpose or {},
         recorded_by=actor if getattr(actor, "pk", None) else None,
     )
+    if intent.status == "requires_action" or (intent.status == "processing" and is_prepaid(payment)):
+        payment.save()
+        return payment
+    if not _intent_usable(payment, intent):
+        # Declined (requires_payment_method) or anything else we cannot hold on to.
+        if intent.status in gateway.CANCELLABLE:
+            gateway.cancel(intent.id, f"{key}:abandon")
+        raise ValidationError(
+            {
+                "paymentMethod": ValidationError(
+                    gettext("支付未完成授权，请换一种支付方式"), code="payment_failed"
+                )
+            }
+        )
+    with transaction.atomic():
+        payment.save()
+        return activate_pending(payment)
+
+
+@dataclass(frozen=True)
+class OnlineState:
+    """Where a pending online payment stands at Stripe: ``ready`` (can be completed), ``action``
+    (the payer still has to act: ``next_action``, ``client_secret``) or ``failed``."""
+
+    state: str
+    client_secret: str = ""
+    next_action: dict[str, str] | None = None
+
+
+def check_pending(payment: Payment) -> OnlineState:
+    """Ask Stripe about a pending payment (no lock held: network call). A failed or mismatching
+    intent is cancelled and the payment marked failed."""
+    if payment.status != PaymentStatus.PENDING:
+        return OnlineState("ready" if payment.status == PaymentStatus.AUTHORISED else "failed")
+    intent = gateway.retrieve(payment.stripe_payment_intent)
+    if not _intent_matches(payment, intent):
+        logger.error("PaymentIntent %s does not match payment %s", intent.id, payment.pk)
+        _give_up(payment, intent, PaymentStatus.FAILED)
+        return OnlineState("failed")
+    if _intent_usable(payment, intent):
+        return OnlineState("ready")
+    if intent.status == "requires_action" or intent.status == "processing":
+        return OnlineState("action", intent.client_secret or "", next_action(intent))
+    _give_up(payment, intent, PaymentStatus.FAILED)  # e.g. 3-D Secure failed: requires_payment_method
+    return OnlineState("failed")
+
+
+def _give_up(payment: Payment, intent: Any, status: str) -> None:
+    if intent.status in gateway.CANCELLABLE:
+        gateway.cancel(intent.id, f"{payment.idempotency_key}:abandon")
+    Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(
+        status=status, updated_at=timezone.now()
+    )
+    payment.status = status
+
+
+def activate_pending(payment: Payment) -> Payment:
+    """Pending → authorised, once Stripe says the payment is usable (call inside the caller's
+    transaction, with the payment row locked, after :func:`check_pending` said ``ready``). A
+    prepaid (WeChat Pay / Alipay) payment's money is now held as the household's deposit."""
+    if payment.status != PaymentStatus.PENDING:
+        return payment
+    if is_prepaid(payment):
+        post(
+            Move(
+                f"payment:{payment.pk}:prepaid",
+                "online_prepaid",
+                STRIPE_CLEARING,
+                household_deposit(payment.household_id),
+                payment.amount_authorised,
+                payment.station_id,
+                payment.household_id,
+                payment.pk,
+                payment.reference,
+                "在线预付",
+            )
+        )
+    payment.status = PaymentStatus.AUTHORISED
+    payment.save(update_fields=["status", "updated_at"])
+    return payment
+
+
+def cancel_abandoned(older_than: timedelta = timedelta(hours=1), kind: str | None = None) -> int:
+    """Periodic: pending online payments older than ``older_than`` (e.g. the farmer closed the page at
+    the 3-D Secure step). A payment Stripe reports usable is first announced once more
+    (:data:`~marketplace.payments.signals.online_payment_ready`) so its owner can still complete it;
+    whatever is still pending afterwards is cancelled (or refunded, if already charged)."""
+    from .signals import online_payment_ready
+
+    qs = Payment.objects.filter(
+        status=PaymentStatus.PENDING,
+        method=PaymentMethod.STRIPE,
+        created_at__lt=timezone.now() - older_than,
+    )
+    if kind is not None:
+        qs = qs.filter(purpose__kind=kind)
+    cancelled = 0
+    for payment in list(qs.order_by("pk")[:500]):
+        try:
+            if check_pending(payment).state == "ready":
+                online_payment_ready.send_robust(sender=Payment, payment=payment)
+            payment.refresh_from_db()
+            if payment.status == PaymentStatus.PENDING:
+                with transaction.atomic():
+                    void(payment, gettext("超时未完成支付"))
+                cancelled += 1
+        except (gateway.GatewayError, ValidationError):
+            logger.exception("Could not cancel abandoned payment %s", payment.pk)
+    return cancelled
 
 
 # --- Capture, void, refund -----------------------------------------------------------------
@@ -322,7 +500,7 @@ def capture_moves(payment: Payment, amount: Decimal) -> list[Move]:
             Move(
                 f"payment:{payment.pk}:capture",
                 "online_sale",
-                STRIPE_CLEARING,
+                household_deposit(payment.household_id) if is_prepaid(payment) else STRIPE_CLEARING,
                 SALES,
                 amount,
                 payment.station_id,
@@ -341,8 +519,10 @@ def capture(payment: Payment, amount: Decimal) -> Payment:
     if payment.status == PaymentStatus.CAPTURED:
         return payment
     if payment.status != PaymentStatus.AUTHORISED:
-        raise ValidationError("支付状态不允许结算", code="invalid_state")
+        raise ValidationError(gettext("支付状态不允许结算"), code="invalid_state")
     amount = min(money(amount), payment.amount_authorised)
+    if is_prepaid(payment):
+        return _settle_prepaid(payment, amount)
     if payment.method == PaymentMethod.STRIPE:
         if amount <= 0:
             return void(payment, "零金额结算")
@@ -352,7 +532,9 @@ def capture(payment: Payment, amount: Decimal) -> Payment:
                 payment.stripe_payment_intent, amount, f"{payment.idempotency_key}:capture"
             )
         if intent.status != "succeeded":
-            raise ValidationError(f"在线支付结算失败（{intent.status}）", code="payment_failed")
+            raise ValidationError(
+                gettext("在线支付结算失败（%(status)s）") % {"status": intent.status}, code="payment_failed"
+            )
         received = intent.to_dict().get("amount_received")
         if received is not None:
             amount = gateway.from_fen(received)
@@ -368,14 +550,52 @@ def capture(payment: Payment, amount: Decimal) -> Payment:
     return payment
 
 
+def _settle_prepaid(payment: Payment, amount: Decimal) -> Payment:
+    """WeChat Pay / Alipay were charged in full at pledge: settling at ``amount`` refunds the
+    difference through Stripe (never keeps more than the final amount). The refund comes first and
+    is idempotent (its key), so a re-run after a crash neither refunds twice nor skips it."""
+    if amount <= 0:
+        return void(payment, gettext("零金额结算"))
+    difference = payment.amount_authorised - amount - payment.amount_refunded
+    if difference > 0:
+        refund(payment, difference, f"{payment.idempotency_key}:settle", gettext("团购差价退款"))
+        payment.refresh_from_db()
+    for move in capture_moves(payment, amount):
+        post(move)
+    payment.status = PaymentStatus.CAPTURED
+    payment.amount_captured = amount
+    payment.save(update_fields=["status", "amount_captured", "updated_at"])
+    return payment
+
+
 def void(payment: Payment, reason: str = "") -> Payment:
     """Undo an authorisation: cancel the PaymentIntent, release credit, or owe the cash back."""
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status in (PaymentStatus.CANCELLED, PaymentStatus.FAILED):
         return payment
+    if payment.status == PaymentStatus.PENDING:
+        intent = gateway.retrieve(payment.stripe_payment_intent)
+        if intent.status == "succeeded" and is_prepaid(payment) and _intent_matches(payment, intent):
+            activate_pending(payment)  # charged meanwhile: hold it, then refund it below
+        else:
+            if intent.status in gateway.CANCELLABLE:
+                gateway.cancel(payment.stripe_payment_intent, f"{payment.idempotency_key}:cancel")
+            payment.status = PaymentStatus.CANCELLED
+            payment.save(update_fields=["status", "updated_at"])
+            return payment
+    if is_prepaid(payment) and payment.status == PaymentStatus.AUTHORISED:
+        remaining = payment.amount_authorised - payment.amount_refunded
+        if remaining > 0:
+            refund(payment, remaining, f"{payment.idempotency_key}:void-refund", reason)
+        payment.refresh_from_db()
+        payment.status = PaymentStatus.CANCELLED
+        payment.save(update_fields=["status", "updated_at"])
+        return payment
     if payment.status == PaymentStatus.CAPTURED:
         ceiling = (
-            payment.amount_authorised if payment.method == PaymentMethod.CASH else payment.amount_captured
+            payment.amount_authorised
+            if payment.method == PaymentMethod.CASH or is_prepaid(payment)
+            else payment.amount_captured
         )
         remaining = ceiling - payment.amount_refunded
         if remaining > 0:
@@ -401,16 +621,46 @@ def refund(payment: Payment, amount: Decimal, key: str, reason: str = "") -> Ref
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     amount = money(amount)
     ceiling = payment.amount_authorised
-    if payment.method != PaymentMethod.CASH and payment.status == PaymentStatus.CAPTURED:
-        ceiling = payment.amount_captured  # online and credit refunds come out of what was settled
+    if (
+        payment.method != PaymentMethod.CASH
+        and not is_prepaid(payment)
+        and payment.status == PaymentStatus.CAPTURED
+    ):
+        ceiling = payment.amount_captured  # card and credit refunds come out of what was settled
     if amount <= 0 or payment.amount_refunded + amount > ceiling:
-        raise ValidationError({"amount": ValidationError("退款金额超出可退金额", code="invalid")})
+        raise ValidationError({"amount": ValidationError(gettext("退款金额超出可退金额"), code="invalid")})
     status = RefundStatus.SUCCEEDED
     stripe_refund_id = ""
     moves: list[Move] = []
-    if payment.method == PaymentMethod.STRIPE:
+    if is_prepaid(payment):
+        if payment.status not in (PaymentStatus.AUTHORISED, PaymentStatus.CAPTURED):
+            raise ValidationError(gettext("支付状态不允许退款"), code="invalid_state")
+        result = gateway.refund(payment.stripe_payment_intent, amount, key)
+        stripe_refund_id = result.id
+        # Money not settled yet is still the household's deposit; the rest comes back out of sales.
+        unsettled = max(payment.amount_authorised - payment.amount_captured - payment.amount_refunded, ZERO)
+        from_deposit = min(amount, unsettled)
+        for suffix, account, part in (
+            ("", household_deposit(payment.household_id), from_deposit),
+            (":sales", SALES, amount - from_deposit),
+        ):
+            moves.append(
+                Move(
+                    f"refund:{key}{suffix}",
+                    "online_refund",
+                    account,
+                    STRIPE_CLEARING,
+                    part,
+                    payment.station_id,
+                    payment.household_id,
+                    payment.pk,
+                    payment.reference,
+                    reason,
+                )
+            )
+    elif payment.method == PaymentMethod.STRIPE:
         if payment.status != PaymentStatus.CAPTURED:
-            raise ValidationError("未结算的在线支付请撤销授权", code="invalid_state")
+            raise ValidationError(gettext("未结算的在线支付请撤销授权"), code="invalid_state")
         result = gateway.refund(payment.stripe_payment_intent, amount, key)
         stripe_refund_id = result.id
         moves.append(
@@ -452,7 +702,7 @@ def refund(payment: Payment, amount: Decimal, key: str, reason: str = "") -> Ref
                 )
     elif payment.method == PaymentMethod.CREDIT:
         if payment.status != PaymentStatus.CAPTURED:
-            raise ValidationError("未结算的赊销请撤销授权", code="invalid_state")
+            raise ValidationError(gettext("未结算的赊销请撤销授权"), code="invalid_state")
         moves.append(
             Move(
                 f"refund:{key}",
@@ -486,7 +736,7 @@ def pay_out_cash_refund(actor: Any, refund_obj: Refund) -> Refund:
     refund_obj = Refund.objects.select_for_update().select_related("payment").get(pk=refund_obj.pk)
     payment = refund_obj.payment
     if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, payment.station_id)):
-        raise PermissionDenied("只有本站信息员可以退还现金")
+        raise PermissionDenied(gettext("只有本站信息员可以退还现金"))
     if refund_obj.status == RefundStatus.SUCCEEDED:
         return refund_obj
     post(
@@ -517,11 +767,17 @@ def record_credit_repayment(
     actor: Any, household: Household, amount: Decimal, key: str
 ) -> LedgerEntry | None:
     if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, household.station_id)):
-        raise PermissionDenied("只有本站信息员可以登记还款")
+        raise PermissionDenied(gettext("只有本站信息员可以登记还款"))
     amount = money(amount)
     owed = balance(household_receivable(household.pk))
     if amount <= 0 or amount > owed:
-        raise ValidationError({"amount": ValidationError(f"还款金额须在 0 到 {owed} 之间", code="invalid")})
+        raise ValidationError(
+            {
+                "amount": ValidationError(
+                    gettext("还款金额须在 0 到 %(owed)s 之间") % {"owed": owed}, code="invalid"
+                )
+            }
+        )
     return post(
         Move(
             key,
@@ -541,7 +797,7 @@ def record_credit_repayment(
 def record_cash_handover(actor: Any, station: Station, amount: Decimal, key: str) -> LedgerEntry | None:
     """Cash taken from the station drawer to the platform's bank account."""
     if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, station)):
-        raise PermissionDenied("无权操作该站点现金")
+        raise PermissionDenied(gettext("无权操作该站点现金"))
     return post(
         Move(
             key, "cash_handover", PLATFORM_BANK, station_cash(station.pk), amount, station.pk, memo="现金上缴"
@@ -573,7 +829,7 @@ def reconcile_cash(
 ) -> CashReconciliation:
     """Record the day's counted cash against the ledger; re-recording the same day updates it."""
     if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, station)):
-        raise PermissionDenied("只有本站信息员可以做现金日结")
+        raise PermissionDenied(gettext("只有本站信息员可以做现金日结"))
     s = cash_summary(station, day)
     counted = money(counted)
     rec, _ = CashReconciliation.objects.update_or_create(
@@ -616,9 +872,9 @@ def credit_commission(
 
 def pay_out_commission(actor: Any, station: Station, amount: Decimal, key: str) -> LedgerEntry | None:
     if not permissions.is_operator(actor):
-        raise PermissionDenied("只有平台运营可以支付佣金")
+        raise PermissionDenied(gettext("只有平台运营可以支付佣金"))
     if money(amount) > commission_balance(station):
-        raise ValidationError({"amount": ValidationError("超过应付佣金", code="invalid")})
+        raise ValidationError({"amount": ValidationError(gettext("超过应付佣金"), code="invalid")})
     return post(
         Move(
             key,
@@ -693,7 +949,7 @@ def real_name_record(
         raise ValidationError(
             {
                 "household": ValidationError(
-                    "购买限制使用农药须登记身份证号（实名）", code="real_name_required"
+                    gettext("购买限制使用农药须登记身份证号（实名）"), code="real_name_required"
                 )
             }
         )
@@ -732,11 +988,17 @@ def handle_stripe_event(event: Any) -> bool:
         payment = Payment.objects.filter(stripe_payment_intent=obj["id"]).first()
         if payment is None:
             return True
-        if event["type"] == "payment_intent.canceled" and payment.status == PaymentStatus.AUTHORISED:
+        if payment.status == PaymentStatus.PENDING:
+            _pending_event(payment, event["type"])
+        elif event["type"] == "payment_intent.canceled" and payment.status == PaymentStatus.AUTHORISED:
             Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.CANCELLED)
         elif event["type"] == "payment_intent.payment_failed" and payment.status == PaymentStatus.AUTHORISED:
             Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.FAILED)
-        elif event["type"] == "payment_intent.succeeded" and payment.status == PaymentStatus.AUTHORISED:
+        elif (
+            event["type"] == "payment_intent.succeeded"
+            and payment.status == PaymentStatus.AUTHORISED
+            and not is_prepaid(payment)  # prepaid: the charge at pledge, already recorded
+        ):
             amount = gateway.from_fen(obj.get("amount_received") or 0)
             if amount > 0:
                 for move in capture_moves(payment, amount):
@@ -745,3 +1007,21 @@ def handle_stripe_event(event: Any) -> bool:
                     status=PaymentStatus.CAPTURED, amount_captured=min(amount, payment.amount_authorised)
                 )
     return True
+
+
+def _pending_event(payment: Payment, kind: str) -> None:
+    """A pending payment moved at Stripe (the payer authenticated, scanned or paid, or gave up):
+    let its owner complete it (``online_payment_ready``), or record that it failed. The payment's
+    state is always re-read from Stripe, never taken from the event."""
+    from .signals import online_payment_ready
+
+    if kind == "payment_intent.canceled":
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(
+            status=PaymentStatus.CANCELLED, updated_at=timezone.now()
+        )
+    elif kind in ("payment_intent.amount_capturable_updated", "payment_intent.succeeded"):
+        for _receiver, result in online_payment_ready.send_robust(sender=Payment, payment=payment):
+            if isinstance(result, Exception) and not isinstance(result, (ValidationError, PermissionDenied)):
+                logger.error("Completing payment %s failed: %r", payment.pk, result)
+    elif kind == "payment_intent.payment_failed":
+        check_pending(payment)

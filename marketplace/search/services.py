@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from marketplace.apps.catalogue.product_types import CHLORIDE_CLASSES, PRODUCT_TYPES
 
@@ -49,26 +50,32 @@ class SearchParams:
         errors: dict[str, ValidationError] = {}
         unknown = [t for t in self.product_types if t not in PRODUCT_TYPES]
         if unknown:
-            errors["product_types"] = ValidationError(f"未知商品类型: {', '.join(unknown)}", "invalid")
+            errors["product_types"] = ValidationError(
+                gettext("未知商品类型: %(types)s") % {"types": ", ".join(unknown)}, "invalid"
+            )
         bad_cl = [c for c in self.chloride_classes if c not in CHLORIDE_CLASSES]
         if bad_cl:
             errors["chloride_classes"] = ValidationError(
-                f"含氯类别须为 {', '.join(CHLORIDE_CLASSES)}", "invalid"
+                gettext("含氯类别须为 %(classes)s") % {"classes": ", ".join(CHLORIDE_CLASSES)}, "invalid"
             )
         if self.sort not in SORTS:
-            errors["sort"] = ValidationError(f"排序须为 {', '.join(SORTS)}", "invalid")
+            errors["sort"] = ValidationError(
+                gettext("排序须为 %(sorts)s") % {"sorts": ", ".join(SORTS)}, "invalid"
+            )
         for name in ("n", "p", "k"):
             lo, hi = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
             for bound in (lo, hi):
                 if bound is not None and not (0 <= bound <= 100):
-                    errors[f"{name}_min"] = ValidationError("养分含量须在 0-100 之间", "invalid")
+                    errors[f"{name}_min"] = ValidationError(gettext("养分含量须在 0-100 之间"), "invalid")
             if lo is not None and hi is not None and lo > hi:
-                errors[f"{name}_min"] = ValidationError("最小值不能大于最大值", "invalid")
+                errors[f"{name}_min"] = ValidationError(gettext("最小值不能大于最大值"), "invalid")
         if self.radius_km is not None:
             if self.station_id is None:
-                errors["radius_km"] = ValidationError("按距离筛选须指定站点", "required")
+                errors["radius_km"] = ValidationError(gettext("按距离筛选须指定站点"), "required")
             elif not (0 < self.radius_km <= MAX_RADIUS_KM):
-                errors["radius_km"] = ValidationError(f"半径须在 0-{MAX_RADIUS_KM:g} 公里之间", "invalid")
+                errors["radius_km"] = ValidationError(
+                    gettext("半径须在 0-%(max)s 公里之间") % {"max": f"{MAX_RADIUS_KM:g}"}, "invalid"
+                )
         if errors:
             raise ValidationError(errors)
         self.first = min(max(int(self.first or 20), 1), settings.GRAPHQL_MAX_PAGE_SIZE)
@@ -107,7 +114,7 @@ def station_point(params: SearchParams) -> tuple[float, float] | None:
 
     row = Station.objects.filter(pk=params.station_id).values_list("latitude", "longitude").first()
     if row is None:
-        raise ValidationError({"station_id": ValidationError("站点不存在", code="not_found")})
+        raise ValidationError({"station_id": ValidationError(gettext("站点不存在"), code="not_found")})
     return float(row[0]), float(row[1])
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from marketplace.core import permissions
 
@@ -18,7 +19,7 @@ HOUSEHOLD_FIELDS = ("name", "phone", "id_number", "farm_area_mu", "notes", "vill
 def _clean_household_data(station: Station, data: dict[str, Any]) -> dict[str, Any]:
     unknown = set(data) - set(HOUSEHOLD_FIELDS) - {"credit_limit", "village"}
     if unknown:
-        raise ValidationError({f: ValidationError("未知字段", code="invalid") for f in unknown})
+        raise ValidationError({f: ValidationError(gettext("未知字段"), code="invalid") for f in unknown})
     cleaned = {k: v for k, v in data.items() if v is not None}
     if "name" in cleaned:
         cleaned["name"] = str(cleaned["name"]).strip()
@@ -29,17 +30,21 @@ def _clean_household_data(station: Station, data: dict[str, Any]) -> dict[str, A
             villages__pk=cleaned["village_id"]
         ).exists()
         if not village_ok:
-            raise ValidationError({"village_id": ValidationError("村不在本站所在县", code="invalid")})
+            raise ValidationError(
+                {"village_id": ValidationError(gettext("村不在本站所在县"), code="invalid")}
+            )
     return cleaned
 
 
 @transaction.atomic
 def register_household(actor: Any, station: Station, data: dict[str, Any]) -> Household:
     """Register a farmer household at a station. Only that station's staff (or an operator) may."""
-    permissions.require(permissions.can_manage_station(actor, station), "只能为本站点登记农户")
+    permissions.require(permissions.can_manage_station(actor, station), gettext("只能为本站点登记农户"))
     cleaned = _clean_household_data(station, data)
     if "credit_limit" in cleaned and Decimal(cleaned["credit_limit"]) != 0:
-        raise ValidationError({"credit_limit": ValidationError("赊销额度需单独审批", code="invalid")})
+        raise ValidationError(
+            {"credit_limit": ValidationError(gettext("赊销额度需单独审批"), code="invalid")}
+        )
     cleaned.pop("credit_limit", None)
     cleaned.setdefault("village_id", station.village_id)
     household = Household(station=station, created_by=actor, **cleaned)
@@ -50,10 +55,12 @@ def register_household(actor: Any, station: Station, data: dict[str, Any]) -> Ho
 
 @transaction.atomic
 def update_household(actor: Any, household: Household, data: dict[str, Any]) -> Household:
-    permissions.require(permissions.can_manage_household(actor, household), "无权修改该农户")
+    permissions.require(permissions.can_manage_household(actor, household), gettext("无权修改该农户"))
     cleaned = _clean_household_data(household.station, data)
     if "credit_limit" in cleaned:
-        raise ValidationError({"credit_limit": ValidationError("请使用赊销额度审批", code="invalid")})
+        raise ValidationError(
+            {"credit_limit": ValidationError(gettext("请使用赊销额度审批"), code="invalid")}
+        )
     for key, value in cleaned.items():
         setattr(household, key, value)
     household.full_clean()
@@ -66,9 +73,9 @@ def set_credit_limit(actor: Any, household: Household, limit: Decimal) -> Househ
     """Approve a household's credit (赊销) limit: the station manager or an operator."""
     is_manager = household.station.memberships.filter(user=actor, is_manager=True).exists()
     if not (permissions.is_operator(actor) or is_manager):
-        raise PermissionDenied("只有站长或平台运营可以审批赊销额度")
+        raise PermissionDenied(gettext("只有站长或平台运营可以审批赊销额度"))
     if limit < 0:
-        raise ValidationError({"credit_limit": ValidationError("额度不能为负", code="invalid")})
+        raise ValidationError({"credit_limit": ValidationError(gettext("额度不能为负"), code="invalid")})
     household.credit_limit = limit
     household.save(update_fields=["credit_limit"])
     return household

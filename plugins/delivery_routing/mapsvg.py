@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable
 
 from django.utils.html import escape
+from django.utils.translation import gettext
 
 from .models import DeliveryPlan, PlanVisit
 
@@ -67,9 +68,10 @@ def render_plan_svg(plan: DeliveryPlan) -> str:
     for v in visits:
         by_route.setdefault(v.route_id, []).append(v)
 
+    aria = escape(gettext("%(plan)s 线路图") % {"plan": plan})
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" class="route-map" '
-        f'role="img" aria-label="{escape(str(plan))} 线路图">',
+        f'role="img" aria-label="{aria}">',
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#f8faf7" stroke="#d9e2d5"/>',
     ]
     for route in routes:
@@ -81,10 +83,12 @@ def render_plan_svg(plan: DeliveryPlan) -> str:
             pts.append(proj(float(place.latitude), float(place.longitude)))
         pts.append(pts[0])
         path = " ".join(f"{x},{y}" for x, y in pts)
+        title = escape(gettext("线路%(number)s") % {"number": route.number})
         out.append(
             f'<polyline class="route" data-route="{route.number}" points="{path}" fill="none" '
             f'stroke="{colour}" stroke-width="2.5" stroke-linejoin="round" opacity="0.85">'
-            f"<title>线路{route.number} {escape(str(route.vehicle))}</title></polyline>"
+            f"<title>{title} {escape(str(route.vehicle))}</title>"
+            "</polyline>"
         )
     for depot in depots.values():
         x, y = proj(float(depot.latitude), float(depot.longitude))

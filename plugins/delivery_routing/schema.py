@@ -12,6 +12,7 @@ from typing import Any
 import graphene
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
+from django.utils.translation import gettext
 
 from marketplace.graphql.core.mutations import BaseMutation, require_login
 from marketplace.graphql.core.types import page, page_args
@@ -289,14 +290,14 @@ class PlanCreateInput(graphene.InputObjectType):
 def _my_plan(info, plan_id) -> DeliveryPlan:
     user = require_login(info)
     if not access.is_dispatcher(user):
-        raise PermissionDenied("只有调度员可以操作配送计划")
+        raise PermissionDenied(gettext("只有调度员可以操作配送计划"))
     return access.plans_for(user).select_for_update().get(pk=plan_id)
 
 
 def _my_stop(info, stop_id) -> PlanStop:
     user = require_login(info)
     if not access.is_dispatcher(user):
-        raise PermissionDenied("只有调度员可以操作配送计划")
+        raise PermissionDenied(gettext("只有调度员可以操作配送计划"))
     return PlanStop.objects.select_related("plan", "depot").get(pk=stop_id, plan__in=access.plans_for(user))
 
 
@@ -315,10 +316,12 @@ class PlanCreate(BaseMutation):
         for item in input.get("stops") or []:
             station = Station.objects.filter(pk=item["station_id"], is_active=True).first()
             if station is None:
-                raise ValidationError({"stops": ValidationError("站点不存在", code="not_found")})
+                raise ValidationError({"stops": ValidationError(gettext("站点不存在"), code="not_found")})
             depot = access.depots_for(user).filter(pk=item["depot_id"]).first()
             if depot is None:
-                raise ValidationError({"stops": ValidationError("仓库不存在或无权使用", code="not_found")})
+                raise ValidationError(
+                    {"stops": ValidationError(gettext("仓库不存在或无权使用"), code="not_found")}
+                )
             lines = [(text, 1) for text in item.get("lines") or []]
             stops.append(
                 services.StopInput(
@@ -374,7 +377,9 @@ class StopMove(BaseMutation):
         stop = _my_stop(info, stop_id)
         vehicle = stop.plan.vehicles.filter(pk=vehicle_id).first()
         if vehicle is None:
-            raise ValidationError({"vehicle_id": ValidationError("该车辆不在本计划中", code="not_found")})
+            raise ValidationError(
+                {"vehicle_id": ValidationError(gettext("该车辆不在本计划中"), code="not_found")}
+            )
         services.move_stop(stop, vehicle, reoptimise)
         return {"plan": plan_queryset(info.context.user).get(pk=stop.plan_id)}
 
@@ -392,7 +397,7 @@ class PlanReoptimise(BaseMutation):
     def perform(cls, info, id, time_limit_seconds=None) -> dict[str, Any]:
         plan = _my_plan(info, id)
         if not plan.is_editable:
-            raise ValidationError("计划已发布或正在求解，不能重新排线", code="invalid_state")
+            raise ValidationError(gettext("计划已发布或正在求解，不能重新排线"), code="invalid_state")
         services.plan_deliveries(plan, time_limit_s=time_limit_seconds)
         return {"plan": plan_queryset(info.context.user).get(pk=plan.pk)}
 

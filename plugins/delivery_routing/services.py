@@ -23,6 +23,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from oscar.core.loading import get_model
 
 from marketplace.core.extensions import DeliveryRequest, delivery_requests
@@ -173,11 +174,11 @@ def create_plan(
     whose goods leave from its depots.  Requests already in a published plan are skipped.
     """
     if not access.is_dispatcher(user):
-        raise PermissionDenied("只有调度员可以创建配送计划")
+        raise PermissionDenied(gettext("只有调度员可以创建配送计划"))
     if partner is None and not access.permissions.is_operator(user):
         partner = access.dispatch_partners(user).first()
     if partner is not None and not access.dispatch_partners(user).filter(pk=partner.pk).exists():
-        raise PermissionDenied("无权为该供应商排线")
+        raise PermissionDenied(gettext("无权为该供应商排线"))
     vehicles_qs = access.vehicles_for(user).filter(is_active=True, home_depot__is_active=True)
     if partner is not None:
         vehicles_qs = vehicles_qs.filter(home_depot__partner=partner)
@@ -185,13 +186,17 @@ def create_plan(
         ids = {int(v) for v in vehicle_ids}
         vehicles_qs = vehicles_qs.filter(pk__in=ids)
         if vehicles_qs.count() != len(ids):
-            raise ValidationError({"vehicle_ids": ValidationError("车辆不存在或无权使用", code="not_found")})
+            raise ValidationError(
+                {"vehicle_ids": ValidationError(gettext("车辆不存在或无权使用"), code="not_found")}
+            )
     vehicles = list(vehicles_qs.select_related("home_depot"))
     if not vehicles:
-        raise ValidationError({"vehicle_ids": ValidationError("没有可用车辆", code="required")})
+        raise ValidationError({"vehicle_ids": ValidationError(gettext("没有可用车辆"), code="required")})
     budget = float(time_limit_s or getattr(settings, "ROUTING_SOLVE_SECONDS", 10.0))
     if not 0 < budget <= 600:
-        raise ValidationError({"time_limit_s": ValidationError("求解时限须在 0–600 秒之间", code="invalid")})
+        raise ValidationError(
+            {"time_limit_s": ValidationError(gettext("求解时限须在 0–600 秒之间"), code="invalid")}
+        )
 
     plan = DeliveryPlan.objects.create(
         name=name, date=day, partner=partner, created_by=user, time_limit_s=budget, seed=seed
@@ -242,19 +247,19 @@ def add_stop(
     plan: DeliveryPlan, item: StopInput, vehicles: Sequence[Vehicle] | None = None, default_ref: str = ""
 ) -> PlanStop:
     if item.weight_kg <= 0:
-        raise ValidationError({"weight_kg": ValidationError("重量必须大于 0", code="invalid")})
+        raise ValidationError({"weight_kg": ValidationError(gettext("重量必须大于 0"), code="invalid")})
     if plan.partner_id is not None and item.depot.partner_id != plan.partner_id:
-        raise PermissionDenied("发货仓库不属于该供应商")
+        raise PermissionDenied(gettext("发货仓库不属于该供应商"))
     station = item.station
     lat = item.latitude if item.latitude is not None else (station.latitude if station else None)
     lon = item.longitude if item.longitude is not None else (station.longitude if station else None)
     if lat is None or lon is None:
-        raise ValidationError({"station_id": ValidationError("需要站点或坐标", code="required")})
+        raise ValidationError({"station_id": ValidationError(gettext("需要站点或坐标"), code="required")})
     start, end = _station_window(station)
     start = item.window_start_s if item.window_start_s is not None else start
     end = item.window_end_s if item.window_end_s is not None else end
     if end < start:
-        raise ValidationError({"window_end": ValidationError("时间窗结束早于开始", code="invalid")})
+        raise ValidationError({"window_end": ValidationError(gettext("时间窗结束早于开始"), code="invalid")})
     vehicles = vehicles if vehicles is not None else list(plan.vehicles.all())
     return PlanStop.objects.create(
         plan=plan,
@@ -452,7 +457,7 @@ def plan_deliveries(
     if not isinstance(plan, DeliveryPlan):
         plan = DeliveryPlan.objects.get(pk=plan)
     if plan.status == DeliveryPlan.Status.PUBLISHED:
-        raise ValidationError("已发布的计划不能重新排线", code="invalid_state")
+        raise ValidationError(gettext("已发布的计划不能重新排线"), code="invalid_state")
     budget = float(time_limit_s or plan.time_limit_s)
     seed = plan.seed if seed is None else seed
     problem, pre_reasons = build_problem(plan)
@@ -522,7 +527,7 @@ def schedule_solve(plan: DeliveryPlan) -> None:
 
 def _editable(plan: DeliveryPlan) -> None:
     if not plan.is_editable:
-        raise ValidationError("计划已发布或正在求解，不能修改", code="invalid_state")
+        raise ValidationError(gettext("计划已发布或正在求解，不能修改"), code="invalid_state")
 
 
 def lock_stop(stop: PlanStop, locked: bool = True) -> PlanStop:
@@ -535,10 +540,16 @@ def lock_stop(stop: PlanStop, locked: bool = True) -> PlanStop:
             PlanVisit.objects.filter(stop=stop).values_list("route__vehicle_id", flat=True).distinct()
         )
         if not vehicles:
-            raise ValidationError({"stop_id": ValidationError("该站点尚未排入线路", code="invalid_state")})
+            raise ValidationError(
+                {"stop_id": ValidationError(gettext("该站点尚未排入线路"), code="invalid_state")}
+            )
         if len(vehicles) > 1:
             raise ValidationError(
-                {"stop_id": ValidationError("该站点由多辆车分批配送，不能锁定到一辆车", code="invalid")}
+                {
+                    "stop_id": ValidationError(
+                        gettext("该站点由多辆车分批配送，不能锁定到一辆车"), code="invalid"
+                    )
+                }
             )
         stop.locked_vehicle_id = vehicles.pop()
     stop.save(update_fields=["locked_vehicle"])
@@ -554,16 +565,23 @@ def move_stop(stop: PlanStop, vehicle: Vehicle, reoptimise: bool = True) -> Plan
     plan = stop.plan
     _editable(plan)
     if not plan.vehicles.filter(pk=vehicle.pk).exists():
-        raise ValidationError({"vehicle_id": ValidationError("该车辆不在本计划中", code="invalid")})
+        raise ValidationError({"vehicle_id": ValidationError(gettext("该车辆不在本计划中"), code="invalid")})
     if stop.kind == PlanStop.Kind.DELIVERY and vehicle.home_depot_id != stop.depot_id:
         raise ValidationError(
-            {"vehicle_id": ValidationError(f"货物在{stop.depot.name}，该车辆不从这里出发", code="invalid")}
+            {
+                "vehicle_id": ValidationError(
+                    gettext("货物在%(depot)s，该车辆不从这里出发") % {"depot": stop.depot.name},
+                    code="invalid",
+                )
+            }
         )
     if vehicle.capacity_kg < stop.weight_kg:
         raise ValidationError(
             {
                 "vehicle_id": ValidationError(
-                    f"车辆载重 {vehicle.capacity_kg} kg 小于货重 {stop.weight_kg} kg", code="invalid"
+                    gettext("车辆载重 %(capacity)s kg 小于货重 %(weight)s kg")
+                    % {"capacity": vehicle.capacity_kg, "weight": stop.weight_kg},
+                    code="invalid",
                 )
             }
         )
@@ -580,9 +598,9 @@ def publish_plan(plan: DeliveryPlan, user: Any) -> DeliveryPlan:
     """Publish a draft: stations get their ETA by SMS (deduplicated), drivers their route sheet."""
     plan = DeliveryPlan.objects.select_for_update().get(pk=plan.pk)
     if plan.status != DeliveryPlan.Status.DRAFT:
-        raise ValidationError("只有可行的草稿计划可以发布", code="invalid_state")
+        raise ValidationError(gettext("只有可行的草稿计划可以发布"), code="invalid_state")
     if not plan.routes.exists():
-        raise ValidationError("计划中没有线路", code="invalid_state")
+        raise ValidationError(gettext("计划中没有线路"), code="invalid_state")
     refs = list(plan.stops.values_list("ref", flat=True))
     clash = (
         PlanStop.objects.filter(plan__status=DeliveryPlan.Status.PUBLISHED, ref__in=refs)
@@ -590,7 +608,10 @@ def publish_plan(plan: DeliveryPlan, user: Any) -> DeliveryPlan:
         .values_list("name", flat=True)
     )
     if clash:
-        raise ValidationError(f"以下货物已在其他已发布计划中：{'、'.join(clash)}", code="invalid_state")
+        raise ValidationError(
+            gettext("以下货物已在其他已发布计划中：%(names)s") % {"names": gettext("、").join(clash)},
+            code="invalid_state",
+        )
     plan.status = DeliveryPlan.Status.PUBLISHED
     plan.published_at, plan.published_by = timezone.now(), user
     plan.save(update_fields=["status", "published_at", "published_by"])

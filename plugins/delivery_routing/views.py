@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from . import access, services
@@ -20,7 +21,7 @@ from .models import DeliveryPlan, PlanRoute, PlanStop, PlanVisit
 
 def _dispatcher(request: HttpRequest) -> None:
     if not access.is_dispatcher(request.user):
-        raise PermissionDenied("只有调度员可以访问")
+        raise PermissionDenied(gettext("只有调度员可以访问"))
 
 
 def _plan(request: HttpRequest, pk: int) -> DeliveryPlan:
@@ -52,7 +53,7 @@ def plan_create(request: HttpRequest) -> HttpResponse:
     try:
         day = date.fromisoformat(request.POST.get("date", ""))
     except ValueError:
-        messages.error(request, "请选择配送日期")
+        messages.error(request, gettext("请选择配送日期"))
         return redirect("routing:plans")
     vehicle_ids = request.POST.getlist("vehicles") or None
     try:
@@ -104,9 +105,9 @@ def plan_reoptimise(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _plan(request, pk)
     try:
         if not plan.is_editable:
-            raise ValidationError("计划已发布或正在求解，不能重新排线", code="invalid_state")
+            raise ValidationError(gettext("计划已发布或正在求解，不能重新排线"), code="invalid_state")
         plan = services.plan_deliveries(plan)
-        messages.success(request, f"已重新优化：{plan.get_status_display()}")
+        messages.success(request, gettext("已重新优化：%(status)s") % {"status": plan.get_status_display()})
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     return redirect("routing:plan", pk=pk)
@@ -118,7 +119,7 @@ def plan_publish(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _plan(request, pk)
     try:
         services.publish_plan(plan, request.user)
-        messages.success(request, "计划已发布，站点已收到预计到达时间短信")
+        messages.success(request, gettext("计划已发布，站点已收到预计到达时间短信"))
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     return redirect("routing:plan", pk=pk)
@@ -146,13 +147,21 @@ def stop_move(request: HttpRequest, pk: int, stop_id: int) -> HttpResponse:
     stop = _stop(request, pk, stop_id)
     vehicle = stop.plan.vehicles.filter(pk=request.POST.get("vehicle") or 0).first()
     if vehicle is None:
-        messages.error(request, "请选择车辆")
+        messages.error(request, gettext("请选择车辆"))
         return redirect("routing:plan", pk=pk)
     try:
         services.move_stop(stop, vehicle)
-        messages.success(request, f"「{stop.name}」已移到 {vehicle}，其余站点已重新优化")
+        messages.success(
+            request,
+            gettext("「%(stop)s」已移到 %(vehicle)s，其余站点已重新优化")
+            % {"stop": stop.name, "vehicle": vehicle},
+        )
     except services.PlanInfeasible as exc:
-        messages.error(request, "无法移动：" + "；".join(p["message"] for p in exc.problems))
+        messages.error(
+            request,
+            gettext("无法移动：%(problems)s")
+            % {"problems": gettext("；").join(p["message"] for p in exc.problems)},
+        )
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     return redirect("routing:plan", pk=pk)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 
 def bar_chart(rows: Sequence[Any], width: int = 340, bar_h: int = 22) -> SafeString:
@@ -20,9 +21,10 @@ def bar_chart(rows: Sequence[Any], width: int = 340, bar_h: int = 22) -> SafeStr
     height = top + len(rows) * (bar_h + 6) + 8
     peak = max(float(r.tonnes) for r in rows) or 1.0
     span = width - label_w - 60
+    aria = escape(gettext("各产品需求（吨）"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-        f'role="img" aria-label="各产品需求（吨）" class="fert-chart">'
+        f'role="img" aria-label="{aria}" class="fert-chart">'
     ]
     for i, r in enumerate(rows):
         y = top + i * (bar_h + 6)
@@ -50,9 +52,10 @@ def station_map(stations: Sequence[dict[str, Any]], width: int = 340, height: in
     pad = 24
     scale = (min(width, height) - 2 * pad) / span
     peak = max(float(s["tonnes"]) for s in stations) or 1.0
+    aria = escape(gettext("站点需求分布"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-        f'role="img" aria-label="站点需求分布" class="fert-map">'
+        f'role="img" aria-label="{aria}" class="fert-map">'
         f'<rect width="{width}" height="{height}" fill="#f7faf7" stroke="#cbd2d9"/>'
     ]
     for s in stations:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .agronomy.nutrients import MU_PER_HA
@@ -40,11 +41,16 @@ class ImmutableModel(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None and not self._state.adding:
-            raise ValidationError(f"{self._meta.verbose_name} 不可修改（请新建版本）", code="invalid_state")
+            raise ValidationError(
+                gettext("%(model)s 不可修改（请新建版本）") % {"model": self._meta.verbose_name},
+                code="invalid_state",
+            )
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise ValidationError(f"{self._meta.verbose_name} 不可删除", code="invalid_state")
+        raise ValidationError(
+            gettext("%(model)s 不可删除") % {"model": self._meta.verbose_name}, code="invalid_state"
+        )
 
 
 class FarmField(models.Model):
@@ -127,9 +133,9 @@ class FarmField(models.Model):
         for name in ("yield_1", "yield_2", "yield_3"):
             value = getattr(self, name)
             if value is not None and not (Decimal("20") <= value <= Decimal("2000")):
-                errors[name] = ValidationError("产量须在 20–2000 kg/亩 之间", code="invalid")
+                errors[name] = ValidationError(gettext("产量须在 20–2000 kg/亩 之间"), code="invalid")
         if (self.usual_product_id is None) != (self.usual_bags is None):
-            errors["usual_bags"] = ValidationError("习惯用肥须同时填写产品和袋数", code="invalid")
+            errors["usual_bags"] = ValidationError(gettext("习惯用肥须同时填写产品和袋数"), code="invalid")
         if errors:
             raise ValidationError(errors)
 

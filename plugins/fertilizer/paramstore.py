@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from .agronomy.nutrients import NPK, NUTRIENTS
 from .agronomy.params import (
@@ -171,17 +172,20 @@ def merge_changes(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, An
             merged = {**data[key]}
             for n, v in dict(value).items():
                 if n not in NUTRIENTS:
-                    errors[key] = ValidationError(f"未知养分 {n}", code="invalid")
+                    errors[key] = ValidationError(gettext("未知养分 %(name)s") % {"name": n}, code="invalid")
                     continue
                 v = float(v)
                 if not lo <= v <= hi or (key == "utilisation_rate" and v <= 0):
-                    errors[key] = ValidationError(f"{n} 须在 {lo}–{hi} 之间", code="invalid")
+                    errors[key] = ValidationError(
+                        gettext("%(name)s 须在 %(low)s–%(high)s 之间") % {"name": n, "low": lo, "high": hi},
+                        code="invalid",
+                    )
                 merged[n] = v
             data[key] = merged
         elif key == "n_basal_fraction":
             v = float(value)
             if not 0.0 <= v <= 1.0:
-                errors[key] = ValidationError("须在 0–1 之间", code="invalid")
+                errors[key] = ValidationError(gettext("须在 0–1 之间"), code="invalid")
             data[key] = v
         elif key == "chloride_sensitive":
             data[key] = bool(value)
@@ -190,21 +194,27 @@ def merge_changes(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, An
             for indicator, bounds in dict(value).items():
                 bounds = [float(b) for b in bounds]
                 if indicator not in grading:
-                    errors[key] = ValidationError(f"未知指标 {indicator}", code="invalid")
+                    errors[key] = ValidationError(
+                        gettext("未知指标 %(name)s") % {"name": indicator}, code="invalid"
+                    )
                 elif len(bounds) != 5 or any(a <= b for a, b in zip(bounds, bounds[1:], strict=False)):
-                    errors[key] = ValidationError(f"{indicator}: 须为 5 个递减的分级界限", code="invalid")
+                    errors[key] = ValidationError(
+                        gettext("%(name)s: 须为 5 个递减的分级界限") % {"name": indicator}, code="invalid"
+                    )
                 grading[indicator] = bounds
             data[key] = grading
         elif key == "abundance_thresholds":
             t = [float(x) for x in value]
             if len(t) != 3 or not (0 < t[0] < t[1] < t[2] <= 100):
-                errors[key] = ValidationError("须为 3 个递增的百分数", code="invalid")
+                errors[key] = ValidationError(gettext("须为 3 个递增的百分数"), code="invalid")
             data[key] = t
         elif key == "zone_formula":
             try:
                 _formula_from_data(value)
             except (KeyError, TypeError, ValueError) as e:
-                errors[key] = ValidationError(f"区域配方格式错误: {e}", code="invalid")
+                errors[key] = ValidationError(
+                    gettext("区域配方格式错误: %(error)s") % {"error": e}, code="invalid"
+                )
             data[key] = value
         elif key == "plan":
             plan = plan_settings(data)
@@ -212,23 +222,27 @@ def merge_changes(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, An
                 if k == "tolerance":
                     tol = {**plan["tolerance"], **{n: float(x) for n, x in dict(v).items()}}
                     if any(not 0.01 <= x <= 1.0 for x in tol.values()) or set(tol) != set(NUTRIENTS):
-                        errors["plan"] = ValidationError("容差须在 0.01–1 之间", code="invalid")
+                        errors["plan"] = ValidationError(gettext("容差须在 0.01–1 之间"), code="invalid")
                     plan["tolerance"] = tol
                 elif k == "basal_n_max_share":
                     if v is not None and not 0.0 < float(v) <= 1.0:
-                        errors["plan"] = ValidationError("基肥氮上限比例须在 0–1 之间", code="invalid")
+                        errors["plan"] = ValidationError(
+                            gettext("基肥氮上限比例须在 0–1 之间"), code="invalid"
+                        )
                     plan[k] = None if v is None else float(v)
                 elif k == "zero_target_cap_kg_mu":
                     if float(v) < 0:
-                        errors["plan"] = ValidationError("须 ≥ 0", code="invalid")
+                        errors["plan"] = ValidationError(gettext("须 ≥ 0"), code="invalid")
                     plan[k] = float(v)
                 else:
-                    errors["plan"] = ValidationError(f"未知设置 {k}", code="invalid")
+                    errors["plan"] = ValidationError(
+                        gettext("未知设置 %(name)s") % {"name": k}, code="invalid"
+                    )
             data["plan"] = plan
         elif key == "source":
             data[key] = str(value)
         else:
-            errors[key] = ValidationError("不可修改的字段", code="invalid")
+            errors[key] = ValidationError(gettext("不可修改的字段"), code="invalid")
     if errors:
         raise ValidationError(errors)
     try:

@@ -14,6 +14,7 @@ import graphene
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch
+from django.utils.translation import gettext
 from graphene.types.generic import GenericScalar
 
 from marketplace.core import permissions
@@ -559,13 +560,15 @@ class SoilTestImport(BaseMutation):
     def perform(cls, info: Any, csv: str | None = None, xlsx_base64: str | None = None, filename=None):
         user = require_login(info)
         if bool(csv) == bool(xlsx_base64):
-            raise ValidationError({"csv": ValidationError("请提供 csv 或 xlsxBase64 之一", code="required")})
+            raise ValidationError(
+                {"csv": ValidationError(gettext("请提供 csv 或 xlsxBase64 之一"), code="required")}
+            )
         if xlsx_base64:
             try:
                 content: bytes | str = base64.b64decode(xlsx_base64, validate=True)
             except (binascii.Error, ValueError):
                 raise ValidationError(
-                    {"xlsxBase64": ValidationError("不是有效的 base64", code="invalid")}
+                    {"xlsxBase64": ValidationError(gettext("不是有效的 base64"), code="invalid")}
                 ) from None
             name = filename or "upload.xlsx"
             if not name.lower().endswith(".xlsx"):

@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from oscar.core.loading import get_model
 
 from marketplace.apps.catalogue.product_types import FERTILIZER
@@ -90,23 +91,27 @@ def _apply_field(field: FarmField, data: dict[str, Any]) -> FarmField:
     if field.usual_product_id is not None:
         Product = get_model("catalogue", "Product")
         if not Product.objects.filter(pk=field.usual_product_id, product_class__slug=FERTILIZER).exists():
-            raise ValidationError({"usual_product_id": ValidationError("不是化肥产品", code="invalid")})
+            raise ValidationError(
+                {"usual_product_id": ValidationError(gettext("不是化肥产品"), code="invalid")}
+            )
     field.full_clean(validate_constraints=False)  # the unique name is reported below, on "name"
     try:
         with transaction.atomic():
             field.save()
     except IntegrityError:
-        raise ValidationError({"name": ValidationError("该农户已有同名地块", code="unique")}) from None
+        raise ValidationError(
+            {"name": ValidationError(gettext("该农户已有同名地块"), code="unique")}
+        ) from None
     return field
 
 
 def create_field(user: Any, household: Any, data: dict[str, Any]) -> FarmField:
-    permissions.require(permissions.can_manage_household(user, household), "无权为该农户登记地块")
+    permissions.require(permissions.can_manage_household(user, household), gettext("无权为该农户登记地块"))
     return _apply_field(FarmField(household=household), data)
 
 
 def update_field(user: Any, field: FarmField, data: dict[str, Any]) -> FarmField:
-    permissions.require(access.managed_fields(user).filter(pk=field.pk).exists(), "无权修改该地块")
+    permissions.require(access.managed_fields(user).filter(pk=field.pk).exists(), gettext("无权修改该地块"))
     return _apply_field(field, {k: v for k, v in data.items() if k != "household"})
 
 
@@ -119,7 +124,7 @@ def update_field(user: Any, field: FarmField, data: dict[str, Any]) -> FarmField
 class Column:
     key: str
     aliases: tuple[str, ...]
-    label: str
+    label: str  # lazily translated; str(label) in the active language
     kind: str = "number"  # number | text | date | id
     units: dict[str, float] | None = None  # accepted unit -> factor to the stored unit
     low: float | None = None
@@ -129,29 +134,36 @@ class Column:
 
 MG = {"mg/kg": 1.0, "ppm": 1.0, "毫克/千克": 1.0, "g/kg": 1000.0}
 COLUMNS: tuple[Column, ...] = (
-    Column("field_id", ("field_id", "地块编号", "地块id"), "地块编号", "id"),
-    Column("lab", ("lab", "检测机构", "化验室"), "检测机构", "text"),
-    Column("sample_date", ("sample_date", "采样日期"), "采样日期", "date"),
+    Column("field_id", ("field_id", "地块编号", "地块id"), gettext_lazy("地块编号"), "id"),
+    Column("lab", ("lab", "检测机构", "化验室"), gettext_lazy("检测机构"), "text"),
+    Column("sample_date", ("sample_date", "采样日期"), gettext_lazy("采样日期"), "date"),
     Column("ph", ("ph", "酸碱度"), "pH", units={"": 1.0}, low=3.5, high=10.0),
     Column(
         "organic_matter_g_kg",
         ("organic_matter", "有机质"),
-        "有机质",
+        gettext_lazy("有机质"),
         units={"g/kg": 1.0, "%": 10.0, "克/千克": 1.0},
         low=2.0,
         high=200.0,
     ),
-    Column("alkali_n_mg_kg", ("alkali_n", "碱解氮"), "碱解氮", units=MG, low=5.0, high=600.0),
-    Column("olsen_p_mg_kg", ("olsen_p", "有效磷"), "有效磷", units=MG, low=0.5, high=300.0),
-    Column("available_k_mg_kg", ("available_k", "速效钾"), "速效钾", units=MG, low=10.0, high=1500.0),
+    Column("alkali_n_mg_kg", ("alkali_n", "碱解氮"), gettext_lazy("碱解氮"), units=MG, low=5.0, high=600.0),
+    Column("olsen_p_mg_kg", ("olsen_p", "有效磷"), gettext_lazy("有效磷"), units=MG, low=0.5, high=300.0),
+    Column(
+        "available_k_mg_kg",
+        ("available_k", "速效钾"),
+        gettext_lazy("速效钾"),
+        units=MG,
+        low=10.0,
+        high=1500.0,
+    ),
 )
 MICRO_COLUMNS: tuple[Column, ...] = (
-    Column("zn", ("zn", "有效锌"), "有效锌", units=MG, low=0.0, high=100.0, required=False),
-    Column("b", ("b", "有效硼"), "有效硼", units=MG, low=0.0, high=20.0, required=False),
-    Column("fe", ("fe", "有效铁"), "有效铁", units=MG, low=0.0, high=500.0, required=False),
-    Column("mn", ("mn", "有效锰"), "有效锰", units=MG, low=0.0, high=500.0, required=False),
-    Column("cu", ("cu", "有效铜"), "有效铜", units=MG, low=0.0, high=100.0, required=False),
-    Column("s", ("s", "有效硫"), "有效硫", units=MG, low=0.0, high=500.0, required=False),
+    Column("zn", ("zn", "有效锌"), gettext_lazy("有效锌"), units=MG, low=0.0, high=100.0, required=False),
+    Column("b", ("b", "有效硼"), gettext_lazy("有效硼"), units=MG, low=0.0, high=20.0, required=False),
+    Column("fe", ("fe", "有效铁"), gettext_lazy("有效铁"), units=MG, low=0.0, high=500.0, required=False),
+    Column("mn", ("mn", "有效锰"), gettext_lazy("有效锰"), units=MG, low=0.0, high=500.0, required=False),
+    Column("cu", ("cu", "有效铜"), gettext_lazy("有效铜"), units=MG, low=0.0, high=100.0, required=False),
+    Column("s", ("s", "有效硫"), gettext_lazy("有效硫"), units=MG, low=0.0, high=500.0, required=False),
 )
 ALL_COLUMNS = COLUMNS + MICRO_COLUMNS
 MAX_IMPORT_ROWS = 20000
@@ -165,8 +177,16 @@ class RowError:
     code: str
     message: str
 
+    def __post_init__(self) -> None:  # labels are lazy translations: fix them in the active language
+        object.__setattr__(self, "column", str(self.column))
+        object.__setattr__(self, "message", str(self.message))
+
     def __str__(self) -> str:
-        return f"第{self.row}行 {self.column}: {self.message}"
+        return gettext("第%(row)s行 %(column)s: %(message)s") % {
+            "row": self.row,
+            "column": self.column,
+            "message": self.message,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "column": self.column, "code": self.code, "message": self.message}
@@ -207,12 +227,12 @@ def _parse_date(raw: Any) -> date:
 def _check_value(col: Column, raw: Any, factor: float, row: int, errors: list[RowError]) -> Any:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if col.required:
-            errors.append(RowError(row, col.label, "required", "不能为空"))
+            errors.append(RowError(row, col.label, "required", gettext("不能为空")))
         return None
     if col.kind == "text":
         text = str(raw).strip()
         if len(text) > 128:
-            errors.append(RowError(row, col.label, "invalid", "超过128个字符"))
+            errors.append(RowError(row, col.label, "invalid", gettext("超过128个字符")))
         return text
     if col.kind == "id":
         try:
@@ -221,23 +241,33 @@ def _check_value(col: Column, raw: Any, factor: float, row: int, errors: list[Ro
                 raise ValueError
             return int(value)
         except (ValueError, InvalidOperation):
-            errors.append(RowError(row, col.label, "invalid", f"“{raw}” 不是有效的地块编号"))
+            errors.append(
+                RowError(
+                    row, col.label, "invalid", gettext("“%(value)s” 不是有效的地块编号") % {"value": raw}
+                )
+            )
             return None
     if col.kind == "date":
         try:
             value = _parse_date(raw)
         except (ValueError, TypeError):
-            errors.append(RowError(row, col.label, "invalid", f"“{raw}” 不是日期（YYYY-MM-DD）"))
+            errors.append(
+                RowError(
+                    row, col.label, "invalid", gettext("“%(value)s” 不是日期（YYYY-MM-DD）") % {"value": raw}
+                )
+            )
             return None
         if value > timezone.localdate():
-            errors.append(RowError(row, col.label, "invalid", f"{value} 晚于今天"))
+            errors.append(RowError(row, col.label, "invalid", gettext("%(date)s 晚于今天") % {"date": value}))
         elif value < date(2000, 1, 1):
-            errors.append(RowError(row, col.label, "invalid", f"{value} 早于 2000-01-01"))
+            errors.append(
+                RowError(row, col.label, "invalid", gettext("%(date)s 早于 2000-01-01") % {"date": value})
+            )
         return value
     try:
         value = _parse_number(raw) * factor
     except (ValueError, InvalidOperation):
-        errors.append(RowError(row, col.label, "invalid", f"“{raw}” 不是数字"))
+        errors.append(RowError(row, col.label, "invalid", gettext("“%(value)s” 不是数字") % {"value": raw}))
         return None
     if (col.low is not None and value < col.low) or (col.high is not None and value > col.high):
         errors.append(
@@ -245,7 +275,8 @@ def _check_value(col: Column, raw: Any, factor: float, row: int, errors: list[Ro
                 row,
                 col.label,
                 "out_of_range",
-                f"{value:g} 超出合理范围 {col.low:g}–{col.high:g}（请检查单位）",
+                gettext("%(value)s 超出合理范围 %(low)s–%(high)s（请检查单位）")
+                % {"value": f"{value:g}", "low": f"{col.low:g}", "high": f"{col.high:g}"},
             )
         )
         return None
@@ -253,7 +284,7 @@ def _check_value(col: Column, raw: Any, factor: float, row: int, errors: list[Ro
 
 
 def _header_map(header: Sequence[Any], errors: list[RowError]) -> dict[int, tuple[Column, float]]:
-    by_alias = {a.lower(): c for c in ALL_COLUMNS for a in (*c.aliases, c.key, c.label)}
+    by_alias = {a.lower(): c for c in ALL_COLUMNS for a in (*c.aliases, c.key, str(c.label))}
     out: dict[int, tuple[Column, float]] = {}
     seen: set[str] = set()
     for i, cell in enumerate(header):
@@ -265,7 +296,7 @@ def _header_map(header: Sequence[Any], errors: list[RowError]) -> dict[int, tupl
         if col is None:
             continue  # extra columns (sample code, remarks ...) are ignored
         if col.key in seen:
-            errors.append(RowError(1, str(cell), "duplicate_column", "列重复"))
+            errors.append(RowError(1, str(cell), "duplicate_column", gettext("列重复")))
             continue
         seen.add(col.key)
         factor = 1.0
@@ -279,7 +310,8 @@ def _header_map(header: Sequence[Any], errors: list[RowError]) -> dict[int, tupl
                             1,
                             str(cell),
                             "bad_unit",
-                            f"不支持的单位 “{unit}”，可用: {', '.join(u for u in col.units if u)}",
+                            gettext("不支持的单位 “%(unit)s”，可用: %(units)s")
+                            % {"unit": unit, "units": ", ".join(u for u in col.units if u)},
                         )
                     )
                     continue
@@ -289,7 +321,11 @@ def _header_map(header: Sequence[Any], errors: list[RowError]) -> dict[int, tupl
         out[i] = (col, factor)
     for col in COLUMNS:
         if col.key not in seen:
-            errors.append(RowError(1, col.label, "missing_column", f"缺少列 “{col.label}”"))
+            errors.append(
+                RowError(
+                    1, col.label, "missing_column", gettext("缺少列 “%(column)s”") % {"column": col.label}
+                )
+            )
     return out
 
 
@@ -313,7 +349,7 @@ def _read_rows(filename: str, content: bytes | str) -> Iterable[tuple[int, Seque
             except UnicodeDecodeError:
                 continue
         else:  # pragma: no cover - gb18030 decodes any byte string
-            raise ValidationError("文件编码无法识别", code="invalid")
+            raise ValidationError(gettext("文件编码无法识别"), code="invalid")
     else:
         text = content.lstrip("\ufeff")
     yield from enumerate(csv.reader(io.StringIO(text)), start=1)
@@ -334,7 +370,11 @@ def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict
             if not any(v is not None and str(v).strip() for v in raw):
                 continue  # blank line
             if len(rows) >= MAX_IMPORT_ROWS:
-                errors.append(RowError(rownum, "", "too_many_rows", f"一次最多导入 {MAX_IMPORT_ROWS} 行"))
+                errors.append(
+                    RowError(
+                        rownum, "", "too_many_rows", gettext("一次最多导入 %(n)s 行") % {"n": MAX_IMPORT_ROWS}
+                    )
+                )
                 break
             record: dict[str, Any] = {"micronutrients": {}}
             for i, (col, factor) in mapping.items():
@@ -348,11 +388,13 @@ def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict
     except ImportFailed:
         raise
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:  # corrupt xlsx ...
-        raise ImportFailed([RowError(1, "", "unreadable", f"无法读取文件: {e}")]) from None
+        raise ImportFailed(
+            [RowError(1, "", "unreadable", gettext("无法读取文件: %(error)s") % {"error": e})]
+        ) from None
     if mapping is None:
-        raise ImportFailed([RowError(1, "", "empty", "文件为空")])
+        raise ImportFailed([RowError(1, "", "empty", gettext("文件为空"))])
     if not rows and not errors:
-        raise ImportFailed([RowError(2, "", "empty", "文件中没有数据行")])
+        raise ImportFailed([RowError(2, "", "empty", gettext("文件中没有数据行"))])
 
     # tenancy + duplicates (in file and in the database), one query each
     ids = {r["field_id"] for _, r in rows if r.get("field_id")}
@@ -369,7 +411,14 @@ def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict
         if fid is None:
             continue
         if fid not in allowed:
-            errors.append(RowError(rownum, "地块编号", "not_found", f"地块 {fid} 不存在或无权录入"))
+            errors.append(
+                RowError(
+                    rownum,
+                    gettext("地块编号"),
+                    "not_found",
+                    gettext("地块 %(field)s 不存在或无权录入") % {"field": fid},
+                )
+            )
             continue
         if day is None:
             continue
@@ -377,15 +426,22 @@ def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict
             errors.append(
                 RowError(
                     rownum,
-                    "采样日期",
+                    gettext("采样日期"),
                     "duplicate",
-                    f"与第{first_seen[(fid, day)]}行重复（同一地块同一采样日期）",
+                    gettext("与第%(row)s行重复（同一地块同一采样日期）") % {"row": first_seen[(fid, day)]},
                 )
             )
         else:
             first_seen[(fid, day)] = rownum
         if (fid, day) in existing:
-            errors.append(RowError(rownum, "采样日期", "duplicate", f"地块 {fid} 在 {day} 已有测土结果"))
+            errors.append(
+                RowError(
+                    rownum,
+                    gettext("采样日期"),
+                    "duplicate",
+                    gettext("地块 %(field)s 在 %(date)s 已有测土结果") % {"field": fid, "date": day},
+                )
+            )
     if errors:
         errors.sort(key=lambda e: (e.row, e.column))
         raise ImportFailed(errors)
@@ -394,7 +450,7 @@ def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict
 
 def import_soil_tests(user: Any, filename: str, content: bytes | str) -> SoilImportBatch:
     """All-or-nothing import of a CSV or XLSX lab file (one transaction)."""
-    permissions.require(access.can_import(user) or user.role == "station_staff", "无权导入测土结果")
+    permissions.require(access.can_import(user) or user.role == "station_staff", gettext("无权导入测土结果"))
     records = parse_soil_file(user, filename, content)
     with transaction.atomic():
         batch = SoilImportBatch.objects.create(
@@ -408,7 +464,7 @@ def import_soil_tests(user: Any, filename: str, content: bytes | str) -> SoilImp
 
 def create_soil_test(user: Any, field: FarmField, data: dict[str, Any]) -> SoilTest:
     permissions.require(
-        access.soil_writable_fields(user).filter(pk=field.pk).exists(), "无权录入该地块的测土结果"
+        access.soil_writable_fields(user).filter(pk=field.pk).exists(), gettext("无权录入该地块的测土结果")
     )
     errors: list[RowError] = []
     record: dict[str, Any] = {"micronutrients": {}}
@@ -422,14 +478,20 @@ def create_soil_test(user: Any, field: FarmField, data: dict[str, Any]) -> SoilT
                 record["micronutrients"][col.key] = float(value)
     unknown = set(micro) - {c.key for c in MICRO_COLUMNS}
     if unknown:
-        errors.append(RowError(0, "micronutrients", "invalid", f"未知元素 {sorted(unknown)}"))
-    by_key = {c.label: c.key for c in ALL_COLUMNS}
+        errors.append(
+            RowError(
+                0, "micronutrients", "invalid", gettext("未知元素 %(names)s") % {"names": sorted(unknown)}
+            )
+        )
+    by_key = {str(c.label): c.key for c in ALL_COLUMNS}
     if errors:
         raise ValidationError(
             {by_key.get(e.column, e.column): ValidationError(e.message, code=e.code) for e in errors}
         )
     if SoilTest.objects.filter(field=field, sample_date=record["sample_date"]).exists():
-        raise ValidationError({"sample_date": ValidationError("该地块该采样日期已有测土结果", code="unique")})
+        raise ValidationError(
+            {"sample_date": ValidationError(gettext("该地块该采样日期已有测土结果"), code="unique")}
+        )
     return SoilTest.objects.create(field=field, created_by=user, **record)
 
 
@@ -441,7 +503,14 @@ def create_soil_test(user: Any, field: FarmField, data: dict[str, Any]) -> SoilT
 def latest_parameter_version(crop: str, zone: str) -> ParameterSetVersion:
     """Newest version for crop + zone; version 1 (the core defaults) is created on first use."""
     if crop not in CROPS or zone not in ZONES:
-        raise ValidationError({"crop": ValidationError(f"未知作物/生态区 {crop}/{zone}", code="invalid")})
+        raise ValidationError(
+            {
+                "crop": ValidationError(
+                    gettext("未知作物/生态区 %(crop)s/%(zone)s") % {"crop": crop, "zone": zone},
+                    code="invalid",
+                )
+            }
+        )
     version = ParameterSetVersion.objects.filter(crop=crop, zone=zone).order_by("-version").first()
     if version is not None:
         return version
@@ -458,7 +527,7 @@ def update_parameter_set(
     user: Any, crop: str, zone: str, changes: dict[str, Any], note: str = ""
 ) -> ParameterSetVersion:
     """Every change is a new immutable version; recommendations keep pointing at theirs."""
-    permissions.require(access.can_edit_parameters(user), "只有农技人员可以修改施肥参数")
+    permissions.require(access.can_edit_parameters(user), gettext("只有农技人员可以修改施肥参数"))
     with transaction.atomic():
         base = latest_parameter_version(crop, zone)
         # serialise concurrent edits of the same crop + zone (the next version number must be free)
@@ -500,10 +569,12 @@ def soil_data(test: SoilTest | None) -> SoilTestData | None:
 
 def create_recommendation(user: Any, field: FarmField) -> Recommendation:
     permissions.require(
-        access.recommendable_fields(user).filter(pk=field.pk).exists(), "无权为该地块生成建议"
+        access.recommendable_fields(user).filter(pk=field.pk).exists(), gettext("无权为该地块生成建议")
     )
     if not field.recent_yields:
-        raise ValidationError({"yield_1": ValidationError("请先填写近三年产量（kg/亩）", code="required")})
+        raise ValidationError(
+            {"yield_1": ValidationError(gettext("请先填写近三年产量（kg/亩）"), code="required")}
+        )
     version = latest_parameter_version(field.crop, field.zone)
     params = paramstore.from_data(version.data)
     test = field.soil_tests.order_by("-sample_date", "-pk").first()
@@ -703,10 +774,10 @@ def create_plan(user: Any, rec: Recommendation, station: Any | None = None) -> B
     """Least-cost whole-bag plan for ``rec`` from what the household's station can buy now."""
     field = rec.field
     household = field.household
-    permissions.require(access.fields_for(user).filter(pk=field.pk).exists(), "无权访问该地块")
+    permissions.require(access.fields_for(user).filter(pk=field.pk).exists(), gettext("无权访问该地块"))
     station = station or household.station
     if station.pk != household.station_id and not permissions.is_operator(user):
-        raise PermissionDenied("只能按农户所属站点的商品配肥")
+        raise PermissionDenied(gettext("只能按农户所属站点的商品配肥"))
     params = paramstore.from_data(rec.parameter_set.data)
     plan_cfg = paramstore.plan_settings(rec.parameter_set.data)
     offers = fertilizer_offers(station)
@@ -767,11 +838,11 @@ def create_plan(user: Any, rec: Recommendation, station: Any | None = None) -> B
 
 def add_plan_to_order(user: Any, plan: BagPlan) -> tuple[list[BagPlanLine], list[BagPlanLine]]:
     """Hand the plan to whichever plugin made the offers (group buy …) or the core basket."""
-    permissions.require(access.orderable_plans(user).filter(pk=plan.pk).exists(), "无权为该农户下单")
+    permissions.require(access.orderable_plans(user).filter(pk=plan.pk).exists(), gettext("无权为该农户下单"))
     if plan.status == PlanStatus.INFEASIBLE:
-        raise ValidationError("该方案不可行，无法下单", code="invalid_state")
+        raise ValidationError(gettext("该方案不可行，无法下单"), code="invalid_state")
     if plan.status == PlanStatus.ORDERED:
-        raise ValidationError("该方案已加入团购/购物篮", code="invalid_state")
+        raise ValidationError(gettext("该方案已加入团购/购物篮"), code="invalid_state")
     household = plan.recommendation.field.household
     db_lines = list(plan.lines.all())
     # one PlanLine per product (basal + top-dress of the same product are bought together)
@@ -805,8 +876,11 @@ def add_plan_to_order(user: Any, plan: BagPlan) -> tuple[list[BagPlanLine], list
             line.save(update_fields=["accepted_by", "accepted_ref"])
             done.append(line)
     if missing:
-        names = "、".join(sorted({x.title for x in missing}))
-        raise ValidationError(f"以下商品无法加入团购或购物篮（已停售或无库存）：{names}", code="out_of_stock")
+        names = gettext("、").join(sorted({x.title for x in missing}))
+        raise ValidationError(
+            gettext("以下商品无法加入团购或购物篮（已停售或无库存）：%(names)s") % {"names": names},
+            code="out_of_stock",
+        )
     plan.status = PlanStatus.ORDERED
     plan.ordered_at = timezone.now()
     plan.save(update_fields=["status", "ordered_at"])
@@ -845,7 +919,7 @@ def county_demand(user: Any, county: Any) -> CountyDemand:
     full = access.demand_counties(user).filter(pk=county.pk).exists()
     supplier = access.is_supplier(user)
     if not full and not supplier:
-        raise PermissionDenied("无权查看该县需求")
+        raise PermissionDenied(gettext("无权查看该县需求"))
     lines = BagPlanLine.objects.filter(
         plan__is_current=True,
         plan__status__in=(PlanStatus.PROPOSED, PlanStatus.ORDERED),

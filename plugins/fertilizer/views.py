@@ -15,6 +15,7 @@ from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from marketplace.accounts.models import Role
@@ -26,21 +27,37 @@ from . import access, charts, paramstore, services
 from .agronomy.nutrients import MU_PER_HA, NUTRIENTS
 from .models import CROPS, ZONES, BagPlan, FarmField, ParameterSetVersion, PlanStatus, Recommendation
 
-GRADE_ZH = {1: "极丰", 2: "丰", 3: "中", 4: "缺", 5: "很缺", 6: "极缺"}
+GRADE_ZH = {
+    1: gettext_lazy("极丰"),
+    2: gettext_lazy("丰"),
+    3: gettext_lazy("中"),
+    4: gettext_lazy("缺"),
+    5: gettext_lazy("很缺"),
+    6: gettext_lazy("极缺"),
+}
 INDICATORS = (
-    ("N", "碱解氮", "alkali_n_mg_kg", "mg/kg"),
-    ("P2O5", "有效磷", "olsen_p_mg_kg", "mg/kg"),
-    ("K2O", "速效钾", "available_k_mg_kg", "mg/kg"),
-    ("organic_matter", "有机质", "organic_matter_g_kg", "g/kg"),
+    ("N", gettext_lazy("碱解氮"), "alkali_n_mg_kg", "mg/kg"),
+    ("P2O5", gettext_lazy("有效磷"), "olsen_p_mg_kg", "mg/kg"),
+    ("K2O", gettext_lazy("速效钾"), "available_k_mg_kg", "mg/kg"),
+    ("organic_matter", gettext_lazy("有机质"), "organic_matter_g_kg", "g/kg"),
 )
 TIMING = {
     "spring_maize_ne": (
-        "播种前整地或播种时侧深施（种肥隔离 5 cm 以上）",
-        "拔节期至大喇叭口期（约 6 月下旬–7 月上旬）追施，开沟深施覆土",
+        gettext_lazy("播种前整地或播种时侧深施（种肥隔离 5 cm 以上）"),
+        gettext_lazy("拔节期至大喇叭口期（约 6 月下旬–7 月上旬）追施，开沟深施覆土"),
     ),
-    "maize": ("播种前整地或播种时侧深施（种肥隔离 5 cm 以上）", "拔节期至大喇叭口期追施，开沟深施覆土"),
-    "rice": ("泡田耙地前全层施入", "分蘖期、穗分化期分次追施"),
-    "soybean": ("播种时侧深施（种肥隔离 5 cm 以上）", "一般不追肥；花荚期视长势叶面喷施"),
+    "maize": (
+        gettext_lazy("播种前整地或播种时侧深施（种肥隔离 5 cm 以上）"),
+        gettext_lazy("拔节期至大喇叭口期追施，开沟深施覆土"),
+    ),
+    "rice": (
+        gettext_lazy("泡田耙地前全层施入"),
+        gettext_lazy("分蘖期、穗分化期分次追施"),
+    ),
+    "soybean": (
+        gettext_lazy("播种时侧深施（种肥隔离 5 cm 以上）"),
+        gettext_lazy("一般不追肥；花荚期视长势叶面喷施"),
+    ),
 }
 
 
@@ -80,34 +97,40 @@ class FieldForm(forms.ModelForm):
 
 
 class SoilTestForm(forms.Form):
-    lab = forms.CharField(label="检测机构", max_length=128)
-    sample_date = forms.DateField(label="采样日期", widget=forms.DateInput(attrs={"type": "date"}))
+    lab = forms.CharField(label=gettext_lazy("检测机构"), max_length=128)
+    sample_date = forms.DateField(
+        label=gettext_lazy("采样日期"), widget=forms.DateInput(attrs={"type": "date"})
+    )
     ph = forms.DecimalField(label="pH", max_digits=4, decimal_places=2)
-    organic_matter_g_kg = forms.DecimalField(label="有机质 (g/kg)", max_digits=6, decimal_places=2)
-    alkali_n_mg_kg = forms.DecimalField(label="碱解氮 (mg/kg)", max_digits=7, decimal_places=2)
-    olsen_p_mg_kg = forms.DecimalField(label="有效磷 (mg/kg)", max_digits=7, decimal_places=2)
-    available_k_mg_kg = forms.DecimalField(label="速效钾 (mg/kg)", max_digits=7, decimal_places=2)
+    organic_matter_g_kg = forms.DecimalField(
+        label=gettext_lazy("有机质 (g/kg)"), max_digits=6, decimal_places=2
+    )
+    alkali_n_mg_kg = forms.DecimalField(label=gettext_lazy("碱解氮 (mg/kg)"), max_digits=7, decimal_places=2)
+    olsen_p_mg_kg = forms.DecimalField(label=gettext_lazy("有效磷 (mg/kg)"), max_digits=7, decimal_places=2)
+    available_k_mg_kg = forms.DecimalField(
+        label=gettext_lazy("速效钾 (mg/kg)"), max_digits=7, decimal_places=2
+    )
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label="化验结果文件（CSV 或 XLSX）")
+    file = forms.FileField(label=gettext_lazy("化验结果文件（CSV 或 XLSX）"))
 
 
 class ParameterForm(forms.Form):
-    uptake_n = forms.FloatField(label="百公斤产量吸氮量 N (kg)")
-    uptake_p = forms.FloatField(label="百公斤产量吸磷量 P₂O₅ (kg)")
-    uptake_k = forms.FloatField(label="百公斤产量吸钾量 K₂O (kg)")
-    util_n = forms.FloatField(label="氮肥利用率")
-    util_p = forms.FloatField(label="磷肥利用率")
-    util_k = forms.FloatField(label="钾肥利用率")
-    corr_n = forms.FloatField(label="碱解氮校正系数")
-    corr_p = forms.FloatField(label="有效磷校正系数")
-    corr_k = forms.FloatField(label="速效钾校正系数")
-    n_basal_fraction = forms.FloatField(label="氮肥基施比例")
-    chloride_sensitive = forms.BooleanField(label="忌氯作物", required=False)
-    tolerance = forms.FloatField(label="配肥容差（如 0.15）")
-    basal_n_max_share = forms.FloatField(label="基肥带入氮上限比例", required=False)
-    note = forms.CharField(label="修改说明", max_length=255)
+    uptake_n = forms.FloatField(label=gettext_lazy("百公斤产量吸氮量 N (kg)"))
+    uptake_p = forms.FloatField(label=gettext_lazy("百公斤产量吸磷量 P₂O₅ (kg)"))
+    uptake_k = forms.FloatField(label=gettext_lazy("百公斤产量吸钾量 K₂O (kg)"))
+    util_n = forms.FloatField(label=gettext_lazy("氮肥利用率"))
+    util_p = forms.FloatField(label=gettext_lazy("磷肥利用率"))
+    util_k = forms.FloatField(label=gettext_lazy("钾肥利用率"))
+    corr_n = forms.FloatField(label=gettext_lazy("碱解氮校正系数"))
+    corr_p = forms.FloatField(label=gettext_lazy("有效磷校正系数"))
+    corr_k = forms.FloatField(label=gettext_lazy("速效钾校正系数"))
+    n_basal_fraction = forms.FloatField(label=gettext_lazy("氮肥基施比例"))
+    chloride_sensitive = forms.BooleanField(label=gettext_lazy("忌氯作物"), required=False)
+    tolerance = forms.FloatField(label=gettext_lazy("配肥容差（如 0.15）"))
+    basal_n_max_share = forms.FloatField(label=gettext_lazy("基肥带入氮上限比例"), required=False)
+    note = forms.CharField(label=gettext_lazy("修改说明"), max_length=255)
 
     @classmethod
     def initial_from(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +212,7 @@ def household_fields(request: HttpRequest, pk: int) -> HttpResponse:
                 )
                 with transaction.atomic():
                     field = services.create_field(request.user, household, data)
-                messages.success(request, f"已登记地块 {field.name}")
+                messages.success(request, gettext("已登记地块 %(name)s") % {"name": field.name})
                 return redirect("fertilizer:field", field.pk)
             except ValidationError as e:
                 _errors(request, e)
@@ -223,7 +246,7 @@ def field_detail(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 with transaction.atomic():
                     services.create_soil_test(request.user, field, form.cleaned_data)
-                messages.success(request, "测土结果已保存")
+                messages.success(request, gettext("测土结果已保存"))
                 return redirect("fertilizer:field", pk)
             except ValidationError as e:
                 _errors(request, e)
@@ -267,7 +290,7 @@ def field_edit(request: HttpRequest, pk: int) -> HttpResponse:
             )
             with transaction.atomic():
                 services.update_field(request.user, field, data)
-            messages.success(request, "地块已更新")
+            messages.success(request, gettext("地块已更新"))
             return redirect("fertilizer:field", pk)
         except ValidationError as e:
             _errors(request, e)
@@ -306,7 +329,11 @@ def card_context(rec: Recommendation) -> dict[str, Any]:
     timing = TIMING.get(field.crop, TIMING["maize"])
     area = float(rec.area_mu)
     nutrients_rows = []
-    for n, label in (("N", "氮 N"), ("P2O5", "磷 P₂O₅"), ("K2O", "钾 K₂O")):
+    for n, label in (
+        ("N", gettext("氮 N")),
+        ("P2O5", gettext("磷 P₂O₅")),
+        ("K2O", gettext("钾 K₂O")),
+    ):
         b, t = rec.targets["basal"][n], rec.targets["topdress"][n]
         nutrients_rows.append(
             {
@@ -334,9 +361,10 @@ def card_context(rec: Recommendation) -> dict[str, Any]:
         "saving_kg": saving_kg,
         "crop_zh": CROPS.get(field.crop, field.crop),
         "zone_zh": ZONES.get(field.zone, field.zone),
-        "method_zh": {"nutrient_balance": "养分平衡法（测土配方）", "zone_formula": "区域大配方"}.get(
-            rec.method, rec.method
-        ),
+        "method_zh": {
+            "nutrient_balance": gettext("养分平衡法（测土配方）"),
+            "zone_formula": gettext("区域大配方"),
+        }.get(rec.method, rec.method),
     }
 
 
@@ -362,7 +390,7 @@ def recommendation_replan(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     with transaction.atomic():
         services.create_plan(request.user, rec)
-    messages.success(request, "已按当前价格重新配肥")
+    messages.success(request, gettext("已按当前价格重新配肥"))
     return redirect("fertilizer:recommendation", pk)
 
 
@@ -374,8 +402,11 @@ def plan_order(request: HttpRequest, pk: int) -> HttpResponse:
         with transaction.atomic():
             done, _ = services.add_plan_to_order(request.user, plan)
         taken = sorted({x.accepted_by for x in done})
-        where = "、".join("购物篮" if t == "stock" else f"{t}（团购）" for t in taken)
-        messages.success(request, f"已加入{where}")
+        where = gettext("、").join(
+            gettext("购物篮") if t == "stock" else gettext("%(source)s（团购）") % {"source": t}
+            for t in taken
+        )
+        messages.success(request, gettext("已加入%(where)s") % {"where": where})
     except ValidationError as e:
         _errors(request, e)
     return redirect("fertilizer:recommendation", plan.recommendation_id)
@@ -402,11 +433,13 @@ def soil_import(request: HttpRequest) -> HttpResponse:
         upload = form.cleaned_data["file"]
         try:
             batch = services.import_soil_tests(user, upload.name, upload.read())
-            messages.success(request, f"已导入 {batch.row_count} 条测土结果")
+            messages.success(request, gettext("已导入 %(n)s 条测土结果") % {"n": batch.row_count})
             return redirect("fertilizer:import")
         except services.ImportFailed as e:
             row_errors = e.row_errors
-            messages.error(request, f"导入失败：发现 {len(row_errors)} 处错误，未导入任何数据")
+            messages.error(
+                request, gettext("导入失败：发现 %(n)s 处错误，未导入任何数据") % {"n": len(row_errors)}
+            )
         except ValidationError as e:
             _errors(request, e)
     return render(
@@ -459,7 +492,7 @@ def parameter_set_edit(request: HttpRequest, crop: str, zone: str) -> HttpRespon
                     v = services.update_parameter_set(
                         user, crop, zone, form.changes(), form.cleaned_data["note"]
                     )
-                messages.success(request, f"已保存为第 {v.version} 版")
+                messages.success(request, gettext("已保存为第 %(version)s 版") % {"version": v.version})
                 return redirect("fertilizer:parameter-set", crop, zone)
             except ValidationError as e:
                 _errors(request, e)

@@ -8,6 +8,7 @@ from celery.schedules import crontab
 from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from marketplace.core.extensions import (
     AcceptedLine,
@@ -27,6 +28,15 @@ class GroupOrdersConfig(MarketplacePlugin):
     verbose_name = _("村站团购")
     plugin_slug = "group-buy"
 
+    def ready(self) -> None:
+        from marketplace.payments.signals import online_payment_ready
+
+        from .online import on_online_payment_ready
+
+        online_payment_ready.connect(
+            on_online_payment_ready, dispatch_uid="group_orders.online_payment_ready"
+        )
+
     def storefront_urls(self) -> Sequence[URLPattern | URLResolver]:
         from .urls import urlpatterns
 
@@ -35,7 +45,7 @@ class GroupOrdersConfig(MarketplacePlugin):
     def menu_entries(self, request: HttpRequest) -> Iterable[MenuEntry]:
         from marketplace.accounts.models import Role
 
-        yield MenuEntry(str(_("团购")), reverse("group-buy:campaigns"), order=15)
+        yield MenuEntry(str(pgettext_lazy("menu", "团购")), reverse("group-buy:campaigns"), order=15)
         yield MenuEntry(
             str(_("取货核销")),
             reverse("group-buy:pickup-verify"),
@@ -82,6 +92,10 @@ class GroupOrdersConfig(MarketplacePlugin):
             "group-buy.close-due-campaigns": {
                 "task": "plugins.group_orders.tasks.close_due_campaigns",
                 "schedule": timedelta(minutes=1).total_seconds(),
+            },
+            "group-buy.cancel-abandoned-payments": {
+                "task": "plugins.group_orders.tasks.cancel_abandoned_payments",
+                "schedule": timedelta(minutes=10).total_seconds(),
             },
             "group-buy.expire-uncollected": {
                 "task": "plugins.group_orders.tasks.expire_uncollected",

@@ -7,17 +7,20 @@ from datetime import date
 from typing import Any
 
 import graphene
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from marketplace.core import permissions
+from marketplace.graphql.core.errors import errors_from_exception
 from marketplace.graphql.core.mutations import BaseMutation, require_login
 from marketplace.graphql.core.types import Money, money, page, page_args
 from marketplace.payments import services as payments
-from marketplace.payments.models import CommissionStatement
+from marketplace.payments.models import CommissionStatement, Payment
 
-from . import access, closing, services
+from . import access, closing, online, services
 from .models import Campaign, CampaignItem, Pickup, Pledge, PledgeStatus, PriceTier
 
 CAMPAIGN_PREFETCH = (
@@ -455,8 +458,59 @@ class GroupBuyCampaignReview(BaseMutation):
         return {"campaign": services.review_campaign(user, campaign, approve, note or "")}
 
 
+class PaymentActionType(graphene.ObjectType):
+    type = graphene.String(
+        required=True,
+        description="confirm_card (run Stripe.js confirmCardPayment(clientSecret)) | wechat_qr | redirect",
+    )
+    url = graphene.String(description="redirect: Alipay's page; wechat_qr: Stripe's hosted instructions")
+    qr_image_url = graphene.String(description="wechat_qr: the QR code as an image URL (data: URL)")
+    qr_data = graphene.String(description="wechat_qr: the QR code's content")
+
+    class Meta:
+        name = "GroupBuyPaymentAction"
+
+
+class OnlinePaymentType(graphene.ObjectType):
+    id = graphene.ID(required=True)
+    status = graphene.String(required=True, description="pending | authorised | cancelled | failed | …")
+    online_type = graphene.String(required=True)
+    amount = graphene.Field(Money, required=True)
+    client_secret = graphene.String(description="Only while the payer still has to act")
+    next_action = graphene.Field(PaymentActionType)
+
+    class Meta:
+        name = "GroupBuyOnlinePayment"
+
+
+def _online_payment(result: online.PledgeResult) -> OnlinePaymentType | None:
+    payment = result.payment
+    if payment is None or payment.method != "stripe":
+        return None
+    action = result.next_action
+    return OnlinePaymentType(
+        id=payment.pk,
+        status=payment.status,
+        online_type=payment.online_type,
+        amount=money(payment.amount_authorised),
+        client_secret=result.client_secret or None,
+        next_action=PaymentActionType(
+            type=action.get("type", ""),
+            url=action.get("url") or None,
+            qr_image_url=action.get("qr_image_url") or None,
+            qr_data=action.get("qr_data") or None,
+        )
+        if action
+        else None,
+    )
+
+
 class GroupBuyPledgeCreate(BaseMutation):
-    """Pledge for a household: staff for their station's farmers, or a farmer for themself."""
+    """Pledge for a household: staff for their station's farmers, or a farmer for themself.
+
+    Online payment may need the payer first (3-D Secure, WeChat Pay QR code, Alipay redirect): then
+    ``pledge`` is null and ``payment`` is ``pending`` with ``clientSecret`` / ``nextAction``; after the
+    payer acted, call ``groupBuyPledgeComplete(paymentId)``."""
 
     class Arguments:
         item_id = graphene.ID(required=True)
@@ -466,11 +520,14 @@ class GroupBuyPledgeCreate(BaseMutation):
         stripe_payment_method = graphene.String(
             description="Stripe PaymentMethod id (pm_…) for online payment"
         )
+        stripe_token = graphene.String(description="card token (tok_…) from Stripe.js createToken")
         online_type = graphene.String(description="card | wechat_pay | alipay")
+        return_url = graphene.String(description="where Alipay sends the payer back to")
         idempotency_key = graphene.String()
 
     pledge = graphene.Field(PledgeType)
     progress = graphene.Field(ProgressType)
+    payment = graphene.Field(OnlinePaymentType, description="online payments only")
 
     @classmethod
     def perform(
@@ -481,18 +538,56 @@ class GroupBuyPledgeCreate(BaseMutation):
         item = CampaignItem.objects.select_related("campaign", "product").get(
             pk=item_id, campaign__in=access.campaigns_for(user)
         )
-        pledge = services.place_pledge(
+        result = online.start_pledge(
             user,
             item,
             household,
             quantity,
             payment_method,
             stripe_payment_method=kw.get("stripe_payment_method") or "",
+            stripe_token=kw.get("stripe_token") or "",
             online_type=kw.get("online_type") or "card",
+            return_url=kw.get("return_url") or "",
             idempotency_key=kw.get("idempotency_key") or "",
         )
         campaign = Campaign.objects.prefetch_related(*CAMPAIGN_PREFETCH).get(pk=item.campaign_id)
-        return {"pledge": pledge, "progress": _progress(campaign)}
+        return {"pledge": result.pledge, "progress": _progress(campaign), "payment": _online_payment(result)}
+
+
+class GroupBuyPledgeComplete(BaseMutation):
+    """Second step of an online pledge, after the payer authenticated / paid. Idempotent; only the
+    user who started the payment may complete it. If the campaign closed or its limits no longer
+    allow the pledge, the payment is cancelled (or refunded) and the error says so."""
+
+    class Arguments:
+        payment_id = graphene.ID(required=True)
+
+    pledge = graphene.Field(PledgeType)
+    payment = graphene.Field(OnlinePaymentType)
+
+    @classmethod
+    def mutate(cls, root: Any, info: Any, **data: Any):
+        # A refused completion cancels the payment at Stripe: that state must be committed, not
+        # rolled back with the mutation's transaction.
+        with transaction.atomic():
+            try:
+                result = cls.perform(info, **data)
+            except online.PledgeNotCompleted as exc:
+                return cls(
+                    errors=errors_from_exception(exc),
+                    payment=_online_payment(online.PledgeResult(payment=exc.payment)),
+                )
+            except (ValidationError, PermissionDenied, ObjectDoesNotExist) as exc:
+                transaction.set_rollback(True)
+                return cls(errors=errors_from_exception(exc))
+        return cls(errors=[], **result)
+
+    @classmethod
+    def perform(cls, info: Any, payment_id: str) -> dict[str, Any]:
+        user = require_login(info)
+        payment = Payment.objects.select_related("household").get(pk=payment_id, method="stripe")
+        result = online.complete_online_pledge(user, payment)
+        return {"pledge": result.pledge, "payment": _online_payment(result)}
 
 
 class GroupBuyPledgeCancel(BaseMutation):
@@ -523,7 +618,7 @@ class GroupBuyCampaignClose(BaseMutation):
         if not permissions.is_operator(user):
             from django.core.exceptions import PermissionDenied
 
-            raise PermissionDenied("只有平台运营可以手动结算团购")
+            raise PermissionDenied(gettext("只有平台运营可以手动结算团购"))
         closing.close_campaign(int(id), force=bool(force))
         return {"campaign": Campaign.objects.prefetch_related(*CAMPAIGN_PREFETCH).get(pk=id)}
 
@@ -591,10 +686,10 @@ class GroupBuyPickupCollect(BaseMutation):
         if pickup_id:
             matches = [m for m in matches if str(m.pk) == str(pickup_id)]
         if not matches:
-            raise ValidationError({"code": ValidationError("未找到待取货的订单", code="not_found")})
+            raise ValidationError({"code": ValidationError(gettext("未找到待取货的订单"), code="not_found")})
         if len(matches) > 1:
             raise ValidationError(
-                {"pickupId": ValidationError("取货码对应多个订单，请指定", code="required")}
+                {"pickupId": ValidationError(gettext("取货码对应多个订单，请指定"), code="required")}
             )
         qty = {int(q["pledge_id"]): q["quantity"] for q in quantities} if quantities is not None else None
         events = services.collect(user, matches[0], code, qty, idempotency_key or "")
@@ -624,6 +719,7 @@ class GroupBuyMutations(graphene.ObjectType):
     group_buy_campaign_review = GroupBuyCampaignReview.Field()
     group_buy_campaign_close = GroupBuyCampaignClose.Field()
     group_buy_pledge_create = GroupBuyPledgeCreate.Field()
+    group_buy_pledge_complete = GroupBuyPledgeComplete.Field()
     group_buy_pledge_cancel = GroupBuyPledgeCancel.Field()
     group_buy_delivery_ship = GroupBuyDeliveryShip.Field()
     group_buy_delivery_receive = GroupBuyDeliveryReceive.Field()

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 from oscar.core.loading import get_model
 
 from marketplace.apps.catalogue.services import can_station_buy
@@ -22,7 +23,7 @@ from marketplace.core import permissions
 from marketplace.core.extensions import AcceptedLine, DeliveryRequest, PlanLine
 from marketplace.core.sms import send_sms
 from marketplace.payments import services as payments
-from marketplace.payments.models import PaymentMethod
+from marketplace.payments.models import Payment, PaymentMethod, PaymentStatus
 from marketplace.stations.models import Household, Station
 
 from . import access
@@ -81,21 +82,21 @@ def create_campaign(
 ) -> Campaign:
     """A supplier (for its own partner) or an operator drafts a campaign and submits it for approval."""
     if not permissions.can_manage_partner(actor, partner):
-        raise PermissionDenied("只能为本企业发起团购")
+        raise PermissionDenied(gettext("只能为本企业发起团购"))
     if not title.strip():
-        raise _error("title", "请填写团购名称", "required")
+        raise _error("title", gettext("请填写团购名称"), "required")
     if cutoff_at <= timezone.now():
-        raise _error("cutoffAt", "截单时间须晚于现在")
+        raise _error("cutoffAt", gettext("截单时间须晚于现在"))
     if delivery_until < delivery_from or delivery_from < timezone.localtime(cutoff_at).date():
-        raise _error("deliveryFrom", "配送时间须在截单之后且起止有序")
+        raise _error("deliveryFrom", gettext("配送时间须在截单之后且起止有序"))
     if min_total_quantity < 1:
-        raise _error("minTotalQuantity", "成团最低总量须大于零")
+        raise _error("minTotalQuantity", gettext("成团最低总量须大于零"))
     if max_total_quantity is not None and max_total_quantity < min_total_quantity:
-        raise _error("maxTotalQuantity", "供货上限不能小于成团最低总量")
+        raise _error("maxTotalQuantity", gettext("供货上限不能小于成团最低总量"))
     if not (Decimal("0") <= Decimal(commission_rate) <= Decimal("30")):
-        raise _error("commissionRate", "佣金比例须在 0–30% 之间")
+        raise _error("commissionRate", gettext("佣金比例须在 0–30% 之间"))
     if not items:
-        raise _error("items", "至少需要一个商品", "required")
+        raise _error("items", gettext("至少需要一个商品"), "required")
     StockRecord = get_model("partner", "StockRecord")
     campaign = Campaign.objects.create(
         title=title.strip(),
@@ -115,10 +116,10 @@ def create_campaign(
     for spec in items:
         record = StockRecord.objects.filter(partner=partner, product_id=spec.product_id).first()
         if record is None:
-            raise _error("items", "商品不属于该供应商或无库存记录")
+            raise _error("items", gettext("商品不属于该供应商或无库存记录"))
         base = payments.money(spec.base_price)
         if base <= 0:
-            raise _error("items", "原价须大于零")
+            raise _error("items", gettext("原价须大于零"))
         item = CampaignItem.objects.create(
             campaign=campaign, product_id=spec.product_id, stockrecord=record, base_price=base
         )
@@ -126,7 +127,7 @@ def create_campaign(
         for threshold, price in sorted(spec.tiers):
             price = payments.money(price)
             if threshold < 1 or price <= 0 or price > last:
-                raise _error("items", "阶梯价须随数量递减且大于零")
+                raise _error("items", gettext("阶梯价须随数量递减且大于零"))
             last = price
             PriceTier.objects.create(item=item, min_quantity=threshold, unit_price=price)
     if station_ids:
@@ -140,12 +141,12 @@ def create_campaign(
 def review_campaign(actor: Any, campaign: Campaign, approve: bool, note: str = "") -> Campaign:
     """Operator approval: only an approved campaign opens for pledges."""
     if not permissions.is_operator(actor):
-        raise PermissionDenied("只有平台运营可以审核团购")
+        raise PermissionDenied(gettext("只有平台运营可以审核团购"))
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != CampaignStatus.PENDING:
-        raise _error(None, "该团购不在待审核状态", "invalid_state")
+        raise _error(None, gettext("该团购不在待审核状态"), "invalid_state")
     if approve and campaign.cutoff_at <= timezone.now():
-        raise _error(None, "截单时间已过，无法开放", "invalid_state")
+        raise _error(None, gettext("截单时间已过，无法开放"), "invalid_state")
     campaign.status = CampaignStatus.OPEN if approve else CampaignStatus.REJECTED
     campaign.approved_by = actor
     campaign.approved_at = timezone.now()
@@ -211,15 +212,15 @@ def campaign_progress(campaign: Campaign, now: datetime | None = None) -> dict[s
 
 def _duration(seconds: int) -> str:
     if seconds <= 0:
-        return "已截单"
+        return gettext("已截单")
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     if days:
-        return f"{days}天{hours}小时"
+        return gettext("%(days)s天%(hours)s小时") % {"days": days, "hours": hours}
     if hours:
-        return f"{hours}小时{minutes}分"
-    return f"{minutes}分钟"
+        return gettext("%(hours)s小时%(minutes)s分") % {"hours": hours, "minutes": minutes}
+    return gettext("%(minutes)s分钟") % {"minutes": minutes}
 
 
 # --- Restricted pesticides ----------------------------------------------------------------------
@@ -234,10 +235,37 @@ def check_restricted(item: CampaignItem, household: Household) -> None:
     if not allowed:
         raise _error("itemId", reason, "licence_required" if restricted else "not_allowed")
     if restricted and not household.id_number:
-        raise _error("householdId", "购买限制使用农药须登记农户身份证号（实名）", "real_name_required")
+        raise _error(
+            "householdId", gettext("购买限制使用农药须登记农户身份证号（实名）"), "real_name_required"
+        )
 
 
 # --- Pledges --------------------------------------------------------------------------------------
+
+
+#: ``Payment.purpose["kind"]`` of a pending online payment for a pledge.
+PLEDGE_PURPOSE = "group_buy_pledge"
+
+
+class PaymentActionRequired(ValidationError):
+    """The online payment waits for the payer (3-D Secure, QR code, redirect); no pledge yet."""
+
+    def __init__(self, payment: Payment) -> None:
+        super().__init__(
+            {"paymentMethod": ValidationError(gettext("请先完成支付验证"), code="payment_failed")}
+        )
+        self.payment = payment
+
+
+def pledge_purpose(item: CampaignItem, quantity: int, key: str) -> dict[str, Any]:
+    """What a pending online payment pays for, so the pledge can be completed later."""
+    return {
+        "kind": PLEDGE_PURPOSE,
+        "campaign": item.campaign_id,
+        "item": item.pk,
+        "quantity": quantity,
+        "pledge_key": key,
+    }
 
 
 def campaign_open_to(campaign: Campaign, station_id: int) -> bool:
@@ -261,7 +289,9 @@ def place_pledge(
     payment_method: str,
     *,
     stripe_payment_method: str = "",
+    stripe_token: str = "",
     online_type: str = "card",
+    return_url: str = "",
     idempotency_key: str = "",
 ) -> Pledge:
     """Station staff pledge for a household (or a farmer for themself), paying at pledge.
@@ -269,26 +299,30 @@ def place_pledge(
     The campaign row is locked while the totals move, so tier totals stay exact under concurrency.
     The payment is authorised at the price the new total reaches; the final price can only be lower
     (capture never exceeds the authorisation).
+
+    Online (Stripe) payments that need the payer first (3-D Secure, WeChat Pay QR code, Alipay
+    redirect) raise :class:`PaymentActionRequired` carrying the pending payment, with no pledge yet;
+    :mod:`plugins.group_orders.online` runs that two-step flow.
     """
     if not permissions.can_manage_household(actor, household):
-        raise PermissionDenied("只能为本站点登记的农户认购")
+        raise PermissionDenied(gettext("只能为本站点登记的农户认购"))
     key = idempotency_key or uuid.uuid4().hex
     existing = Pledge.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
     if quantity < 1:
-        raise _error("quantity", "数量须大于零")
+        raise _error("quantity", gettext("数量须大于零"))
     if payment_method not in PaymentMethod.values:
-        raise _error("paymentMethod", "未知支付方式")
+        raise _error("paymentMethod", gettext("未知支付方式"))
     if payment_method == PaymentMethod.CASH and not permissions.can_manage_station(
         actor, household.station_id
     ):
-        raise _error("paymentMethod", "现金须在站点由信息员收取")
+        raise _error("paymentMethod", gettext("现金须在站点由信息员收取"))
     campaign = Campaign.objects.get(pk=item.campaign_id)
     if campaign.status != CampaignStatus.OPEN or campaign.cutoff_at <= timezone.now():
-        raise _error(None, "该团购未开放或已截单", "invalid_state")
+        raise _error(None, gettext("该团购未开放或已截单"), "invalid_state")
     if not household.is_active or not campaign_open_to(campaign, household.station_id):
-        raise _error("householdId", "该团购不面向此农户所在站点")
+        raise _error("householdId", gettext("该团购不面向此农户所在站点"))
     check_restricted(item, household)
 
     _, price = price_at(item, campaign.total_quantity + quantity)
@@ -299,20 +333,35 @@ def place_pledge(
     if payment_method == PaymentMethod.STRIPE:
         # Authorised before taking the campaign lock (no network call while holding it). The price
         # can only fall while we wait, so the authorisation still covers the final amount.
-        if not stripe_payment_method:
-            raise _error("stripePaymentMethod", "请提供支付凭证", "required")
+        if not (stripe_payment_method or stripe_token) and online_type == "card":
+            raise _error("stripePaymentMethod", gettext("请提供支付凭证"), "required")
         online = payments.authorise_online(
-            actor, household, amount, reference, f"gb:{key}", stripe_payment_method, online_type
+            actor,
+            household,
+            amount,
+            reference,
+            f"gb:{key}",
+            stripe_payment_method,
+            online_type,
+            token=stripe_token,
+            return_url=return_url,
+            purpose=pledge_purpose(item, quantity, key),
         )
+        if online.status == PaymentStatus.PENDING:
+            raise PaymentActionRequired(online)
+        if online.status != PaymentStatus.AUTHORISED:
+            raise _error("paymentMethod", gettext("该支付已撤销或失败，请重新认购"), "payment_failed")
     try:
         with transaction.atomic():
             locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
             if locked.status != CampaignStatus.OPEN or locked.cutoff_at <= timezone.now():
-                raise _error(None, "该团购未开放或已截单", "invalid_state")
+                raise _error(None, gettext("该团购未开放或已截单"), "invalid_state")
             _check_limits(locked, item, household, quantity)
             _, price = price_at(item, locked.total_quantity + quantity)
             amount = payments.money(price * quantity)
             if online is not None:
+                if amount > online.amount_authorised:  # the total fell meanwhile: price went up
+                    raise _error(None, gettext("团购价已上涨，请重新认购"), "invalid_state")
                 payment = online
             elif payment_method == PaymentMethod.CREDIT:
                 payment = payments.authorise_credit(actor, household, amount, reference, f"gb:{key}")
@@ -334,9 +383,10 @@ def place_pledge(
             CampaignItem.objects.filter(pk=item.pk).update(total_quantity=F("total_quantity") + quantity)
     except (ValidationError, PermissionDenied, IntegrityError) as exc:
         if online is not None:
-            payments.void(online, "认购未成功")
+            with transaction.atomic():  # void locks the payment row
+                payments.void(online, "认购未成功")
         if isinstance(exc, IntegrityError):
-            raise _error("itemId", "该农户已认购此商品，请先撤销原认购", "unique") from exc
+            raise _error("itemId", gettext("该农户已认购此商品，请先撤销原认购"), "unique") from exc
         raise
     return pledge
 
@@ -346,28 +396,34 @@ def _check_limits(campaign: Campaign, item: CampaignItem, household: Household, 
         campaign.per_household_limit
         and _household_total(campaign, household) + quantity > campaign.per_household_limit
     ):
-        raise _error("quantity", f"每户限购 {campaign.per_household_limit}", "limit_exceeded")
+        raise _error(
+            "quantity",
+            gettext("每户限购 %(limit)s") % {"limit": campaign.per_household_limit},
+            "limit_exceeded",
+        )
     if (
         campaign.max_total_quantity is not None
         and campaign.total_quantity + quantity > campaign.max_total_quantity
     ):
         left = campaign.max_total_quantity - campaign.total_quantity
-        raise _error("quantity", f"超出供货上限，剩余 {max(left, 0)}", "out_of_stock")
+        raise _error(
+            "quantity", gettext("超出供货上限，剩余 %(left)s") % {"left": max(left, 0)}, "out_of_stock"
+        )
     if Pledge.objects.filter(item=item, household=household, status=PledgeStatus.ACTIVE).exists():
-        raise _error("itemId", "该农户已认购此商品，请先撤销原认购", "unique")
+        raise _error("itemId", gettext("该农户已认购此商品，请先撤销原认购"), "unique")
 
 
 def cancel_pledge(actor: Any, pledge: Pledge) -> Pledge:
     """Cancel before the cutoff: totals go down, the payment is voided (cash owed back at the station)."""
     if not permissions.can_manage_household(actor, pledge.household):
-        raise PermissionDenied("无权撤销该认购")
+        raise PermissionDenied(gettext("无权撤销该认购"))
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=pledge.campaign_id)
         pledge = Pledge.objects.select_for_update().get(pk=pledge.pk)
         if pledge.status != PledgeStatus.ACTIVE:
-            raise _error(None, "该认购已不能撤销", "invalid_state")
+            raise _error(None, gettext("该认购已不能撤销"), "invalid_state")
         if campaign.status != CampaignStatus.OPEN or campaign.cutoff_at <= timezone.now():
-            raise _error(None, "已截单，不能撤销", "invalid_state")
+            raise _error(None, gettext("已截单，不能撤销"), "invalid_state")
         pledge.status = PledgeStatus.CANCELLED
         pledge.save(update_fields=["status"])
         Campaign.objects.filter(pk=campaign.pk).update(total_quantity=F("total_quantity") - pledge.quantity)
@@ -375,7 +431,8 @@ def cancel_pledge(actor: Any, pledge: Pledge) -> Pledge:
             total_quantity=F("total_quantity") - pledge.quantity
         )
     if pledge.payment_id:
-        payments.void(pledge.payment, "撤销认购")
+        with transaction.atomic():  # void locks the payment row
+            payments.void(pledge.payment, "撤销认购")
     return pledge
 
 
@@ -387,7 +444,7 @@ def mark_shipped(actor: Any, delivery: StationDelivery) -> StationDelivery:
         permissions.is_operator(actor)
         or permissions.can_manage_partner(actor, delivery.purchase_order.partner)
     ):
-        raise PermissionDenied("只有供应商可以登记发货")
+        raise PermissionDenied(gettext("只有供应商可以登记发货"))
     with transaction.atomic():
         delivery = StationDelivery.objects.select_for_update().get(pk=delivery.pk)
         if delivery.status != DeliveryStatus.PENDING:
@@ -409,16 +466,20 @@ def receive_delivery(
 ) -> StationDelivery:
     """Station staff record what arrived: ``counts`` maps campaign item id → (received, damaged)."""
     if not permissions.can_manage_station(actor, delivery.station_id):
-        raise PermissionDenied("只能为本站点收货")
+        raise PermissionDenied(gettext("只能为本站点收货"))
     with transaction.atomic():
         delivery = StationDelivery.objects.select_for_update().get(pk=delivery.pk)
         if delivery.status == DeliveryStatus.RECEIVED:
-            raise _error(None, "该批货物已收货", "invalid_state")
+            raise _error(None, gettext("该批货物已收货"), "invalid_state")
         lines = {line.item_id: line for line in delivery.lines.select_for_update()}
         for item_id, line in lines.items():
             received, damaged = counts.get(item_id, (line.expected, 0))
             if received < 0 or damaged < 0 or received > line.expected or damaged > received:
-                raise _error("counts", f"{line.item_id}: 实到须在 0–{line.expected} 之间，破损不超过实到")
+                raise _error(
+                    "counts",
+                    gettext("%(item)s: 实到须在 0–%(expected)s 之间，破损不超过实到")
+                    % {"item": line.item_id, "expected": line.expected},
+                )
             line.received, line.damaged = received, damaged
             line.save(update_fields=["received", "damaged"])
         delivery.status = DeliveryStatus.RECEIVED
@@ -467,7 +528,7 @@ def find_pickups(actor: Any, code: str) -> list[Pickup]:
     """Open pickups matching a 6-digit code at the stations the actor manages."""
     code = (code or "").strip()
     if len(code) != 6 or not code.isdigit():
-        raise _error("code", "取货码为6位数字")
+        raise _error("code", gettext("取货码为6位数字"))
     return list(
         access.managed_pickups(actor)
         .filter(code=code, status__in=(PickupStatus.READY, PickupStatus.PARTIAL))
@@ -481,15 +542,15 @@ def collect(
     """Hand goods to the household after staff verified the pickup code. Partial pickups allowed;
     each collected unit credits the station's commission in the ledger."""
     if not access.managed_pickups(actor).filter(pk=pickup.pk).exists():
-        raise PermissionDenied("只能在本站点发放货物")
+        raise PermissionDenied(gettext("只能在本站点发放货物"))
     key = idempotency_key or uuid.uuid4().hex
     events: list[PickupEvent] = []
     with transaction.atomic():
         pickup = Pickup.objects.select_for_update().select_related("campaign").get(pk=pickup.pk)
         if pickup.code != (code or "").strip():
-            raise _error("code", "取货码不正确")
+            raise _error("code", gettext("取货码不正确"))
         if pickup.status not in (PickupStatus.READY, PickupStatus.PARTIAL):
-            raise _error(None, "货物尚未到站或已取完", "invalid_state")
+            raise _error(None, gettext("货物尚未到站或已取完"), "invalid_state")
         pledges = list(
             Pledge.objects.select_for_update().filter(
                 campaign_id=pickup.campaign_id,
@@ -502,14 +563,22 @@ def collect(
         for pledge_id, qty in wanted.items():
             pledge = by_id.get(int(pledge_id))
             if pledge is None:
-                raise _error("quantities", "认购不属于该取货单")
+                raise _error("quantities", gettext("认购不属于该取货单"))
             event_key = f"{key}:{pledge.pk}"
             if qty <= 0 or PickupEvent.objects.filter(idempotency_key=event_key).exists():
                 continue  # a repeated submission (same key) hands out nothing twice
             if qty > pledge.remaining_quantity:
-                raise _error("quantities", f"{pledge.item}: 最多可取 {pledge.remaining_quantity}")
+                raise _error(
+                    "quantities",
+                    gettext("%(item)s: 最多可取 %(remaining)s")
+                    % {"item": pledge.item, "remaining": pledge.remaining_quantity},
+                )
             if qty > station_stock(pickup.campaign_id, pickup.station_id, pledge.item_id):
-                raise _error("quantities", f"{pledge.item}: 站点库存不足（短缺或破损）", "out_of_stock")
+                raise _error(
+                    "quantities",
+                    gettext("%(item)s: 站点库存不足（短缺或破损）") % {"item": pledge.item},
+                    "out_of_stock",
+                )
             Pledge.objects.filter(pk=pledge.pk).update(collected_quantity=F("collected_quantity") + qty)
             pledge.collected_quantity += qty
             event = PickupEvent.objects.create(
@@ -531,7 +600,7 @@ def collect(
             and quantities is not None
             and not PickupEvent.objects.filter(idempotency_key__startswith=f"{key}:").exists()
         ):
-            raise _error("quantities", "请填写取货数量")
+            raise _error("quantities", gettext("请填写取货数量"))
         remaining = sum(p.remaining_quantity for p in pledges)
         pickup.status = PickupStatus.COLLECTED if remaining == 0 else PickupStatus.PARTIAL
         pickup.save(update_fields=["status"])
@@ -594,7 +663,7 @@ def pending_cash_refunds(actor: Any, station: Station) -> Any:
     from marketplace.payments.models import Refund, RefundStatus
 
     if not permissions.can_manage_station(actor, station):
-        raise PermissionDenied("无权查看该站点")
+        raise PermissionDenied(gettext("无权查看该站点"))
     return Refund.objects.filter(
         payment__station=station, payment__method=PaymentMethod.CASH, status=RefundStatus.PENDING
     ).select_related("payment__household")
@@ -602,7 +671,7 @@ def pending_cash_refunds(actor: Any, station: Station) -> Any:
 
 def station_pledges(actor: Any, campaign: Campaign, station: Station) -> Any:
     if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, station)):
-        raise PermissionDenied("只能查看本站点的认购")
+        raise PermissionDenied(gettext("只能查看本站点的认购"))
     return (
         Pledge.objects.filter(campaign=campaign, station=station)
         .exclude(status=PledgeStatus.CANCELLED)
@@ -632,7 +701,7 @@ def households_summary(pledges: Any) -> list[dict[str, Any]]:
         if p.payment_method == PaymentMethod.CREDIT:
             row["credit_due"] += amount
     for row in out.values():
-        row["methods"] = "、".join(sorted(row["methods"]))
+        row["methods"] = gettext("、").join(sorted(row["methods"]))
     return list(out.values())
 
 
@@ -762,7 +831,11 @@ def delivery_requests(ready_by: date | None = None, source: str = "group-buy") -
 
 
 def _refuse(line: PlanLine, message: str, code: str = "invalid") -> ValidationError:
-    return ValidationError(f"团购「{line.title}」×{line.quantity}：{message}", code=code)
+    return ValidationError(
+        gettext("团购「%(title)s」×%(quantity)s：%(message)s")
+        % {"title": line.title, "quantity": line.quantity, "message": message},
+        code=code,
+    )
 
 
 def accept_plan_lines(
@@ -788,7 +861,7 @@ def accept_plan_lines(
     if not mine:
         return []
     if household is None:
-        raise _refuse(mine[0], "团购须为登记农户认购", "required")
+        raise _refuse(mine[0], gettext("团购须为登记农户认购"), "required")
     groups: dict[tuple[str, int], list[PlanLine]] = defaultdict(list)
     for line in mine:
         groups[(line.source_ref, line.product_id)].append(line)
@@ -810,7 +883,7 @@ def accept_plan_lines(
             first = group[0]
             item = items.get(key)
             if item is None:
-                raise _refuse(first, "该团购不存在或不含此商品", "not_found")
+                raise _refuse(first, gettext("该团购不存在或不含此商品"), "not_found")
             quantity = sum(line.quantity for line in group)
             try:
                 pledge = place_pledge(actor, item, household, quantity, method)
@@ -821,14 +894,15 @@ def accept_plan_lines(
                     else exc.error_list
                 )
                 code = next((e.code for e in found if e.code), "invalid")
-                raise _refuse(first, "；".join(exc.messages), code) from exc
+                raise _refuse(first, gettext("；").join(exc.messages), code) from exc
             except PermissionDenied as exc:
-                raise _refuse(first, str(exc) or "无权为该农户认购", "permission_denied") from exc
+                raise _refuse(first, str(exc) or gettext("无权为该农户认购"), "permission_denied") from exc
             planned = max(line.unit_price for line in group)
             if pledge.unit_price_at_pledge > planned:
                 raise _refuse(
                     first,
-                    f"团购价已变为 ¥{pledge.unit_price_at_pledge}（方案按 ¥{planned}）",
+                    gettext("团购价已变为 ¥%(price)s（方案按 ¥%(planned)s）")
+                    % {"price": pledge.unit_price_at_pledge, "planned": planned},
                     "price_changed",
                 )
             for line in group:
@@ -838,7 +912,7 @@ def accept_plan_lines(
                         accepted_by=slug,
                         ref=f"pledge:{pledge.pk}",
                         quantity=line.quantity,
-                        message=f"已加入团购「{item.campaign.title}」",
+                        message=gettext("已加入团购「%(campaign)s」") % {"campaign": item.campaign.title},
                     )
                 )
     return accepted

@@ -18,6 +18,14 @@ def close_campaign(campaign_id: int) -> int:
     return run(campaign_id, force=False).pk
 
 
+@shared_task(name="plugins.group_orders.tasks.cancel_abandoned_payments")
+def cancel_abandoned_payments() -> int:
+    """Pending online pledge payments older than an hour: completed if Stripe says so, else cancelled."""
+    from .online import cancel_abandoned_payments as run
+
+    return run()
+
+
 @shared_task(name="plugins.group_orders.tasks.expire_uncollected")
 def expire_uncollected() -> int:
     from .services import expire_uncollected as run

@@ -9,6 +9,7 @@ urlpatterns = [
     path("c/<int:pk>/station/<int:station_id>/", views.station_pledges, name="station-pledges"),
     path("c/<int:pk>/station/<int:station_id>/picklist.pdf", views.pick_list_pdf, name="pick-list"),
     path("pledge/<int:pk>/cancel/", views.pledge_cancel, name="pledge-cancel"),
+    path("pay/<str:key>/", views.pledge_payment, name="pledge-payment"),
     path("pickup/", views.pickup_verify, name="pickup-verify"),
     path("pickup/<int:pk>/", views.pickup_detail, name="pickup"),
     path("pickup/<int:pk>/receipt.pdf", views.receipt_pdf, name="receipt"),

@@ -6,12 +6,15 @@ import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from marketplace.core import permissions
@@ -19,12 +22,12 @@ from marketplace.payments import services as payments
 from marketplace.payments.models import CommissionStatement, PaymentMethod
 from marketplace.stations.models import Station
 
-from . import access, documents, services
+from . import access, documents, online, services
 from .models import CampaignItem, CampaignStatus, DeliveryStatus, Pickup, PledgeStatus
 
 
 def _messages(exc: ValidationError) -> str:
-    return "；".join(exc.messages)
+    return _("；").join(exc.messages)
 
 
 def _pdf(content: bytes, filename: str) -> HttpResponse:
@@ -58,15 +61,23 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     eligible_stations = access.eligible_for_stations(type(campaign).objects.filter(pk=pk), []).exists()
     can_pledge = campaign.status == CampaignStatus.OPEN and campaign.cutoff_at > timezone.now()
     my_stations = permissions.managed_stations(user).order_by("code")
+    is_staff = my_stations.exists()
+    # Online payment: a farmer paying for their own household, when Stripe.js can be configured.
+    online = (
+        bool(settings.STRIPE_PUBLISHABLE_KEY) and not is_staff and services.household_of(user) is not None
+    )
     context = {
         "campaign": campaign,
         "progress": services.campaign_progress(campaign),
         "can_pledge": can_pledge,
         "households": households.order_by("name")[:300] if can_pledge else [],
-        "is_staff": my_stations.exists(),
+        "is_staff": is_staff,
         "my_stations": my_stations[:50],
         "open_to_all": eligible_stations,
-        "methods": PaymentMethod.choices,
+        "methods": [m for m in PaymentMethod.choices if online or m[0] != PaymentMethod.STRIPE],
+        "online_payment": online,
+        "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY if online else "",
+        "stripe_js_url": settings.STRIPE_JS_URL,
         "pledges": access.pledges_for(user)
         .filter(campaign=campaign)
         .exclude(status=PledgeStatus.CANCELLED)
@@ -93,25 +104,83 @@ def pledge_create(request: HttpRequest, pk: int) -> HttpResponse:
         campaign=campaign,
     )
     household = get_object_or_404(permissions.managed_households(user), pk=request.POST.get("household") or 0)
+    key = request.POST.get("idempotency_key", "") or uuid.uuid4().hex
     try:
         quantity = int(request.POST.get("quantity", "0"))
-        services.place_pledge(
+        result = online.start_pledge(
             user,
             item,
             household,
             quantity,
             request.POST.get("payment_method", ""),
             stripe_payment_method=request.POST.get("stripe_payment_method", ""),
+            stripe_token=request.POST.get("stripe_token", ""),
             online_type=request.POST.get("online_type", "card"),
-            idempotency_key=request.POST.get("idempotency_key", ""),
+            return_url=request.build_absolute_uri(reverse("group-buy:pledge-payment", args=[key])),
+            idempotency_key=key,
         )
     except ValueError:
-        messages.error(request, "数量须为整数")
+        messages.error(request, _("数量须为整数"))
     except ValidationError as exc:
         messages.error(request, _messages(exc))
     else:
-        messages.success(request, f"已为 {household.name} 认购 {item.product.title} × {quantity}")
+        if result.needs_action:
+            return _payment_action(request, key, result)
+        messages.success(
+            request,
+            _("已为 %(household)s 认购 %(product)s × %(quantity)s")
+            % {"household": household.name, "product": item.product.title, "quantity": quantity},
+        )
     return redirect("group-buy:campaign", pk=pk)
+
+
+def _payment_action(request: HttpRequest, key: str, result: online.PledgeResult) -> HttpResponse:
+    """The payer still has to act: Alipay's page, or our page with the QR code / 3-D Secure step."""
+    action = result.next_action or {}
+    if action.get("type") == "redirect" and action.get("url"):
+        return redirect(action["url"])
+    return redirect("group-buy:pledge-payment", key=key)
+
+
+@login_required
+def pledge_payment(request: HttpRequest, key: str) -> HttpResponse:
+    """Finish an online pledge payment (3-D Secure done, QR code scanned, back from Alipay): shows
+    what is still to do, or completes the pledge. Only the user who started the payment gets here."""
+    payment = online.pending_payment(request.user, key)
+    if payment is None:
+        raise Http404(_("没有这笔支付"))
+    campaign_id = (payment.purpose or {}).get("campaign")
+    try:
+        result = online.complete_online_pledge(request.user, payment)
+    except ValidationError as exc:
+        messages.error(request, _messages(exc))
+        return (
+            redirect("group-buy:campaign", pk=campaign_id) if campaign_id else redirect("group-buy:campaigns")
+        )
+    if result.pledge is not None:
+        pledge = result.pledge
+        messages.success(
+            request,
+            _("已为 %(household)s 认购 %(product)s × %(quantity)s")
+            % {
+                "household": pledge.household.name,
+                "product": pledge.item.product.title,
+                "quantity": pledge.quantity,
+            },
+        )
+        return redirect("group-buy:campaign", pk=pledge.campaign_id)
+    return render(
+        request,
+        "group_orders/pledge_payment.html",
+        {
+            "payment": payment,
+            "campaign_id": campaign_id,
+            "action": result.next_action or {},
+            "client_secret": result.client_secret,
+            "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+            "stripe_js_url": settings.STRIPE_JS_URL,
+        },
+    )
 
 
 @login_required
@@ -123,7 +192,7 @@ def pledge_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, _messages(exc))
     else:
-        messages.success(request, "认购已撤销")
+        messages.success(request, _("认购已撤销"))
     return redirect("group-buy:campaign", pk=pledge.campaign_id)
 
 
@@ -154,7 +223,7 @@ def pick_list_pdf(request: HttpRequest, pk: int, station_id: int) -> HttpRespons
 @login_required
 def pickup_verify(request: HttpRequest) -> HttpResponse:
     if not permissions.managed_stations(request.user).exists():
-        raise PermissionDenied("只有站点信息员可以核销取货")
+        raise PermissionDenied(_("只有站点信息员可以核销取货"))
     code = request.POST.get("code", "") if request.method == "POST" else ""
     matches: list[Pickup] = []
     if request.method == "POST":
@@ -167,7 +236,7 @@ def pickup_verify(request: HttpRequest) -> HttpResponse:
                 request.session[f"gb-pickup-{matches[0].pk}"] = code
                 return redirect("group-buy:pickup", pk=matches[0].pk)
             if not matches:
-                messages.error(request, "未找到待取货的订单，请核对取货码")
+                messages.error(request, _("未找到待取货的订单，请核对取货码"))
     return render(request, "group_orders/pickup_verify.html", {"code": code, "matches": matches})
 
 
@@ -180,14 +249,14 @@ def pickup_detail(request: HttpRequest, pk: int) -> HttpResponse:
     can_hand_out = access.managed_pickups(user).filter(pk=pk).exists()
     if request.method == "POST":
         if not can_hand_out:
-            raise PermissionDenied("只能在本站点发放货物")
+            raise PermissionDenied(_("只能在本站点发放货物"))
         quantities = {}
         for key, value in request.POST.items():
             if key.startswith("qty_") and value.strip():
                 try:
                     quantities[int(key[4:])] = int(value)
                 except ValueError:
-                    messages.error(request, "数量须为整数")
+                    messages.error(request, _("数量须为整数"))
                     return redirect("group-buy:pickup", pk=pk)
         try:
             services.collect(
@@ -200,7 +269,7 @@ def pickup_detail(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, _messages(exc))
         else:
-            messages.success(request, "已登记取货")
+            messages.success(request, _("已登记取货"))
         return redirect("group-buy:pickup", pk=pk)
     pledges = pickup.campaign.pledges.filter(
         household=pickup.household, status=PledgeStatus.CONFIRMED
@@ -250,11 +319,11 @@ def delivery_receive(request: HttpRequest, pk: int) -> HttpResponse:
             }
             services.receive_delivery(request.user, delivery, counts, request.POST.get("notes", ""))
         except ValueError:
-            messages.error(request, "数量须为整数")
+            messages.error(request, _("数量须为整数"))
         except ValidationError as exc:
             messages.error(request, _messages(exc))
         else:
-            messages.success(request, "已确认收货，已短信通知农户取货")
+            messages.success(request, _("已确认收货，已短信通知农户取货"))
             return redirect("group-buy:campaign", pk=delivery.campaign_id)
     return render(
         request,
@@ -279,7 +348,7 @@ def cash(request: HttpRequest) -> HttpResponse:
         or stations.first()
     )
     if station is None:
-        raise Http404("您没有可管理的站点")
+        raise Http404(_("您没有可管理的站点"))
     day = timezone.localdate()
     if request.method == "POST":
         action = request.POST.get("action")
@@ -292,15 +361,15 @@ def cash(request: HttpRequest) -> HttpResponse:
                     Decimal(request.POST.get("counted", "")),
                     request.POST.get("notes", ""),
                 )
-                messages.success(request, "已保存现金日结")
+                messages.success(request, _("已保存现金日结"))
             elif action == "payout":
                 refund = get_object_or_404(
                     services.pending_cash_refunds(request.user, station), pk=request.POST.get("refund")
                 )
                 payments.pay_out_cash_refund(request.user, refund)
-                messages.success(request, "已登记退还现金")
+                messages.success(request, _("已登记退还现金"))
         except (InvalidOperation, ValueError):
-            messages.error(request, "请输入金额")
+            messages.error(request, _("请输入金额"))
         except ValidationError as exc:
             messages.error(request, _messages(exc))
         return redirect(f"{request.path}?station={station.pk}")
@@ -325,7 +394,7 @@ def commission(request: HttpRequest) -> HttpResponse:
     stations = permissions.managed_stations(request.user).order_by("code")
     station = stations.filter(pk=request.GET.get("station") or 0).first() or stations.first()
     if station is None:
-        raise Http404("您没有可管理的站点")
+        raise Http404(_("您没有可管理的站点"))
     month = date.today().replace(day=1)
     payments.commission_statement(station, month)
     return render(

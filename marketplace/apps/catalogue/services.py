@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils.text import slugify
+from django.utils.translation import gettext
 from oscar.core.loading import get_model
 
 from marketplace.apps.partner.models import Partner, StockRecord, Warehouse
@@ -43,9 +44,9 @@ def can_station_buy(station: Any, product: Any, day: Any = None) -> StationPurch
     Returns ``(allowed, reason)``; the reason is a Chinese sentence for the UI.
     """
     if station is None or not getattr(station, "is_active", False):
-        return StationPurchaseCheck(False, "站点不存在或已停用")
+        return StationPurchaseCheck(False, gettext("站点不存在或已停用"))
     if not product.is_public:
-        return StationPurchaseCheck(False, "商品已下架")
+        return StationPurchaseCheck(False, gettext("商品已下架"))
     slug = product.product_class.slug if product.product_class_id else ""
     if slug == PESTICIDE and product.restricted_use:
         from marketplace.stations.models import StationPesticideLicence
@@ -57,7 +58,7 @@ def can_station_buy(station: Any, product: Any, day: Any = None) -> StationPurch
         )
         if not ok:
             return StationPurchaseCheck(
-                False, "限制使用农药: 站点须持有有效且经营范围含限制使用农药的农药经营许可证"
+                False, gettext("限制使用农药: 站点须持有有效且经营范围含限制使用农药的农药经营许可证")
             )
     return StationPurchaseCheck(True, "")
 
@@ -77,19 +78,23 @@ def _clean_product_input(
     loaded (the bulk importer prefetches them per batch); otherwise they are queried."""
     unknown = set(data) - set(PRODUCT_FIELDS)
     if unknown:
-        raise ValidationError({f: ValidationError("未知字段", code="invalid") for f in sorted(unknown)})
+        raise ValidationError(
+            {f: ValidationError(gettext("未知字段"), code="invalid") for f in sorted(unknown)}
+        )
     errors: dict[str, list[ValidationError]] = {}
     product_type = data.get("product_type") or (product.product_class.slug if product else None)
     if not product_type:
-        errors["product_type"] = [ValidationError("商品类型为必填项", code="required")]
+        errors["product_type"] = [ValidationError(gettext("商品类型为必填项"), code="required")]
     elif product_type not in PRODUCT_TYPES:
-        errors["product_type"] = [ValidationError(f"未知商品类型 {product_type}", code="invalid")]
+        errors["product_type"] = [
+            ValidationError(gettext("未知商品类型 %(type)s") % {"type": product_type}, code="invalid")
+        ]
     elif product is not None and product_type != product.product_class.slug:
-        errors["product_type"] = [ValidationError("不能修改已有商品的类型", code="invalid")]
+        errors["product_type"] = [ValidationError(gettext("不能修改已有商品的类型"), code="invalid")]
     title = data.get("title") if data.get("title") is not None else (product.title if product else "")
     title = (title or "").strip()
     if not title:
-        errors["title"] = [ValidationError("商品名称为必填项", code="required")]
+        errors["title"] = [ValidationError(gettext("商品名称为必填项"), code="required")]
     cleaned_attrs: dict[str, Any] = {}
     if product_type in PRODUCT_TYPES and ("attributes" in data or product is None):
         if current is None:
@@ -139,7 +144,7 @@ def _apply(product: Any, cleaned: dict[str, Any]) -> bool:
 @transaction.atomic
 def create_product(actor: Any, partner: Partner, data: dict[str, Any]) -> Any:
     """A supplier adds a product it owns (validated typed attributes)."""
-    permissions.require(permissions.can_manage_partner(actor, partner), "无权为该供应商创建商品")
+    permissions.require(permissions.can_manage_partner(actor, partner), gettext("无权为该供应商创建商品"))
     cleaned = _clean_product_input(data, None)
     classes = (
         ensure_product_types()
@@ -150,7 +155,7 @@ def create_product(actor: Any, partner: Partner, data: dict[str, Any]) -> Any:
         slug=cleaned["product_type"]
     )
     if cleaned.get("upc") and Product.objects.filter(upc=cleaned["upc"]).exists():
-        raise ValidationError({"upc": ValidationError("商品条码已存在", code="unique")})
+        raise ValidationError({"upc": ValidationError(gettext("商品条码已存在"), code="unique")})
     product = Product(product_class=product_class, structure=Product.STANDALONE, owner=partner)
     _apply(product, cleaned)
     product.slug = slugify(product.title, allow_unicode=True)[:128] or "product"
@@ -161,10 +166,10 @@ def create_product(actor: Any, partner: Partner, data: dict[str, Any]) -> Any:
 
 @transaction.atomic
 def update_product(actor: Any, product: Any, data: dict[str, Any]) -> Any:
-    permissions.require(permissions.can_manage_product(actor, product), "只能修改本供应商的商品")
+    permissions.require(permissions.can_manage_product(actor, product), gettext("只能修改本供应商的商品"))
     cleaned = _clean_product_input(data, product)
     if cleaned.get("upc") and Product.objects.filter(upc=cleaned["upc"]).exclude(pk=product.pk).exists():
-        raise ValidationError({"upc": ValidationError("商品条码已存在", code="unique")})
+        raise ValidationError({"upc": ValidationError(gettext("商品条码已存在"), code="unique")})
     if _apply(product, cleaned):
         product.save()
     return product
@@ -177,9 +182,9 @@ def _decimal(value: Any, field: str) -> Decimal:
     try:
         amount = Decimal(str(value)).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError) as exc:
-        raise ValidationError({field: ValidationError("须为金额数字", code="invalid")}) from exc
+        raise ValidationError({field: ValidationError(gettext("须为金额数字"), code="invalid")}) from exc
     if amount < 0:
-        raise ValidationError({field: ValidationError("不能为负", code="invalid")})
+        raise ValidationError({field: ValidationError(gettext("不能为负"), code="invalid")})
     return amount
 
 
@@ -195,26 +200,26 @@ def upsert_stockrecord(
     warehouse: Warehouse | None = None,
 ) -> tuple[StockRecord, bool]:
     """Create or update a supplier's stock record (idempotent by partner + SKU)."""
-    permissions.require(permissions.can_manage_partner(actor, partner), "无权修改该供应商库存")
+    permissions.require(permissions.can_manage_partner(actor, partner), gettext("无权修改该供应商库存"))
     errors: dict[str, ValidationError] = {}
     sku = (sku or "").strip()
     if not sku:
-        errors["sku"] = ValidationError("SKU 为必填项", code="required")
+        errors["sku"] = ValidationError(gettext("SKU 为必填项"), code="required")
     if num_in_stock is None or int(num_in_stock) < 0:
-        errors["num_in_stock"] = ValidationError("库存须为非负整数", code="invalid")
+        errors["num_in_stock"] = ValidationError(gettext("库存须为非负整数"), code="invalid")
     if warehouse is not None and warehouse.partner_id != partner.pk:
-        errors["warehouse_id"] = ValidationError("仓库不属于本供应商", code="invalid")
+        errors["warehouse_id"] = ValidationError(gettext("仓库不属于本供应商"), code="invalid")
     if (
         product.owner_id not in (None, partner.pk)
         and not product.stockrecords.filter(partner=partner).exists()
     ):
-        errors["product_id"] = ValidationError("该商品属于其他供应商", code="permission_denied")
+        errors["product_id"] = ValidationError(gettext("该商品属于其他供应商"), code="permission_denied")
     if errors:
         raise ValidationError(errors)
     amount = _decimal(price, "price")
     record = StockRecord.objects.select_for_update().filter(partner=partner, partner_sku=sku).first()
     if record is not None and record.product_id != product.pk:
-        raise ValidationError({"sku": ValidationError("该 SKU 已用于其他商品", code="unique")})
+        raise ValidationError({"sku": ValidationError(gettext("该 SKU 已用于其他商品"), code="unique")})
     if record is None:
         record = StockRecord.objects.create(
             partner=partner,
@@ -230,7 +235,8 @@ def upsert_stockrecord(
         raise ValidationError(
             {
                 "num_in_stock": ValidationError(
-                    f"库存不能少于已占用数量 {record.num_allocated}", code="invalid"
+                    gettext("库存不能少于已占用数量 %(allocated)s") % {"allocated": record.num_allocated},
+                    code="invalid",
                 )
             }
         )

@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from marketplace.accounts.models import Role
 from marketplace.core import permissions
@@ -96,13 +97,16 @@ def is_sellable(record: StockRecord) -> bool:
 def _clean_registration(data: dict[str, Any]) -> dict[str, Any]:
     unknown = set(data) - set(REGISTRATION_FIELDS)
     if unknown:
-        raise ValidationError({f: ValidationError("未知字段", code="invalid") for f in sorted(unknown)})
+        raise ValidationError(
+            {f: ValidationError(gettext("未知字段"), code="invalid") for f in sorted(unknown)}
+        )
     cleaned = {k: (str(v).strip() if v is not None else "") for k, v in data.items()}
     errors: dict[str, ValidationError] = {}
     for field in REQUIRED_FOR_REVIEW:
         if not cleaned.get(field):
             errors[field] = ValidationError(
-                f"{Partner._meta.get_field(field).verbose_name}为必填项", "required"
+                gettext("%(field)s为必填项") % {"field": Partner._meta.get_field(field).verbose_name},
+                "required",
             )
     if cleaned.get("credit_code"):
         cleaned["credit_code"] = normalise(cleaned["credit_code"])
@@ -119,11 +123,11 @@ def _clean_registration(data: dict[str, Any]) -> dict[str, Any]:
             errors["contact_mobile"] = exc
     account = cleaned.get("bank_account_number", "").replace(" ", "")
     if account and not (account.isdigit() and 8 <= len(account) <= 30):
-        errors["bank_account_number"] = ValidationError("银行账号须为8-30位数字", "invalid")
+        errors["bank_account_number"] = ValidationError(gettext("银行账号须为8-30位数字"), "invalid")
     cleaned["bank_account_number"] = account
     kind = cleaned.get("kind") or PartnerKind.SUPPLIER
     if kind not in PartnerKind.values:
-        errors["kind"] = ValidationError("类型须为 supplier 或 cooperative", "invalid")
+        errors["kind"] = ValidationError(gettext("类型须为 supplier 或 cooperative"), "invalid")
     cleaned["kind"] = kind
     if errors:
         raise ValidationError(errors)
@@ -147,10 +151,12 @@ def register_partner(actor: Any, data: dict[str, Any]) -> Partner:
     The partner starts as *pending*; nothing it lists is sellable until an operator approves it.
     """
     allowed = permissions.is_operator(actor) or permissions.has_role(actor, Role.SUPPLIER, Role.COOPERATIVE)
-    permissions.require(allowed, "只有供应商、合作社或平台运营可以申请入驻")
+    permissions.require(allowed, gettext("只有供应商、合作社或平台运营可以申请入驻"))
     cleaned = _clean_registration(data)
     if Partner.objects.filter(credit_code=cleaned["credit_code"]).exists():
-        raise ValidationError({"credit_code": ValidationError("该统一社会信用代码已注册", code="unique")})
+        raise ValidationError(
+            {"credit_code": ValidationError(gettext("该统一社会信用代码已注册"), code="unique")}
+        )
     partner = Partner(verification_status=VerificationStatus.PENDING, **cleaned)
     partner.full_clean(exclude=["code"])
     partner.save()
@@ -162,11 +168,13 @@ def register_partner(actor: Any, data: dict[str, Any]) -> Partner:
 
 @transaction.atomic
 def update_registration(actor: Any, partner: Partner, data: dict[str, Any]) -> Partner:
-    permissions.require(permissions.can_manage_partner(actor, partner), "无权修改该供应商")
+    permissions.require(permissions.can_manage_partner(actor, partner), gettext("无权修改该供应商"))
     merged = {f: getattr(partner, f) for f in REGISTRATION_FIELDS} | data
     cleaned = _clean_registration(merged)
     if Partner.objects.filter(credit_code=cleaned["credit_code"]).exclude(pk=partner.pk).exists():
-        raise ValidationError({"credit_code": ValidationError("该统一社会信用代码已注册", code="unique")})
+        raise ValidationError(
+            {"credit_code": ValidationError(gettext("该统一社会信用代码已注册"), code="unique")}
+        )
     for key, value in cleaned.items():
         setattr(partner, key, value)
     partner.full_clean()
@@ -182,20 +190,24 @@ def _dashboard_permission() -> Permission:
 def transition(actor: Any, partner: Partner, action: str, reason: str = "") -> Partner:
     """Move a partner through the review workflow and write the audit trail."""
     if action not in TRANSITIONS:
-        raise ValidationError({"action": ValidationError(f"未知操作 {action}", code="invalid")})
+        raise ValidationError(
+            {"action": ValidationError(gettext("未知操作 %(action)s") % {"action": action}, code="invalid")}
+        )
     if action == "resubmit":
-        permissions.require(permissions.can_manage_partner(actor, partner), "无权操作该供应商")
+        permissions.require(permissions.can_manage_partner(actor, partner), gettext("无权操作该供应商"))
     else:
-        permissions.require(permissions.is_operator(actor), "只有平台运营可以审核供应商")
+        permissions.require(permissions.is_operator(actor), gettext("只有平台运营可以审核供应商"))
     sources, target, needs_reason = TRANSITIONS[action]
     partner = Partner.objects.select_for_update().get(pk=partner.pk)
     if partner.verification_status not in sources:
         raise ValidationError(
-            f"当前状态「{partner.get_verification_status_display()}」不能执行该操作", code="invalid_state"
+            gettext("当前状态「%(status)s」不能执行该操作")
+            % {"status": partner.get_verification_status_display()},
+            code="invalid_state",
         )
     reason = (reason or "").strip()
     if needs_reason and not reason:
-        raise ValidationError({"reason": ValidationError("请填写原因", code="required")})
+        raise ValidationError({"reason": ValidationError(gettext("请填写原因"), code="required")})
     previous = partner.verification_status
     partner.verification_status = target
     if target == VerificationStatus.APPROVED:
@@ -246,23 +258,25 @@ def add_licence(
     product: Any = None,
     file: Any = None,
 ) -> PartnerLicence:
-    permissions.require(permissions.can_manage_partner(actor, partner), "无权为该供应商上传证照")
+    permissions.require(permissions.can_manage_partner(actor, partner), gettext("无权为该供应商上传证照"))
     errors: dict[str, ValidationError] = {}
     if kind not in LicenceKind.values:
-        errors["kind"] = ValidationError("未知证照类型", code="invalid")
+        errors["kind"] = ValidationError(gettext("未知证照类型"), code="invalid")
     number = (number or "").strip()
     if not number:
-        errors["number"] = ValidationError("证号为必填项", code="required")
+        errors["number"] = ValidationError(gettext("证号为必填项"), code="required")
     if valid_from and valid_until and valid_until < valid_from:
-        errors["valid_until"] = ValidationError("有效期至不能早于有效期起", code="invalid")
+        errors["valid_until"] = ValidationError(gettext("有效期至不能早于有效期起"), code="invalid")
     if kind == LicenceKind.FERTILIZER_REGISTRATION and product is None:
-        errors["product"] = ValidationError("肥料登记证须指定对应产品", code="required")
+        errors["product"] = ValidationError(gettext("肥料登记证须指定对应产品"), code="required")
     if product is not None and not (
         product.owner_id == partner.pk or product.stockrecords.filter(partner=partner).exists()
     ):
-        errors["product"] = ValidationError("该产品不属于本供应商", code="invalid")
+        errors["product"] = ValidationError(gettext("该产品不属于本供应商"), code="invalid")
     if restricted_scope and kind != LicenceKind.PESTICIDE_BUSINESS:
-        errors["restricted_scope"] = ValidationError("仅农药经营许可证可含限制使用范围", code="invalid")
+        errors["restricted_scope"] = ValidationError(
+            gettext("仅农药经营许可证可含限制使用范围"), code="invalid"
+        )
     if errors:
         raise ValidationError(errors)
     licence = PartnerLicence(
@@ -293,10 +307,10 @@ def _recheck_partner(partner_id: int) -> None:
 
 @transaction.atomic
 def save_warehouse(actor: Any, partner: Partner, data: dict[str, Any]) -> Warehouse:
-    permissions.require(permissions.can_manage_partner(actor, partner), "无权管理该供应商的仓库")
+    permissions.require(permissions.can_manage_partner(actor, partner), gettext("无权管理该供应商的仓库"))
     code = str(data.get("code") or "").strip()
     if not code:
-        raise ValidationError({"code": ValidationError("仓库编号为必填项", code="required")})
+        raise ValidationError({"code": ValidationError(gettext("仓库编号为必填项"), code="required")})
     warehouse = Warehouse.objects.filter(partner=partner, code=code).first() or Warehouse(
         partner=partner, code=code
     )
@@ -321,7 +335,7 @@ class OutOfStock(ValidationError):
 
 def _positive(qty: int) -> int:
     if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
-        raise ValidationError({"quantity": ValidationError("数量须为正整数", code="invalid")})
+        raise ValidationError({"quantity": ValidationError(gettext("数量须为正整数"), code="invalid")})
     return qty
 
 
@@ -335,9 +349,13 @@ def reserve(stockrecord_id: int, qty: int) -> bool:
     _positive(qty)
     record = StockRecord.objects.select_related("partner", "product").filter(pk=stockrecord_id).first()
     if record is None:
-        raise ValidationError({"stockrecord_id": ValidationError("库存记录不存在", code="not_found")})
+        raise ValidationError(
+            {"stockrecord_id": ValidationError(gettext("库存记录不存在"), code="not_found")}
+        )
     if not is_sellable(record):
-        raise ValidationError({"stockrecord_id": ValidationError("该商品当前不可销售", code="invalid_state")})
+        raise ValidationError(
+            {"stockrecord_id": ValidationError(gettext("该商品当前不可销售"), code="invalid_state")}
+        )
     allocated = Coalesce(F("num_allocated"), Value(0))
     try:
         with transaction.atomic():
@@ -358,7 +376,9 @@ def release(stockrecord_id: int, qty: int) -> bool:
         num_allocated=F("num_allocated") - qty
     )
     if not updated:
-        raise ValidationError({"quantity": ValidationError("释放数量超过已占用数量", code="invalid")})
+        raise ValidationError(
+            {"quantity": ValidationError(gettext("释放数量超过已占用数量"), code="invalid")}
+        )
     return True
 
 
@@ -369,7 +389,9 @@ def consume(stockrecord_id: int, qty: int) -> bool:
         pk=stockrecord_id, num_allocated__gte=qty, num_in_stock__gte=qty
     ).update(num_allocated=F("num_allocated") - qty, num_in_stock=F("num_in_stock") - qty)
     if not updated:
-        raise ValidationError({"quantity": ValidationError("出库数量超过已占用数量", code="invalid")})
+        raise ValidationError(
+            {"quantity": ValidationError(gettext("出库数量超过已占用数量"), code="invalid")}
+        )
     return True
 
 
@@ -383,14 +405,14 @@ def set_stock(
     warehouse: Warehouse | None = None,
 ) -> StockRecord:
     """A supplier sets absolute stock / price on one of its own stock records."""
-    permissions.require(permissions.can_manage_partner(actor, record.partner), "无权修改该库存")
+    permissions.require(permissions.can_manage_partner(actor, record.partner), gettext("无权修改该库存"))
     errors: dict[str, ValidationError] = {}
     if num_in_stock is not None and num_in_stock < 0:
-        errors["num_in_stock"] = ValidationError("库存不能为负", code="invalid")
+        errors["num_in_stock"] = ValidationError(gettext("库存不能为负"), code="invalid")
     if price is not None and price < 0:
-        errors["price"] = ValidationError("价格不能为负", code="invalid")
+        errors["price"] = ValidationError(gettext("价格不能为负"), code="invalid")
     if warehouse is not None and warehouse.partner_id != record.partner_id:
-        errors["warehouse_id"] = ValidationError("仓库不属于本供应商", code="invalid")
+        errors["warehouse_id"] = ValidationError(gettext("仓库不属于本供应商"), code="invalid")
     if errors:
         raise ValidationError(errors)
     fields = []
@@ -400,7 +422,12 @@ def set_stock(
         )
         if num_in_stock < allocated:
             raise ValidationError(
-                {"num_in_stock": ValidationError(f"库存不能少于已占用数量 {allocated}", code="invalid")}
+                {
+                    "num_in_stock": ValidationError(
+                        gettext("库存不能少于已占用数量 %(allocated)s") % {"allocated": allocated},
+                        code="invalid",
+                    )
+                }
             )
         record.num_in_stock = num_in_stock
         fields.append("num_in_stock")
@@ -416,7 +443,7 @@ def set_stock(
                 record.save(update_fields=[*fields, "date_updated"])
         except IntegrityError as exc:  # the CheckConstraint raced with a concurrent reservation
             raise ValidationError(
-                {"num_in_stock": ValidationError("库存不能少于已占用数量", code="invalid")}
+                {"num_in_stock": ValidationError(gettext("库存不能少于已占用数量"), code="invalid")}
             ) from exc
     return record
 

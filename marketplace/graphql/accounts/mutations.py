@@ -5,6 +5,7 @@ from typing import Any
 import graphene
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from marketplace.accounts.models import ApiToken
 
@@ -27,7 +28,7 @@ class TokenCreate(BaseMutation):
         user = authenticate(info.context, username=username, password=password)
         if user is None:
             raise ValidationError(
-                {"password": ValidationError("用户名或密码错误", code="invalid_credentials")}
+                {"password": ValidationError(gettext("用户名或密码错误"), code="invalid_credentials")}
             )
         _, raw = ApiToken.issue(user, name="graphql")
         return {"token": raw, "user": user}
@@ -45,7 +46,7 @@ class TokenRevoke(BaseMutation):
         require_login(info)
         raw = getattr(info.context, "api_token", None)
         if not raw:
-            raise ValidationError("此请求未使用令牌", code="invalid")
+            raise ValidationError(gettext("此请求未使用令牌"), code="invalid")
         count = ApiToken.objects.filter(digest=ApiToken.hash(raw), revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 import graphene
 from django.db.models import Q
+from django.utils.translation import gettext
 from graphene.types.generic import GenericScalar
 from oscar.core.loading import get_model
 
@@ -38,7 +39,9 @@ def _product_data(value: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(attrs, dict):
             from django.core.exceptions import ValidationError
 
-            raise ValidationError({"attributes": ValidationError("attributes 须为对象", code="invalid")})
+            raise ValidationError(
+                {"attributes": ValidationError(gettext("attributes 须为对象"), code="invalid")}
+            )
         data["attributes"] = dict(attrs)
     return data
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import graphene
 from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.utils.translation import gettext
 
 
 class CommonErrorCode(Enum):
@@ -69,9 +70,17 @@ def _code(raw: str | None) -> CommonErrorCode:
 
 def errors_from_exception(exc: Exception) -> list[dict[str, Any]]:
     if isinstance(exc, PermissionDenied):
-        return [{"field": None, "code": CommonErrorCode.PERMISSION_DENIED, "message": str(exc) or "无权操作"}]
+        return [
+            {
+                "field": None,
+                "code": CommonErrorCode.PERMISSION_DENIED,
+                "message": str(exc) or gettext("无权操作"),
+            }
+        ]
     if isinstance(exc, ObjectDoesNotExist):
-        return [{"field": None, "code": CommonErrorCode.NOT_FOUND, "message": "对象不存在或无权访问"}]
+        return [
+            {"field": None, "code": CommonErrorCode.NOT_FOUND, "message": gettext("对象不存在或无权访问")}
+        ]
     if isinstance(exc, ValidationError):
         out = []
         if hasattr(exc, "error_dict"):

@@ -5,6 +5,7 @@ from typing import Any
 import graphene
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from .errors import Error, errors_from_exception
 
@@ -34,5 +35,5 @@ class BaseMutation(graphene.Mutation):
 def require_login(info: Any):
     user = info.context.user
     if not user.is_authenticated:
-        raise PermissionDenied("请先登录")
+        raise PermissionDenied(gettext("请先登录"))
     return user

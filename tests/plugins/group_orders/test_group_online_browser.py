@@ -1,0 +1,78 @@
+"""A farmer pays a pledge by card in Debian's Chromium: the localstripe card Element on the pledge
+page, the 3-D Secure modal, and a confirmed pledge at the end (Playwright, no downloads)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import sync_playwright
+from testkit import CARD_3DS, PASSWORD
+
+from marketplace.payments import gateway
+from marketplace.payments.models import PaymentStatus
+from plugins.group_orders.models import Pledge, PledgeStatus
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+]
+
+
+@pytest.fixture
+def page():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+        pg = context.new_page()
+        yield pg
+        context.close()
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.stripe
+@pytest.mark.django_db(transaction=True)
+def test_farmer_pays_by_card_with_3d_secure(
+    live_server, page, stripe_settings, localstripe_url, farmer_a, household_a, campaign, item
+):
+    stripe_settings.STRIPE_PUBLISHABLE_KEY = "pk_test_local"
+    stripe_settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_username", "farmer_a")
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+
+    page.goto(f"{live_server.url}/p/group-buy/c/{campaign.pk}/")
+    page.fill("input[name=quantity]", "10")
+    page.select_option("select[name=payment_method]", "stripe")
+    page.select_option("select[name=online_type]", "card")
+    card = "#card-element"
+    page.wait_for_selector(f"{card} input[placeholder=number]")
+    page.fill(f"{card} input[placeholder=number]", CARD_3DS)
+    page.fill(f"{card} input[placeholder=exp_month]", "12")
+    page.fill(f"{card} input[placeholder=exp_year]", "30")
+    page.fill(f"{card} input[placeholder=cvc]", "123")
+    page.fill(f"{card} input[placeholder=postal_code]", "13000")
+    page.click("form[data-pledge-form] button[type=submit]")
+
+    # Our payment page runs stripe.confirmCardPayment: localstripe's 3-D Secure modal.
+    page.wait_for_selector("text=Complete authentication", timeout=20_000)
+    assert "/p/group-buy/pay/" in page.url
+    assert not Pledge.objects.exists()
+    page.click("text=Complete authentication")
+    page.wait_for_url(f"{live_server.url}/p/group-buy/c/{campaign.pk}/", timeout=20_000)
+    assert "已为 张国华 认购" in page.inner_text("ul.messages")
+
+    pledge = Pledge.objects.get()
+    assert (pledge.household_id, pledge.quantity, pledge.status) == (household_a.pk, 10, PledgeStatus.ACTIVE)
+    assert pledge.payment.status == PaymentStatus.AUTHORISED
+    assert pledge.payment.recorded_by_id == farmer_a.pk
+    assert gateway.retrieve(pledge.payment.stripe_payment_intent).status == "requires_capture"
