@@ -6,8 +6,12 @@ inside a chunk rolls that chunk back. Outside effects are idempotent on their ow
 and cancels are checked against the PaymentIntent's state before acting (and carry idempotency
 keys), SMS rows carry dedupe keys.
 
-success: pricing → orders → capture → purchase_orders → notify → done
-failure: pricing → release → notify → done
+success: pricing → settle → purchase_orders → finish → done
+failure: pricing → release → finish → done
+
+A ``settle`` chunk does everything for its stations in one transaction — Oscar orders and pickup
+codes, settling cash and credit (and capturing Stripe) at the final price, and the SMS rows — so each
+pledge's rows are read and written while their pages are hot, with one commit per chunk.
 """
 
 from __future__ import annotations
@@ -206,15 +210,20 @@ class _Close:
                 # Pledges get the final price chunk by chunk, together with their order (one rewrite).
             campaign.total_quantity = total
             campaign.succeeded = succeeded
-            campaign.close_phase = "orders" if succeeded else "release"
+            campaign.close_phase = "settle" if succeeded else "release"
             campaign.save(update_fields=["total_quantity", "succeeded", "close_phase"])
             self.campaign = campaign
 
-    def orders(self) -> None:
+    def settle(self) -> None:
         self.run_chunks(
-            "orders", self.station_chunks((PledgeStatus.ACTIVE, PledgeStatus.CONFIRMED)), self._orders_chunk
+            "settle", self.station_chunks((PledgeStatus.ACTIVE, PledgeStatus.CONFIRMED)), self._settle_chunk
         )
-        self.set_phase("capture")
+        self.set_phase("purchase_orders")
+
+    def _settle_chunk(self, station_ids: list[int]) -> None:
+        self._orders_chunk(station_ids)
+        self._capture_chunk(station_ids)
+        self._notify_chunk(station_ids)
 
     def _orders_chunk(self, station_ids: list[int]) -> None:
         items = self.items()
@@ -380,10 +389,6 @@ class _Close:
             ignore_conflicts=True,
         )
 
-    def capture(self) -> None:
-        self.run_chunks("capture", self.station_chunks((PledgeStatus.CONFIRMED,)), self._capture_chunk)
-        self.set_phase("purchase_orders")
-
     def _capture_chunk(self, station_ids: list[int]) -> None:
         if self.use_sql:
             sql.capture_offline_chunk(self.campaign.pk, station_ids)
@@ -452,7 +457,7 @@ class _Close:
 
     def purchase_orders(self) -> None:
         self.run_chunk("purchase_orders", self._purchase_orders)
-        self.set_phase("notify")
+        self.set_phase("finish")
 
     def _purchase_orders(self) -> None:
         items = self.items()
@@ -502,7 +507,7 @@ class _Close:
         self.run_chunks(
             "release", self.station_chunks((PledgeStatus.ACTIVE, PledgeStatus.FAILED)), self._release_chunk
         )
-        self.set_phase("notify")
+        self.set_phase("finish")
 
     def _release_chunk(self, station_ids: list[int]) -> None:
         pledges = Pledge.objects.filter(
@@ -537,10 +542,9 @@ class _Close:
         for pledge in pledges.filter(payment_method=PaymentMethod.STRIPE).select_related("payment"):
             payments.void(pledge.payment, "未成团")
         pledges.update(status=PledgeStatus.FAILED)
+        self._notify_chunk(station_ids)
 
-    def notify(self) -> None:
-        statuses = (PledgeStatus.CONFIRMED,) if self.campaign.succeeded else (PledgeStatus.FAILED,)
-        self.run_chunks("notify", self.station_chunks(statuses), self._notify_chunk)
+    def finish(self) -> None:
         # Sweep: rows recorded by an earlier, interrupted run whose delivery task may never have been
         # queued (the process died between the chunk's commit and the enqueue). Rows of this run were
         # queued by their chunk. Delivery skips rows already sent, so an extra task is harmless.
@@ -621,11 +625,10 @@ def _note(phone: str, text: str, key: str) -> Notification:
 
 PHASES = {
     "pricing": _Close.pricing,
-    "orders": _Close.orders,
-    "capture": _Close.capture,
+    "settle": _Close.settle,
     "purchase_orders": _Close.purchase_orders,
     "release": _Close.release,
-    "notify": _Close.notify,
+    "finish": _Close.finish,
 }
 
 

@@ -55,7 +55,7 @@ class Campaign(models.Model):
         "stations.County", blank=True, related_name="+", verbose_name=_("开放县区")
     )
     total_quantity = models.PositiveIntegerField(_("已认购总量"), default=0)
-    #: Persisted close state: "", pricing, orders, capture, purchase_orders, release, notify, done.
+    #: Persisted close state: "", pricing, settle, purchase_orders, release, finish, done.
     close_phase = models.CharField(max_length=16, blank=True, default="")
     succeeded = models.BooleanField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -120,8 +120,10 @@ class PledgeStatus(models.TextChoices):
 
 
 class Pledge(models.Model):
-    # Indexes kept few on purpose (a close rewrites every pledge): the composite indexes below cover
-    # the campaign, station and household lookups.
+    # A close rewrites every pledge (status, final price). No index covers those columns — not even a
+    # partial index's condition — so PostgreSQL rewrites them in place (HOT, no index writes); the
+    # table's fillfactor (50, see migration 0004) leaves the page room for that. Uniqueness of a live
+    # pledge therefore keys on ``cancelled_at``, which a close never touches.
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="pledges", db_index=False)
     item = models.ForeignKey(CampaignItem, on_delete=models.PROTECT, related_name="pledges", db_index=False)
     household = models.ForeignKey("stations.Household", on_delete=models.PROTECT, related_name="pledges")
@@ -144,21 +146,22 @@ class Pledge(models.Model):
     forfeited_quantity = models.PositiveIntegerField(default=0)
     idempotency_key = models.CharField(max_length=128)
     created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("认购")
         verbose_name_plural = _("认购")
         ordering = ["pk"]
         indexes = [
-            models.Index(fields=["campaign", "station", "status"]),
+            models.Index(fields=["campaign", "station"]),
             models.Index(fields=["campaign", "household"]),
         ]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="uniq_pledge_idempotency_key"),
             models.UniqueConstraint(
                 fields=["item", "household"],
-                condition=models.Q(status="active"),
-                name="uniq_active_pledge_per_household_item",
+                condition=models.Q(cancelled_at__isnull=True),
+                name="uniq_live_pledge_per_household_item",
             ),
             models.CheckConstraint(
                 condition=models.Q(
@@ -202,9 +205,18 @@ class PickupStatus(models.TextChoices):
 class Pickup(models.Model):
     """A household's goods from one campaign at its station: one Oscar order and one pickup code."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="pickups")
-    household = models.ForeignKey("stations.Household", on_delete=models.PROTECT, related_name="+")
-    station = models.ForeignKey("stations.Station", on_delete=models.PROTECT, related_name="+")
+    # A close writes one pickup per household, so it carries as little upkeep as integrity allows:
+    # ``order`` is the constrained reference; household and station are copies of that order's own
+    # (constrained, PROTECTed) household and station, kept for lookups without a join, so they need no
+    # foreign-key check of their own. Campaign and station need no single-column index: the unique
+    # (campaign, station, code) and (campaign, household) and the (station, code) index serve them.
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="pickups", db_index=False)
+    household = models.ForeignKey(
+        "stations.Household", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    station = models.ForeignKey(
+        "stations.Station", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     order = models.OneToOneField("order.Order", on_delete=models.PROTECT, related_name="group_pickup")
     code = models.CharField(_("取货码"), max_length=6)
     status = models.CharField(

@@ -425,7 +425,8 @@ def cancel_pledge(actor: Any, pledge: Pledge) -> Pledge:
         if campaign.status != CampaignStatus.OPEN or campaign.cutoff_at <= timezone.now():
             raise _error(None, gettext("已截单，不能撤销"), "invalid_state")
         pledge.status = PledgeStatus.CANCELLED
-        pledge.save(update_fields=["status"])
+        pledge.cancelled_at = timezone.now()
+        pledge.save(update_fields=["status", "cancelled_at"])
         Campaign.objects.filter(pk=campaign.pk).update(total_quantity=F("total_quantity") - pledge.quantity)
         CampaignItem.objects.filter(pk=pledge.item_id).update(
             total_quantity=F("total_quantity") - pledge.quantity
