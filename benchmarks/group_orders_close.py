@@ -147,10 +147,10 @@ def seed_pledges(campaign, operator, n_stations: int, per_station: int) -> int:
         cur.execute(
             """
             INSERT INTO payments_payment (method, status, online_type, amount_authorised, amount_captured,
-                amount_refunded, reference, idempotency_key, stripe_payment_intent, created_at, updated_at,
+                amount_refunded, reference, idempotency_key, stripe_payment_intent, purpose, created_at, updated_at,
                 household_id, recorded_by_id, station_id)
             SELECT CASE WHEN i %% 4 = 0 THEN 'credit' ELSE 'cash' END, 'authorised', '', 150 * qty, 0, 0,
-                %(ref)s, %(key)s || i, '', now(), now(), household_id, %(op)s, station_id
+                %(ref)s, %(key)s || i, '', '{}', now(), now(), household_id, %(op)s, station_id
             FROM bench_h
             """,
             p,

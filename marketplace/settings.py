@@ -18,7 +18,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    """A setting from the environment; set-but-empty counts as unset (as in env files)."""
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -304,6 +305,10 @@ LOGGING = {
 }
 
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
+
+# --- Group buys (plugins/group_orders; docs/group-orders.md) ----------------------------------
+# Database connections a campaign close uses at once (about one per database core).
+GROUP_ORDERS_CLOSE_WORKERS = int(env("GROUP_ORDERS_CLOSE_WORKERS", "2"))
 
 # --- Delivery routing (plugins/delivery_routing; docs/delivery-routing.md) -------------------
 # Travel matrices: "haversine" (great circle × detour factor at an average speed, no server),

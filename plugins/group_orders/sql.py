@@ -169,20 +169,27 @@ def capture_offline_chunk(campaign_id: int, station_ids: list[int]) -> None:
     )
 
 
-def notify_chunk(campaign_id: int, title: str, succeeded: bool, station_ids: list[int]) -> list[int]:
+def notify_chunk(
+    campaign_id: int, title: str, succeeded: bool, station_ids: list[int], order_ids: list[int]
+) -> list[int]:
     """Record the chunk's SMS rows — one per household with a phone, one per station — in ONE
-    INSERT … SELECT; dedupe keys make a re-run a no-op. Returns the ids of the rows inserted now."""
+    INSERT … SELECT; dedupe keys make a re-run a no-op. Returns the ids of the rows inserted now.
+
+    On success the household rows come from ``order_ids`` (the orders the chunk just created), each
+    found through the unique pickup-per-order index: exact lookups whatever the planner's statistics
+    say about tables the close itself is filling."""
     if succeeded:
         households = """
         SELECT h.phone,
             '【益农直采】团购“' || %(title)s || '”已成团，按最终价结算，应付 ¥' || o.total_incl_tax
                 || '。到货后凭取货码 ' || k.code || ' 到' || st.name || '取货。',
             %(key)s || 'household:' || k.household_id
-        FROM group_orders_pickup k
+        FROM unnest(%(orders)s::bigint[]) AS t(order_id)
+        JOIN group_orders_pickup k ON k.order_id = t.order_id
         JOIN stations_household h ON h.id = k.household_id
         JOIN order_order o ON o.id = k.order_id
         JOIN stations_station st ON st.id = k.station_id
-        WHERE k.campaign_id = %(c)s AND k.station_id = ANY(%(stations)s) AND h.phone <> ''
+        WHERE k.campaign_id = %(c)s AND h.phone <> ''
         """
         station_text = "【益农直采】团购“{}”已成团，请查看本站配货单，到货后通知农户取货。"
     else:
@@ -211,6 +218,7 @@ def notify_chunk(campaign_id: int, title: str, succeeded: bool, station_ids: lis
         {
             "c": campaign_id,
             "stations": station_ids,
+            "orders": order_ids,
             "title": title,
             "station_text": station_text.format(title),
             "now": timezone.now(),

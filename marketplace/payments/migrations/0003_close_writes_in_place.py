@@ -20,7 +20,7 @@ def fillfactor_reset(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0001_initial'),
+        ('payments', '0002_online_pending_payments'),
         ('stations', '0002_stationpesticidelicence'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
