@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = int(os.environ.get("BENCH_CLOSE_WORKERS", "0")) or None  # None: the setting
+CHUNK = int(os.environ.get("BENCH_CLOSE_CHUNK_STATIONS", "0")) or None  # None: the default
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
@@ -243,7 +244,9 @@ def run_one(n_stations: int, per_station: int, campaign_id: int | None = None) -
 
     connection_created.connect(hook)
     with connection.execute_wrapper(count):
-        done = closing.close_campaign(campaign.pk, workers=WORKERS)
+        done = closing.close_campaign(
+            campaign.pk, workers=WORKERS, chunk_stations=CHUNK or closing.CHUNK_STATIONS
+        )
     connection_created.disconnect(hook)
     wall = time.perf_counter() - t
     peak = rss_kb("VmHWM")
