@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Least
 from django.utils import timezone
 from oscar.core.loading import get_model
@@ -248,8 +248,9 @@ class _Close:
         for item in items.values():
             Pledge.objects.filter(
                 campaign=self.campaign, station_id__in=station_ids, item=item, status=PledgeStatus.ACTIVE
-            ).update(
-                final_unit_price=item.final_unit_price, final_amount=F("quantity") * item.final_unit_price
+            ).update(  # never above the price the pledge was authorised at (see sql.PRICE)
+                final_unit_price=Least(F("unit_price_at_pledge"), Value(item.final_unit_price)),
+                final_amount=F("quantity") * Least(F("unit_price_at_pledge"), Value(item.final_unit_price)),
             )
         Order = get_model("order", "Order")
         Line = get_model("order", "Line")

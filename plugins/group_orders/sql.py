@@ -17,6 +17,9 @@ from django.db import connection
 from django.utils import timezone
 
 ORDER_STATUS = "待发货"
+#: What a pledge pays per unit: the campaign's final tier price, but never more than the price the
+#: pledge was authorised at (cancellations after it can push the final tier back up).
+PRICE = "LEAST(i.final_unit_price, p.unit_price_at_pledge)"
 
 
 def _exec(sql: str, params: dict[str, Any]) -> list[tuple]:
@@ -37,12 +40,12 @@ def orders_chunk(campaign_id: int, station_ids: list[int]) -> list[tuple[int, in
         "site": settings.SITE_ID,
     }
     orders = _exec(
-        """
+        f"""
         INSERT INTO order_order (number, currency, total_incl_tax, total_excl_tax, shipping_incl_tax,
             shipping_excl_tax, shipping_method, shipping_code, status, guest_email, date_placed, site_id,
             analytics_tracked, household_id, placed_by_id, station_id)
-        SELECT %(prefix)s || p.household_id, %(cur)s, SUM(p.quantity * i.final_unit_price),
-            SUM(p.quantity * i.final_unit_price), 0, 0, '站点自提', 'station-pickup', %(status)s, '', %(now)s,
+        SELECT %(prefix)s || p.household_id, %(cur)s, SUM(p.quantity * {PRICE}), SUM(p.quantity * {PRICE}),
+            0, 0, '站点自提', 'station-pickup', %(status)s, '', %(now)s,
             %(site)s, false, p.household_id, MIN(p.placed_by_id), MIN(p.station_id)
         FROM group_orders_pledge p JOIN group_orders_campaignitem i ON i.id = p.item_id
         WHERE p.campaign_id = %(c)s AND p.station_id = ANY(%(stations)s) AND p.status = 'active'
@@ -55,14 +58,14 @@ def orders_chunk(campaign_id: int, station_ids: list[int]) -> list[tuple[int, in
         return []
     p["orders"] = [o[0] for o in orders]
     _exec(
-        """
+        f"""
         INSERT INTO order_line (order_id, partner_id, partner_name, partner_sku, partner_line_reference,
             partner_line_notes, stockrecord_id, product_id, title, upc, quantity, line_price_incl_tax,
             line_price_excl_tax, line_price_before_discounts_incl_tax, line_price_before_discounts_excl_tax,
             unit_price_incl_tax, unit_price_excl_tax, status, allocation_cancelled, num_allocated)
         SELECT o.id, sr.partner_id, pa.name, sr.partner_sku, 'pledge:' || p.id, '', sr.id, pr.id, pr.title,
-            pr.upc, p.quantity, p.quantity * i.final_unit_price, p.quantity * i.final_unit_price,
-            i.base_price * p.quantity, i.base_price * p.quantity, i.final_unit_price, i.final_unit_price,
+            pr.upc, p.quantity, p.quantity * {PRICE}, p.quantity * {PRICE},
+            i.base_price * p.quantity, i.base_price * p.quantity, {PRICE}, {PRICE},
             %(status)s, false, 0
         FROM group_orders_pledge p
         JOIN order_order o ON o.number = %(prefix)s || p.household_id
@@ -105,9 +108,9 @@ def orders_chunk(campaign_id: int, station_ids: list[int]) -> list[tuple[int, in
         p,
     )
     _exec(
-        """
-        UPDATE group_orders_pledge p SET status = 'confirmed', final_unit_price = i.final_unit_price,
-            final_amount = p.quantity * i.final_unit_price
+        f"""
+        UPDATE group_orders_pledge p SET status = 'confirmed', final_unit_price = {PRICE},
+            final_amount = p.quantity * {PRICE}
         FROM group_orders_campaignitem i
         WHERE i.id = p.item_id AND p.campaign_id = %(c)s AND p.station_id = ANY(%(stations)s)
           AND p.status = 'active'

@@ -303,3 +303,43 @@ def test_close_runs_chunks_on_parallel_connections(
     )
     assert close_campaign(campaign.pk, workers=2).status == CampaignStatus.SUCCEEDED
     assert Order.objects.count() == 4 and LedgerEntry.objects.filter(kind="sale").count() == 2
+
+
+@pytest.mark.parametrize(
+    "use_sql",
+    [True, False] if ON_POSTGRES else [False],
+    ids=["postgres-set-based", "orm"] if ON_POSTGRES else ["orm"],
+)
+def test_cancellations_never_raise_a_pledge_above_its_authorised_price(
+    staff_a, item, campaign, households_a, expire, use_sql
+):
+    """A pledge authorised at a better tier keeps that price when later cancellations drop the
+    campaign back to a worse tier: the order, the pledge and the capture all agree, nobody pays more
+    than authorised and the books show no shortfall."""
+    first = pledge(staff_a, item, households_a[0], 150)  # total 150: ¥150
+    early = pledge(staff_a, item, households_a[1], 60)  # total 210: tier 1, ¥140
+    credit = pledge(staff_a, item, households_a[2], 50, "credit")  # total 260: ¥140
+    assert (early.unit_price_at_pledge, credit.unit_price_at_pledge) == (Decimal("140.00"), Decimal("140.00"))
+    services.cancel_pledge(staff_a, first)  # total 110: back to tier 0 (¥150)
+    again = pledge(staff_a, item, households_a[0], 10)  # the cancelled pledge freed its slot
+    assert again.unit_price_at_pledge == Decimal("150.00")
+    expire(campaign)
+    done = close_campaign(campaign.pk, use_sql=use_sql)
+    assert done.status == CampaignStatus.SUCCEEDED and done.total_quantity == 120
+    item.refresh_from_db()
+    assert item.final_unit_price == Decimal("150.00")
+    by_household = {
+        o.household_id: (o.total_incl_tax, o.lines.get().unit_price_incl_tax)
+        for o in Order.objects.filter(number__startswith=f"GB{campaign.pk}-")
+    }
+    assert by_household == {
+        households_a[0].pk: (Decimal("1500.00"), Decimal("150.00")),
+        households_a[1].pk: (Decimal("8400.00"), Decimal("140.00")),
+        households_a[2].pk: (Decimal("7000.00"), Decimal("140.00")),
+    }
+    for p in (early, credit, again):
+        p.refresh_from_db()
+        p.payment.refresh_from_db()
+        assert p.final_amount == p.payment.amount_authorised == p.payment.amount_captured
+    assert not Refund.objects.filter(reason="团购差价退还").exists()
+    assert pay.balance(pay.SALES) == Decimal("-16900.00")
