@@ -4,6 +4,10 @@ open Oscar basket.
 The basket belongs to the household's own login when it has one, otherwise to the station staff
 member acting for it (``user``). Lines reference the exact stock record the plan was priced on
 (``PlanLine.source_ref`` is the StockRecord id for ``source == "stock"``).
+
+A line is taken only while its stock record is still sellable and has the stock for it: the record is
+locked (``SELECT … FOR UPDATE``) and the basket's quantity of it after adding must not exceed
+``num_in_stock − num_allocated``. Lines that fail are not taken (the caller refuses or reports them).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.db import transaction
 from django.utils.translation import gettext
 from oscar.core.loading import get_model
 
@@ -23,6 +28,15 @@ if TYPE_CHECKING:
 def add_stock_lines(
     station: Station, household: Household | None, lines: Sequence[PlanLine], user: Any = None
 ) -> list[AcceptedLine]:
+    with transaction.atomic():
+        return _add_stock_lines(station, household, lines, user)
+
+
+def _add_stock_lines(
+    station: Station, household: Household | None, lines: Sequence[PlanLine], user: Any = None
+) -> list[AcceptedLine]:
+    from marketplace.apps.partner.services import sellable_q
+
     from .extensions import AcceptedLine
 
     Basket = get_model("basket", "Basket")
@@ -34,12 +48,25 @@ def add_stock_lines(
     if basket is None:
         basket = Basket.objects.create(owner=owner, status=Basket.OPEN)
     ids = [int(line.source_ref) for line in lines if line.source_ref.isdigit()]
-    records = {r.pk: r for r in StockRecord.objects.filter(pk__in=ids)}
+    records = {
+        r.pk: r
+        for r in StockRecord.objects.select_for_update(of=("self",))
+        .filter(sellable_q(), pk__in=ids)
+        .order_by("pk")
+    }
+    in_basket: dict[int, int] = {}
+    for record_id, quantity in basket.lines.filter(stockrecord_id__in=list(records)).values_list(
+        "stockrecord_id", "quantity"
+    ):
+        in_basket[record_id] = in_basket.get(record_id, 0) + quantity
     out: list[AcceptedLine] = []
     for line in lines:
         record = records.get(int(line.source_ref)) if line.source_ref.isdigit() else None
         if record is None or record.product_id != line.product_id or line.quantity <= 0:
             continue
+        if in_basket.get(record.pk, 0) + line.quantity > (record.net_stock_level or 0):
+            continue  # sold out meanwhile (or the basket already holds the rest)
+        in_basket[record.pk] = in_basket.get(record.pk, 0) + line.quantity
         ref = f"{record.product_id}_{record.pk}"
         basket_line, created = basket.lines.get_or_create(
             line_reference=ref,

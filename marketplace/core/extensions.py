@@ -72,7 +72,13 @@ class HomePanel:
 
 @dataclass(frozen=True)
 class PurchasableOffer:
-    """Something a station can buy now: a product at a price, from a source (stock, campaign …)."""
+    """Something a station can buy now: a product at a price, from a source (stock, campaign …).
+
+    Availability: ``available`` is how many units can be bought from this offer now (stock: in stock
+    minus allocated; a campaign: its remaining supply cap). Offers with the same non-empty
+    ``available_pool`` (within one ``source``) share one ``available`` figure, e.g. a campaign's cap
+    over all its items. ``household_limit`` (None = no limit) caps what one household may take from
+    the offer, or from the whole pool when ``available_pool`` is set."""
 
     product_id: int
     sku: str
@@ -83,6 +89,13 @@ class PurchasableOffer:
     source: str  # "stock" or a plugin label, e.g. "group_orders"
     source_ref: str = ""  # e.g. a campaign id, so the source can act on it later
     attributes: dict[str, Any] = field(default_factory=dict)
+    available_pool: str = ""  # e.g. the campaign id: offers of one pool share ``available``
+    household_limit: int | None = None  # e.g. a campaign's per-household limit
+
+    def limit_for_household(self) -> int:
+        """Most units one household can take from this offer (or its pool) now."""
+        limit = max(self.available, 0)
+        return limit if self.household_limit is None else min(limit, max(self.household_limit, 0))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import csv
 import io
 import re
 import zipfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -645,20 +645,20 @@ def fertilizer_attributes(product_ids: Iterable[int]) -> dict[int, dict[str, Any
 
 
 def fertilizer_offers(station: Any) -> list[FertOffer]:
-    """The station's purchasable fertilizer offers (core stock + plugins), cheapest per product."""
-    offers = [o for o in extensions.purchasable_offers(station) if o.available > 0]
+    """The station's purchasable fertilizer offers (core stock + plugins) that one household can
+    still buy from, cheapest first per product (every offer is kept: a cheap offer's short stock
+    can be topped up from the next one)."""
+    offers = [o for o in extensions.purchasable_offers(station) if o.limit_for_household() > 0]
     attrs = fertilizer_attributes({o.product_id for o in offers})
-    best: dict[int, PurchasableOffer] = {}
+    kept: list[tuple[PurchasableOffer, dict[str, Any]]] = []
     for o in offers:
         a = {**attrs.get(o.product_id, {}), **{k: v for k, v in o.attributes.items() if k in FERT_ATTRS}}
         if not all(a.get(k) is not None for k in FERT_ATTRS):
             continue
-        attrs[o.product_id] = a
-        if o.product_id not in best or o.unit_price < best[o.product_id].unit_price:
-            best[o.product_id] = o
+        kept.append((o, a))
+    kept.sort(key=lambda oa: (oa[0].product_id, oa[0].unit_price, oa[0].source, oa[0].source_ref))
     out = []
-    for pid, o in sorted(best.items()):
-        a = attrs[pid]
+    for o, a in kept:
         chloride = a["chloride_class"] if a["chloride_class"] in blend_mod.CHLORIDE_CLASSES else "unknown"
         out.append(
             FertOffer(
@@ -672,11 +672,31 @@ def fertilizer_offers(station: Any) -> list[FertOffer]:
 
 
 def build_catalogue(offers: Sequence[FertOffer]) -> tuple[blend_mod.Catalogue, dict[str, FertOffer]]:
+    """Blend catalogue of the offers, each bounded by what one household can buy from it now (its
+    own ``available`` / ``household_limit``, or its pool's: offers of one pool share the cap)."""
     by_sku = {f"o{i}": f for i, f in enumerate(offers)}
-    products = [
-        blend_mod.Product(sku, f.grade, f.bag_kg, f.offer.unit_price, f.chloride) for sku, f in by_sku.items()
-    ]
-    return blend_mod.Catalogue(products), by_sku
+    titles = Counter(f.offer.title for f in offers)
+    pool_caps: dict[str, int] = {}
+    products = []
+    for sku, f in by_sku.items():
+        o = f.offer
+        limit = o.limit_for_household()
+        pool = f"{o.source}:{o.available_pool}" if o.available_pool else ""
+        if pool:
+            pool_caps[pool] = min(pool_caps.get(pool, limit), limit)
+        products.append(
+            blend_mod.Product(
+                sku,
+                f.grade,
+                f.bag_kg,
+                o.unit_price,
+                f.chloride,
+                max_bags=limit,
+                pool=pool,
+                label=o.title if titles[o.title] == 1 else f"{o.title}（{o.sku}）",
+            )
+        )
+    return blend_mod.Catalogue(products, pool_caps), by_sku
 
 
 def _targets(rec: Recommendation, phase: str) -> NPK:
@@ -763,7 +783,9 @@ def _usual(
         return None, None, ""
     nutrients = per_mu.scale(area)
     try:  # priced as the cheapest way to buy those nutrients today (a conservative saving)
-        p = blend_mod.plan(catalogue, nutrients, tolerance=0.3, max_products=None, zero_target_cap_kg=1e9)
+        p = blend_mod.plan(
+            catalogue.without_limits(), nutrients, tolerance=0.3, max_products=None, zero_target_cap_kg=1e9
+        )
         cost: Decimal | None = p.cost
     except blend_mod.NoFeasiblePlan:
         cost = None
@@ -802,11 +824,11 @@ def create_plan(user: Any, rec: Recommendation, station: Any | None = None) -> B
         plan.cost = split.cost
         delivered = split.basal.nutrients_kg + split.topdress.nutrients_kg
         plan.delivered_kg = delivered.rounded(2)
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         reasons = []
         for r in (*split.basal.reasons, *split.topdress.reasons):
-            if r.code not in seen:
-                seen.add(r.code)
+            if (r.code, r.message) not in seen:
+                seen.add((r.code, r.message))
                 reasons.append(r.as_dict())
         plan.reasons = reasons + notes
         if usual_cost is not None:
@@ -836,8 +858,59 @@ def create_plan(user: Any, rec: Recommendation, station: Any | None = None) -> B
     return plan
 
 
+def _check_still_available(plan: BagPlan, plan_lines: Sequence[PlanLine]) -> None:
+    """Refuse (``out_of_stock``; ``limit_exceeded`` when only per-household limits are exceeded)
+    when an offer of the plan can no longer supply its bags (stock sold meanwhile, a group buy's cap
+    or per-household limit reached, offer withdrawn)."""
+    now = extensions.purchasable_offers(plan.station, sorted({line.product_id for line in plan_lines}))
+    offers = {(o.source, o.source_ref, o.product_id): o for o in now}
+    pools: dict[tuple[str, str], list[PlanLine]] = defaultdict(list)
+    short: list[str] = []
+    codes: set[str] = set()
+    for line in plan_lines:
+        offer = offers.get((line.source, line.source_ref, line.product_id))
+        left = offer.limit_for_household() if offer is not None else 0
+        if offer is not None and line.quantity > left and line.quantity <= offer.available:
+            codes.add("limit_exceeded")  # enough supply, but more than one household may take
+            short.append(
+                gettext("%(title)s 需 %(need)s 袋、每户限购 %(left)s 袋")
+                % {"title": line.title, "need": line.quantity, "left": left}
+            )
+        elif line.quantity > left:
+            codes.add("out_of_stock")
+            short.append(
+                gettext("%(title)s 需 %(need)s 袋、现可买 %(left)s 袋")
+                % {"title": line.title, "need": line.quantity, "left": left}
+            )
+        elif offer is not None and offer.available_pool:
+            pools[(offer.source, offer.available_pool)].append(line)
+    for group in pools.values():
+        need = sum(line.quantity for line in group)
+        left = min(offers[(x.source, x.source_ref, x.product_id)].limit_for_household() for x in group)
+        if need > left:
+            codes.add("out_of_stock")
+            short.append(
+                gettext("%(titles)s 合计需 %(need)s 袋、现可买 %(left)s 袋")
+                % {"titles": gettext("、").join(x.title for x in group), "need": need, "left": left}
+            )
+    if short:
+        raise ValidationError(
+            gettext("可买数量已变化，无法按方案下单：%(items)s。请重新生成方案。")
+            % {"items": gettext("；").join(short)},
+            code="limit_exceeded" if codes == {"limit_exceeded"} else "out_of_stock",
+        )
+
+
 def add_plan_to_order(user: Any, plan: BagPlan) -> tuple[list[BagPlanLine], list[BagPlanLine]]:
-    """Hand the plan to whichever plugin made the offers (group buy …) or the core basket."""
+    """Hand the plan to whichever plugin made the offers (group buy …) or the core basket.
+
+    Atomic: the bags are first checked against what the offers can supply now (refused with
+    ``out_of_stock`` naming each short offer); a line nobody takes refuses the whole hand-over."""
+    with transaction.atomic():
+        return _add_plan_to_order(user, plan)
+
+
+def _add_plan_to_order(user: Any, plan: BagPlan) -> tuple[list[BagPlanLine], list[BagPlanLine]]:
     permissions.require(access.orderable_plans(user).filter(pk=plan.pk).exists(), gettext("无权为该农户下单"))
     if plan.status == PlanStatus.INFEASIBLE:
         raise ValidationError(gettext("该方案不可行，无法下单"), code="invalid_state")
@@ -863,6 +936,7 @@ def add_plan_to_order(user: Any, plan: BagPlan) -> tuple[list[BagPlanLine], list
         )
         for (source, ref, pid), group in merged.items()
     ]
+    _check_still_available(plan, plan_lines)
     accepted, _rest = extensions.accept_plan_lines(plan.station, household, plan_lines, user)
     taken = {(a.line.source, a.line.source_ref, a.line.product_id): a for a in accepted}
     done, missing = [], []

@@ -138,6 +138,9 @@ class GroupOrdersConfig(MarketplacePlugin):
                         partner_id=item.stockrecord.partner_id,
                         unit_price=price,
                         available=max(left, 0),
+                        # The supply cap is per campaign, shared by all its items.
+                        available_pool=f"{self.plugin_slug}:{campaign.pk}",
+                        household_limit=campaign.per_household_limit or None,
                         source=self.plugin_slug,
                         source_ref=str(campaign.pk),
                         attributes={"campaign": campaign.title, "cutoff_at": campaign.cutoff_at.isoformat()},

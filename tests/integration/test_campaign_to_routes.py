@@ -173,11 +173,11 @@ def test_refused_campaign_line_rolls_back_the_fertilizer_hand_over(
 ):
     Basket = get_model("basket", "Basket")
     urea = stocked["UREA"]
-    campaign = open_campaign(
-        supplier_user, operator, supplier, [urea], base="90.00", title="限购尿素团购", per_household_limit=1
-    )
+    campaign = open_campaign(supplier_user, operator, supplier, [urea], base="90.00", title="限购尿素团购")
     plan = _bag_plan(staff_a, field_a)
     assert sum(x.bags for x in plan.lines.all() if x.source == "group-buy") > 1
+    # The campaign is limited to one bag per household after the plan was made.
+    Campaign.objects.filter(pk=campaign.pk).update(per_household_limit=1)
     with pytest.raises(ValidationError) as err, transaction.atomic():
         fert.add_plan_to_order(staff_a, plan)
     assert "尿素" in err.value.messages[0] and err.value.code == "limit_exceeded"

@@ -12,6 +12,16 @@ where a_ij = bag_kg_j * pct_ij / 100 (kg of nutrient i per bag of j) and
 ub_j = floor(min_i upper_i / a_ij) is the most bags of j that can fit under every nutrient's upper
 bound (the tightest valid big-M).
 
+Availability: a product may carry ``max_bags`` (what its offer can supply now: stock, a group buy's
+remaining cap or per-household limit) and a ``pool`` shared with other products (e.g. one group-buy
+campaign's cap over all its items, ``Catalogue(pool_caps=...)``). Then ``n_j <= max_bags_j`` and
+``sum_{j in pool} n_j <= cap_pool``. Identical products (same kg of every nutrient per bag) count as
+one product for ``max_products`` (buying one grade from two sellers is still one fertilizer to
+apply), so a plan can fill up a cheap offer's short stock from a dearer identical one. When a limit
+changes the plan, a ``stock_limited`` reason says which offer was short and what it cost; when no
+plan fits the limits, :class:`NoFeasiblePlan` (code ``insufficient_stock`` / ``out_of_stock``) names
+the nutrient and the short products. :func:`plan_split` makes basal and top-dress share the stock.
+
 Target-0 nutrients: by default ``zero_target_cap_kg = 0``, i.e. a nutrient that is not wanted
 (soil already covers it, or a top-dress plan that is N only) is not applied at all, so products
 carrying it are excluded. Pass a positive cap (kg for the whole plan) to allow some incidental
@@ -23,8 +33,8 @@ arrays computed once) and call :func:`plan` / :func:`plan_split` for every field
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import highspy
@@ -72,6 +82,12 @@ class Product:
     bag_kg: float
     price_per_bag: Decimal
     chloride: str = "unknown"
+    #: bags the offer can supply now (None = unlimited)
+    max_bags: int | None = None
+    #: products with the same non-empty pool share one cap (``Catalogue.pool_caps``)
+    pool: str = ""
+    #: name used in reasons and errors (default: ``sku``)
+    label: str = ""
 
     def __post_init__(self) -> None:
         if self.chloride == "":
@@ -85,7 +101,7 @@ class Product:
 class Catalogue:
     """Products plus their precomputed nutrient matrix; build once, reuse for every field."""
 
-    def __init__(self, products: Sequence[Product]) -> None:
+    def __init__(self, products: Sequence[Product], pool_caps: Mapping[str, int] | None = None) -> None:
         skus = [p.sku for p in products]
         if len(set(skus)) != len(skus):
             raise ValueError("duplicate sku in catalogue")
@@ -97,6 +113,39 @@ class Catalogue:
         ).reshape(3, len(products))
         self.prices = np.array([float(p.price_per_bag) for p in products], dtype=float)
         self.chloride_free = np.array([p.chloride == "none" for p in products], dtype=bool)
+        #: bags each product can supply (inf = unlimited); pools: member indices and shared cap
+        self.max_bags = np.array(
+            [np.inf if p.max_bags is None else max(0.0, float(p.max_bags)) for p in products], dtype=float
+        )
+        caps = dict(pool_caps or {})
+        members: dict[str, list[int]] = {}
+        for j, p in enumerate(products):
+            if p.pool and p.pool in caps:
+                members.setdefault(p.pool, []).append(j)
+        self.pools: tuple[tuple[str, np.ndarray, float], ...] = tuple(
+            (name, np.array(idx, dtype=int), max(0.0, float(caps[name]))) for name, idx in members.items()
+        )
+        self.limited = bool(np.isfinite(self.max_bags).any() or self.pools)
+
+    def without_limits(self) -> Catalogue:
+        """The same products with unlimited availability (e.g. to price a hypothetical plan)."""
+        if not self.limited:
+            return self
+        return Catalogue([replace(p, max_bags=None, pool="") for p in self.products])
+
+    def label(self, j: int) -> str:
+        return self.products[j].label or self.products[j].sku
+
+    def remaining(self, used: Mapping[str, int] | None = None) -> np.ndarray:
+        """Bags each product can still supply after ``used`` (bags by sku), pools included."""
+        rem = self.max_bags.copy()
+        used_vec = np.zeros(len(self.products))
+        for sku, bags in (used or {}).items():
+            used_vec[self.skus.index(sku)] += bags
+        rem = np.maximum(rem - used_vec, 0.0)
+        for _name, idx, cap in self.pools:
+            rem[idx] = np.minimum(rem[idx], max(0.0, cap - float(used_vec[idx].sum())))
+        return rem
 
     def __len__(self) -> int:
         return len(self.products)
@@ -145,17 +194,28 @@ def _bag_bounds(A: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return ub
 
 
-def _cheapest_of_identical(catalogue: Catalogue, cols: np.ndarray) -> np.ndarray:
+def _cheapest_of_identical(
+    catalogue: Catalogue, cols: np.ndarray, free: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Drop products whose per-bag nutrient vector equals a cheaper one's (exact: such a product can
     always be swapped bag-for-bag for the cheaper one). Marketplaces list the same grade and bag size
-    from many brands, so this shrinks the MILP a lot."""
-    best: dict[tuple[float, ...], int] = {}
+    from many brands, so this shrinks the MILP a lot.
+
+    ``free[j]``: j's availability can never bind. Identical products are kept in price order up to
+    the first free one (only what comes after it is dominated). Returns (columns, group of each
+    column); a group = one nutrient vector, counted once for ``max_products``."""
+    groups: dict[tuple[float, ...], list[int]] = {}
     for j in cols:
-        key = tuple(np.round(catalogue.matrix[:, j], 9))
-        k = best.get(key)
-        if k is None or catalogue.prices[j] < catalogue.prices[k]:
-            best[key] = int(j)
-    return np.array(sorted(best.values()), dtype=int)
+        groups.setdefault(tuple(np.round(catalogue.matrix[:, j], 9)), []).append(int(j))
+    keep: list[tuple[int, int]] = []
+    for g, members in enumerate(groups.values()):
+        members.sort(key=lambda j: (catalogue.prices[j], free is not None and not free[j], j))
+        for j in members:
+            keep.append((j, g))
+            if free is None or free[j]:
+                break
+    keep.sort()
+    return np.array([j for j, _ in keep], dtype=int), np.array([g for _, g in keep], dtype=int)
 
 
 def _solve_milp(
@@ -167,13 +227,26 @@ def _solve_milp(
     max_products: int | None,
     time_limit: float,
     mip_rel_gap: float | None = None,
+    groups: np.ndarray | None = None,
+    pools: Sequence[tuple[np.ndarray, float]] = (),
 ) -> np.ndarray | None:
-    """Return optimal bag counts or None if infeasible. Columns: n_j then (optionally) y_j."""
+    """Return optimal bag counts or None if infeasible. Columns: n_j then (optionally) y_g, one per
+    group of identical products (default: every column its own group). Rows: nutrients, then (with
+    the product limit) one big-M row per group and the limit, then one row per shared pool
+    (``pools``: column positions, cap)."""
     m = A.shape[1]
     if m == 0:
         return np.zeros(0) if np.all(lower <= _EPS) else None
-    use_card = max_products is not None and max_products < m
+    if groups is None:
+        groups = np.arange(m)
+    n_groups = int(groups.max()) + 1
+    use_card = max_products is not None and max_products < n_groups
     inf = highspy.kHighsInf
+    pool_base = 3 + n_groups + 1 if use_card else 3
+    in_pools: list[list[int]] = [[] for _ in range(m)]
+    for p, (idx, _cap) in enumerate(pools):
+        for j in idx:
+            in_pools[int(j)].append(pool_base + p)
     starts = [0]
     index: list[int] = []
     value: list[float] = []
@@ -182,28 +255,32 @@ def _solve_milp(
         index.extend(int(i) for i in nz)
         value.extend(float(A[i, j]) for i in nz)
         if use_card:
-            index.append(3 + j)
+            index.append(3 + int(groups[j]))
             value.append(1.0)
+        index.extend(in_pools[j])
+        value.extend([1.0] * len(in_pools[j]))
         starts.append(len(index))
     if use_card:
-        for j in range(m):
-            index.extend((3 + j, 3 + m))
-            value.extend((-float(ub[j]), 1.0))
+        group_ub = np.bincount(groups, weights=ub, minlength=n_groups)
+        for g in range(n_groups):
+            index.extend((3 + g, 3 + n_groups))
+            value.extend((-float(group_ub[g]), 1.0))
             starts.append(len(index))
     lp = highspy.HighsLp()
-    ncol = 2 * m if use_card else m
-    nrow = 3 + m + 1 if use_card else 3
+    ncol = m + n_groups if use_card else m
+    nrow = pool_base + len(pools)
     lp.num_col_ = ncol
     lp.num_row_ = nrow
-    lp.col_cost_ = np.concatenate([prices, np.zeros(m)]) if use_card else prices.copy()
+    lp.col_cost_ = np.concatenate([prices, np.zeros(n_groups)]) if use_card else prices.copy()
     lp.col_lower_ = np.zeros(ncol)
-    lp.col_upper_ = np.concatenate([ub, np.ones(m)]) if use_card else ub.copy()
+    lp.col_upper_ = np.concatenate([ub, np.ones(n_groups)]) if use_card else ub.copy()
+    pool_caps = [float(cap) for _idx, cap in pools]
     if use_card:
-        lp.row_lower_ = np.concatenate([lower, np.full(m + 1, -inf)])
-        lp.row_upper_ = np.concatenate([upper, np.zeros(m), [float(max_products)]])  # type: ignore[list-item]
+        lp.row_lower_ = np.concatenate([lower, np.full(n_groups + 1 + len(pools), -inf)])
+        lp.row_upper_ = np.concatenate([upper, np.zeros(n_groups), [float(max_products)], pool_caps])  # type: ignore[list-item]
     else:
-        lp.row_lower_ = lower.copy()
-        lp.row_upper_ = upper.copy()
+        lp.row_lower_ = np.concatenate([lower, np.full(len(pools), -inf)])
+        lp.row_upper_ = np.concatenate([upper, pool_caps])
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
     lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
@@ -244,12 +321,14 @@ def plan(
     time_limit: float = 5.0,
     mip_rel_gap: float | None = None,
     upper_kg: NPK | None = None,
+    used: Mapping[str, int] | None = None,
 ) -> BlendPlan:
     """Least-cost whole-bag plan delivering each nutrient in [target, (1 + tol) x target].
 
     Raises :class:`NoFeasiblePlan` naming the nutrient that cannot be met. ``mip_rel_gap`` (e.g.
     0.01 = within 1 % of the cheapest) trades exactness for speed in batch runs; default is HiGHS'
-    own 1e-4 (exact for practical purposes).
+    own 1e-4 (exact for practical purposes). Products' availability (``max_bags``, pools) is
+    respected; ``used`` (bags by sku) is what another plan already takes from it (e.g. the basal plan).
     """
     target = _per_nutrient(targets_kg, "targets_kg")
     tol = _per_nutrient(tolerance, "tolerance")
@@ -277,12 +356,32 @@ def plan(
     if chloride_sensitive:
         allowed &= catalogue.chloride_free
         reasons.append(Reason("chloride_filter", "忌氯作物：只使用无氯（氯离子≤3%）产品"))
-    ub_all = _bag_bounds(catalogue.matrix, upper)
+    nutr_ub = _bag_bounds(catalogue.matrix, upper)
+    rem: np.ndarray | None = catalogue.remaining(used) if catalogue.limited else None
+    ub_all = nutr_ub if rem is None else np.minimum(nutr_ub, rem)
     usable = allowed & (ub_all > 0)
-    cols = _cheapest_of_identical(catalogue, np.nonzero(usable)[0])
+    free: np.ndarray | None = None
+    pool_rows: list[tuple[np.ndarray, float]] = []  # binding pools: catalogue indices, cap left
+    if rem is not None:
+        free = rem >= nutr_ub
+        used_vec = np.zeros(len(catalogue))
+        for sku, count in (used or {}).items():
+            used_vec[catalogue.skus.index(sku)] += count
+        for _name, idx, pool_cap in catalogue.pools:
+            left = max(0.0, pool_cap - float(used_vec[idx].sum()))
+            if left < float(ub_all[idx][usable[idx]].sum()):
+                free[idx] = False
+                pool_rows.append((idx, left))
+    cols, groups = _cheapest_of_identical(catalogue, np.nonzero(usable)[0], free)
     A = catalogue.matrix[:, cols]
     prices = catalogue.prices[cols]
     ub = ub_all[cols]
+    position = {int(j): k for k, j in enumerate(cols)}
+    pools = [
+        (np.array([position[int(j)] for j in idx if int(j) in position], dtype=int), left)
+        for idx, left in pool_rows
+    ]
+    pools = [(idx, left) for idx, left in pools if len(idx)]
 
     # nutrients no usable product carries -> name them before solving
     for i, n in enumerate(NUTRIENTS):
@@ -292,11 +391,38 @@ def plan(
                 why = "目录中没有任何含该养分的产品"
             elif not (carriers & allowed).any():
                 why = "含该养分的产品都含氯，已被忌氯筛选排除"
+            elif rem is not None and (carriers & allowed & (nutr_ub > 0)).any():
+                sold_out = [catalogue.label(j) for j in np.nonzero(carriers & allowed & (nutr_ub > 0))[0]]
+                raise NoFeasiblePlan(
+                    n,
+                    "out_of_stock",
+                    f"无法满足{NUTRIENT_ZH[n]}目标 {target[i]:.2f} kg：含该养分的产品都已无货（"
+                    + "、".join(dict.fromkeys(sold_out))
+                    + "）",
+                )
             else:
                 why = "含该养分的产品同时含有超出上限的其他养分（目标为 0 的养分上限见 zero_target_cap_kg）"
             raise NoFeasiblePlan(n, "no_carrier", f"无法满足{NUTRIENT_ZH[n]}目标 {target[i]:.2f} kg：{why}")
 
-    x = _solve_milp(A, prices, lower, upper, ub, max_products, time_limit, mip_rel_gap)
+    x = _solve_milp(A, prices, lower, upper, ub, max_products, time_limit, mip_rel_gap, groups, pools)
+    unlimited: tuple[np.ndarray, np.ndarray] | None = None  # (columns, bags) without availability
+    if rem is not None and (x is None or _limit_binds(x, cols, ub, nutr_ub, rem, pools, allowed)):
+        cols_u, groups_u = _cheapest_of_identical(catalogue, np.nonzero(allowed & (nutr_ub > 0))[0])
+        x_u = _solve_milp(
+            catalogue.matrix[:, cols_u],
+            catalogue.prices[cols_u],
+            lower,
+            upper,
+            nutr_ub[cols_u],
+            max_products,
+            time_limit,
+            mip_rel_gap,
+            groups_u,
+        )
+        if x_u is not None:
+            unlimited = (cols_u, x_u)
+    if x is None and unlimited is not None and rem is not None:
+        raise _stock_shortage(catalogue, allowed, nutr_ub, rem, lower, wanted, *unlimited)
     if x is None:
         raise _diagnose(
             catalogue.matrix[:, allowed],
@@ -318,7 +444,79 @@ def plan(
             cost += product.price_per_bag * count
     delivered = NPK(*map(float, A @ x))
     reasons.append(Reason("least_cost_milp", "整袋最低成本配肥（混合整数规划，HiGHS 求解）"))
+    if unlimited is not None and rem is not None:
+        cols_u, x_u = unlimited
+        extra = cost - sum(
+            (catalogue.products[j].price_per_bag * int(b) for j, b in zip(cols_u, x_u, strict=True)),
+            Decimal(0),
+        )
+        if extra > Decimal("0.005"):
+            short = [
+                f"{catalogue.label(j)} 现只可买 {int(rem[j])} 袋"
+                for j, b in zip(cols_u, x_u, strict=True)
+                if b > rem[j] + 0.5
+            ] or ["部分产品可买数量不足"]
+            reasons.append(
+                Reason(
+                    "stock_limited",
+                    "库存有限："
+                    + "、".join(short)
+                    + f"，已改用其他产品补足（比不限量时多 ¥{extra.quantize(Decimal('0.01'))}）",
+                )
+            )
     return BlendPlan(bags, cost.quantize(Decimal("0.01")), delivered, targets_npk, upper_npk, tuple(reasons))
+
+
+def _limit_binds(
+    x: np.ndarray,
+    cols: np.ndarray,
+    ub: np.ndarray,
+    nutr_ub: np.ndarray,
+    rem: np.ndarray,
+    pools: Sequence[tuple[np.ndarray, float]],
+    allowed: np.ndarray,
+) -> bool:
+    """Could availability have changed the optimum? (a product bought up to its stock, a pool used
+    up, or a product that would fit sold out) — only then is the plan re-solved without limits."""
+    stock_bound = rem[cols] < nutr_ub[cols]
+    if np.any(stock_bound & (x >= ub - 0.5)):
+        return True
+    if any(float(x[idx].sum()) >= left - 0.5 for idx, left in pools):
+        return True
+    return bool(np.any(allowed & (nutr_ub > 0) & (rem < 0.5)))
+
+
+def _stock_shortage(
+    catalogue: Catalogue,
+    allowed: np.ndarray,
+    nutr_ub: np.ndarray,
+    rem: np.ndarray,
+    lower: np.ndarray,
+    wanted: np.ndarray,
+    cols_u: np.ndarray,
+    x_u: np.ndarray,
+) -> NoFeasiblePlan:
+    """A plan exists without availability limits but not with them: name the nutrient the stock
+    cannot supply (if one) and the products that are short."""
+    short = [
+        f"{catalogue.label(j)} 需 {int(b)} 袋、现只可买 {int(rem[j])} 袋"
+        for j, b in zip(cols_u, x_u, strict=True)
+        if b > rem[j] + 0.5
+    ]
+    detail = "（" + "；".join(short) + "）" if short else ""
+    supply = catalogue.matrix[:, allowed] @ np.minimum(rem, nutr_ub)[allowed]
+    for i, n in enumerate(NUTRIENTS):
+        if wanted[i] and supply[i] < lower[i] - 1e-9:
+            return NoFeasiblePlan(
+                n,
+                "insufficient_stock",
+                f"库存不足：现可买的产品最多只能提供{NUTRIENT_ZH[n]} {supply[i]:.2f} kg，目标 {lower[i]:.2f} kg{detail}",
+            )
+    return NoFeasiblePlan(
+        None,
+        "insufficient_stock",
+        f"库存不足：现可买的数量无法在容差范围内同时满足 N、P₂O₅、K₂O 目标{detail}",
+    )
 
 
 def _feasible(
@@ -405,6 +603,11 @@ def plan_split(
     share (e.g. 0.6) the basal plan may carry N up to ``share x total N`` (N that comes with the
     P carrier, e.g. DAP, is credited) and the top-dress target becomes total N - basal N delivered.
     Without it, fields needing much P2O5 from DAP are often infeasible (DAP's N overshoots basal N).
+
+    Both draw on the same availability: the top-dress plan gets what the basal plan left. If that
+    leaves too little for the top-dress, the basal plan is solved again without a limited product it
+    took (each in turn, then all; kept for the top-dress); if that fails too, the top-dress error is
+    raised.
     """
     kw = dict(
         tolerance=tolerance,
@@ -415,7 +618,11 @@ def plan_split(
         mip_rel_gap=mip_rel_gap,
     )
     if basal_n_max_share is None:
-        return SplitPlan(plan(catalogue, basal_kg, **kw), plan(catalogue, topdress_kg, **kw))  # type: ignore[arg-type]
+        return _shared(
+            catalogue,
+            lambda used: plan(catalogue, basal_kg, used=used, **kw),  # type: ignore[arg-type]
+            lambda basal_plan, used: plan(catalogue, topdress_kg, used=used, **kw),  # type: ignore[arg-type]
+        )
     basal = NPK(*map(float, _per_nutrient(basal_kg, "basal_kg")))
     top = NPK(*map(float, _per_nutrient(topdress_kg, "topdress_kg")))
     tol = _per_nutrient(tolerance, "tolerance")
@@ -423,10 +630,50 @@ def plan_split(
     total_n = basal.N + top.N
     upper = np.where(np.array(basal.as_tuple()) > _EPS, np.array(basal.as_tuple()) * (1.0 + tol), cap)
     upper[0] = max(upper[0], basal_n_max_share * total_n)
-    basal_plan = plan(catalogue, basal, upper_kg=NPK(*map(float, upper)), **kw)  # type: ignore[arg-type]
-    rest_n = max(0.0, total_n - basal_plan.nutrients_kg.N)
-    top_plan = plan(catalogue, NPK(rest_n, top.P2O5, top.K2O), **kw)  # type: ignore[arg-type]
-    return SplitPlan(basal_plan, top_plan)
+
+    def top_plan(basal_plan: BlendPlan, used: Mapping[str, int] | None) -> BlendPlan:
+        rest_n = max(0.0, total_n - basal_plan.nutrients_kg.N)
+        return plan(catalogue, NPK(rest_n, top.P2O5, top.K2O), used=used, **kw)  # type: ignore[arg-type]
+
+    return _shared(
+        catalogue,
+        lambda used: plan(catalogue, basal, upper_kg=NPK(*map(float, upper)), used=used, **kw),  # type: ignore[arg-type]
+        top_plan,
+    )
+
+
+def _shared(
+    catalogue: Catalogue,
+    basal_fn: Callable[[Mapping[str, int] | None], BlendPlan],
+    top_fn: Callable[[BlendPlan, Mapping[str, int] | None], BlendPlan],
+) -> SplitPlan:
+    """Basal then top-dress on shared availability (see :func:`plan_split`)."""
+    basal_plan = basal_fn(None)
+    if not catalogue.limited:
+        return SplitPlan(basal_plan, top_fn(basal_plan, None))
+    try:
+        return SplitPlan(basal_plan, top_fn(basal_plan, basal_plan.bags))
+    except NoFeasiblePlan as first:
+        if first.code not in ("insufficient_stock", "out_of_stock"):
+            raise
+        rem = catalogue.remaining()
+        limited = {
+            sku: int(rem[catalogue.skus.index(sku)])
+            for sku in basal_plan.bags
+            if np.isfinite(rem[catalogue.skus.index(sku)])
+        }
+        # keep limited products the basal plan took for the top-dress: each alone, then all of them
+        tries = [{sku: n} for sku, n in limited.items()] + ([limited] if len(limited) > 1 else [])
+        for reserve in tries:
+            try:
+                basal_plan = basal_fn(reserve)
+                top_plan = top_fn(basal_plan, basal_plan.bags)
+            except NoFeasiblePlan:
+                continue
+            names = "、".join(catalogue.label(catalogue.skus.index(sku)) for sku in reserve)
+            note = Reason("stock_reserved_for_topdress", f"{names} 库存有限，留作追肥，基肥改用其他产品")
+            return SplitPlan(replace(basal_plan, reasons=(*basal_plan.reasons, note)), top_plan)
+        raise first from None
 
 
 def plan_many(

@@ -8,7 +8,13 @@ from decimal import Decimal
 from marketplace.core.extensions import AcceptedLine, MarketplacePlugin, PurchasableOffer
 
 #: product id offered through the "campaign" (set by the test)
-CAMPAIGN: dict[str, object] = {"product_id": None, "price": Decimal("90.00")}
+CAMPAIGN: dict[str, object] = {
+    "product_id": None,
+    "price": Decimal("90.00"),
+    "available": 500,  # the campaign's remaining supply cap
+    "household_limit": None,  # per-household limit (None = none)
+}
+DEFAULTS = dict(CAMPAIGN)
 TAKEN: list = []
 
 
@@ -29,9 +35,11 @@ class FertTestPluginConfig(MarketplacePlugin):
                 title="团购尿素",
                 partner_id=0,
                 unit_price=CAMPAIGN["price"],
-                available=500,
+                available=CAMPAIGN["available"],
                 source="fert-test",
                 source_ref="campaign-7",
+                available_pool="campaign-7",
+                household_limit=CAMPAIGN["household_limit"],
             )
         ]
 
