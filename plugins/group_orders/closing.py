@@ -70,7 +70,7 @@ CHUNK_STATIONS = 250
 # with 1; 3 gained nothing there (docs/group-orders.md).
 WORKERS = 2
 NOTIFY_TASK_SIZE = 10_000  # notification ids per delivery task in the sweep
-ORDER_STATUS = "待发货"
+ORDER_STATUS = sql.ORDER_STATUS  # one status for orders from both paths
 
 
 class CloseInterrupted(Exception):

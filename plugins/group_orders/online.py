@@ -13,12 +13,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.utils import timezone
 from django.utils.translation import gettext
 
 from marketplace.core import permissions
@@ -27,7 +26,7 @@ from marketplace.payments.models import Payment, PaymentMethod, PaymentStatus
 from marketplace.stations.models import Household
 
 from . import services
-from .models import Campaign, CampaignItem, CampaignStatus, Pledge
+from .models import CampaignItem, Pledge
 
 logger = logging.getLogger("plugins.group_orders")
 
@@ -160,8 +159,8 @@ def _first_code(exc: ValidationError) -> str:
 
 
 def _commit(payment: Payment, purpose: dict[str, Any]) -> Pledge:
-    """Under the payment lock, then the campaign lock (same order everywhere): same checks as
-    :func:`services.place_pledge`, the price can only have fallen, then the pledge."""
+    """Under the payment lock, then the campaign lock (same order everywhere): the pledge through
+    :func:`services.add_pledge`, as for any pledge; the price can only have fallen."""
     locked_payment = Payment.objects.select_for_update().get(pk=payment.pk)
     done = Pledge.objects.filter(payment=locked_payment).first()
     if done is not None:
@@ -171,31 +170,25 @@ def _commit(payment: Payment, purpose: dict[str, Any]) -> Pledge:
     item = CampaignItem.objects.select_related("product").get(pk=purpose["item"])
     household = Household.objects.select_related("station").get(pk=locked_payment.household_id)
     quantity = int(purpose["quantity"])
-    locked = Campaign.objects.select_for_update().get(pk=item.campaign_id)
-    if locked.status != CampaignStatus.OPEN or locked.cutoff_at <= timezone.now():
-        raise ValidationError(gettext("该团购未开放或已截单"), code="invalid_state")
     if not household.is_active:
         raise ValidationError(gettext("该团购不面向此农户所在站点"), code="invalid")
-    services._check_limits(locked, item, household, quantity)
-    _, price = services.price_at(item, locked.total_quantity + quantity)
-    if payments.money(price * quantity) > locked_payment.amount_authorised:
-        raise ValidationError(gettext("团购价已上涨，请重新认购"), code="invalid_state")
-    payments.activate_pending(locked_payment)
-    pledge = Pledge.objects.create(
-        campaign=locked,
-        item=item,
-        household=household,
-        station_id=household.station_id,
+
+    def pay(amount: Decimal) -> Payment:
+        if amount > locked_payment.amount_authorised:
+            raise ValidationError(gettext("团购价已上涨，请重新认购"), code="invalid_state")
+        payments.activate_pending(locked_payment)
+        return locked_payment
+
+    return services.add_pledge(
+        item.campaign_id,
+        item,
+        household,
+        quantity,
         placed_by_id=locked_payment.recorded_by_id,
-        quantity=quantity,
-        unit_price_at_pledge=price,
-        payment=locked_payment,
         payment_method=PaymentMethod.STRIPE,
-        idempotency_key=purpose["pledge_key"],
+        key=purpose["pledge_key"],
+        pay=pay,
     )
-    Campaign.objects.filter(pk=locked.pk).update(total_quantity=F("total_quantity") + quantity)
-    CampaignItem.objects.filter(pk=item.pk).update(total_quantity=F("total_quantity") + quantity)
-    return pledge
 
 
 def on_online_payment_ready(sender: Any, payment: Payment, **kwargs: Any) -> None:

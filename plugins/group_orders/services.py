@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -351,36 +351,28 @@ def place_pledge(
             raise PaymentActionRequired(online)
         if online.status != PaymentStatus.AUTHORISED:
             raise _error("paymentMethod", gettext("该支付已撤销或失败，请重新认购"), "payment_failed")
+
+    def pay(amount: Decimal) -> Payment:
+        if online is not None:
+            if amount > online.amount_authorised:  # the total fell meanwhile: price went up
+                raise _error(None, gettext("团购价已上涨，请重新认购"), "invalid_state")
+            return online
+        if payment_method == PaymentMethod.CREDIT:
+            return payments.authorise_credit(actor, household, amount, reference, f"gb:{key}")
+        return payments.record_cash(actor, household, amount, reference, f"gb:{key}")
+
     try:
         with transaction.atomic():
-            locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-            if locked.status != CampaignStatus.OPEN or locked.cutoff_at <= timezone.now():
-                raise _error(None, gettext("该团购未开放或已截单"), "invalid_state")
-            _check_limits(locked, item, household, quantity)
-            _, price = price_at(item, locked.total_quantity + quantity)
-            amount = payments.money(price * quantity)
-            if online is not None:
-                if amount > online.amount_authorised:  # the total fell meanwhile: price went up
-                    raise _error(None, gettext("团购价已上涨，请重新认购"), "invalid_state")
-                payment = online
-            elif payment_method == PaymentMethod.CREDIT:
-                payment = payments.authorise_credit(actor, household, amount, reference, f"gb:{key}")
-            else:
-                payment = payments.record_cash(actor, household, amount, reference, f"gb:{key}")
-            pledge = Pledge.objects.create(
-                campaign=locked,
-                item=item,
-                household=household,
-                station_id=household.station_id,
-                placed_by=actor,
-                quantity=quantity,
-                unit_price_at_pledge=price,
-                payment=payment,
+            pledge = add_pledge(
+                campaign.pk,
+                item,
+                household,
+                quantity,
+                placed_by_id=actor.pk,
                 payment_method=payment_method,
-                idempotency_key=key,
+                key=key,
+                pay=pay,
             )
-            Campaign.objects.filter(pk=locked.pk).update(total_quantity=F("total_quantity") + quantity)
-            CampaignItem.objects.filter(pk=item.pk).update(total_quantity=F("total_quantity") + quantity)
     except (ValidationError, PermissionDenied, IntegrityError) as exc:
         if online is not None:
             with transaction.atomic():  # void locks the payment row
@@ -409,8 +401,45 @@ def _check_limits(campaign: Campaign, item: CampaignItem, household: Household, 
         raise _error(
             "quantity", gettext("超出供货上限，剩余 %(left)s") % {"left": max(left, 0)}, "out_of_stock"
         )
-    if Pledge.objects.filter(item=item, household=household, status=PledgeStatus.ACTIVE).exists():
+    if Pledge.objects.filter(item=item, household=household, cancelled_at__isnull=True).exists():
         raise _error("itemId", gettext("该农户已认购此商品，请先撤销原认购"), "unique")
+
+
+def add_pledge(
+    campaign_id: int,
+    item: CampaignItem,
+    household: Household,
+    quantity: int,
+    *,
+    placed_by_id: int | None,
+    payment_method: str,
+    key: str,
+    pay: Callable[[Decimal], Payment],
+) -> Pledge:
+    """The one place a pledge is written, inside the caller's transaction: under the campaign row lock
+    (so tier totals stay exact) check it is open and within its limits, price the quantity at the tier
+    the new total reaches, take the payment for that amount (``pay``), then the pledge and totals."""
+    locked = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if locked.status != CampaignStatus.OPEN or locked.cutoff_at <= timezone.now():
+        raise _error(None, gettext("该团购未开放或已截单"), "invalid_state")
+    _check_limits(locked, item, household, quantity)
+    _, price = price_at(item, locked.total_quantity + quantity)
+    payment = pay(payments.money(price * quantity))
+    pledge = Pledge.objects.create(
+        campaign=locked,
+        item=item,
+        household=household,
+        station_id=household.station_id,
+        placed_by_id=placed_by_id,
+        quantity=quantity,
+        unit_price_at_pledge=price,
+        payment=payment,
+        payment_method=payment_method,
+        idempotency_key=key,
+    )
+    Campaign.objects.filter(pk=locked.pk).update(total_quantity=F("total_quantity") + quantity)
+    CampaignItem.objects.filter(pk=item.pk).update(total_quantity=F("total_quantity") + quantity)
+    return pledge
 
 
 def cancel_pledge(actor: Any, pledge: Pledge) -> Pledge:
