@@ -318,5 +318,13 @@ ROUTING_MATRIX_URL = env("ROUTING_MATRIX_URL")
 ROUTING_DETOUR_FACTOR = float(env("ROUTING_DETOUR_FACTOR", "1.3"))
 ROUTING_AVERAGE_SPEED_KMH = float(env("ROUTING_AVERAGE_SPEED_KMH", "40"))
 ROUTING_SOLVE_SECONDS = float(env("ROUTING_SOLVE_SECONDS", "10"))
+# Longest solve a dispatcher may ask for (seconds): platform operators, supplier/cooperative users.
+# Solves run as a Celery task (without a broker: in a background thread of the web process).
+ROUTING_MAX_SOLVE_SECONDS_OPERATOR = float(env("ROUTING_MAX_SOLVE_SECONDS_OPERATOR", "120"))
+ROUTING_MAX_SOLVE_SECONDS_PARTNER = float(env("ROUTING_MAX_SOLVE_SECONDS_PARTNER", "30"))
+# "Move this stop" re-optimises at once to refuse an infeasible move: kept short.
+ROUTING_MOVE_SOLVE_SECONDS = float(env("ROUTING_MOVE_SOLVE_SECONDS", "3"))
+# Without a broker: solve in a background thread (True) or inside the request (False: tests).
+ROUTING_SOLVE_IN_THREAD = env_bool("ROUTING_SOLVE_IN_THREAD", True)
 # Absolute base of links sent to drivers by SMS (route sheets), e.g. https://yinong.example.cn
 ROUTING_PUBLIC_URL = env("ROUTING_PUBLIC_URL")

@@ -9,3 +9,7 @@ from marketplace.settings import *  # noqa: F403
 # PBKDF2 at Django's default cost spends ~100 ms of CPU per login or user creation; the suite
 # creates thousands of users. Production keeps PBKDF2 (marketplace.settings).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Route solves run inside the request when no broker is configured, so a test sees the result at
+# once (tests/core/test_browser_dispatcher.py switches the background thread back on).
+ROUTING_SOLVE_IN_THREAD = False

@@ -81,7 +81,8 @@ class Depot(models.Model):
 
 
 class Vehicle(models.Model):
-    """One truck.  Each truck drives at most one route per plan, from and back to its home depot."""
+    """One truck.  Each truck drives at most one route per plan, from and back to its home depot;
+    with ``max_reloads`` > 0 that route may return to the depot to reload (several trips a shift)."""
 
     name = models.CharField(_("车辆名称"), max_length=64)
     plate = models.CharField(_("车牌号"), max_length=16, blank=True)
@@ -94,6 +95,13 @@ class Vehicle(models.Model):
     shift_start = models.TimeField(_("班次开始"), default=time(6, 30))
     shift_end = models.TimeField(_("班次结束"), default=time(18, 30))
     max_route_minutes = models.PositiveIntegerField(_("最长线路时长(分钟)"), null=True, blank=True)
+    #: Multi-trip: how many times the truck may go back to its home depot to reload within its shift.
+    max_reloads = models.PositiveSmallIntegerField(
+        _("可回仓装货次数"),
+        default=0,
+        validators=[MaxValueValidator(10)],
+        help_text=_("0 = 每天只跑一趟；大于 0 时车辆可在班次内回仓库重新装货再出发。"),
+    )
     driver_name = models.CharField(_("司机"), max_length=64, blank=True)
     driver_phone = models.CharField(_("司机电话"), max_length=11, blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
@@ -119,6 +127,14 @@ class DeliveryPlan(models.Model):
         INFEASIBLE = "infeasible", _("无法排线")
         FAILED = "failed", _("求解失败")
         PUBLISHED = "published", _("已发布")
+
+    class Job(models.TextChoices):
+        """State of the background solve (the Celery task), shown and polled by the plan page."""
+
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("求解中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
 
     name = models.CharField(_("名称"), max_length=128, blank=True)
     date = models.DateField(_("配送日期"))
@@ -146,6 +162,9 @@ class DeliveryPlan(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     solved_at = models.DateTimeField(null=True, blank=True)
+    job_status = models.CharField(_("求解任务"), max_length=8, choices=Job.choices, blank=True)
+    job_queued_at = models.DateTimeField(null=True, blank=True)
+    job_started_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -162,6 +181,27 @@ class DeliveryPlan(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status in (self.Status.DRAFT, self.Status.INFEASIBLE, self.Status.FAILED)
+
+    @property
+    def is_solving(self) -> bool:
+        return self.job_status in (self.Job.QUEUED, self.Job.RUNNING)
+
+    @property
+    def job_stale(self) -> bool:
+        """A solve that should long have finished (its worker died): it may be requested again."""
+        now, grace = timezone.now(), timedelta(seconds=self.time_limit_s * 2 + 120)
+        if self.job_status == self.Job.RUNNING and self.job_started_at is not None:
+            return now - self.job_started_at > grace
+        if self.job_status == self.Job.QUEUED and self.job_queued_at is not None:
+            return now - self.job_queued_at > grace + timedelta(minutes=10)
+        return False
+
+    @property
+    def job_elapsed_s(self) -> float:
+        """Seconds the running solve has used so far (0 while queued or when not solving)."""
+        if self.job_status != self.Job.RUNNING or self.job_started_at is None:
+            return 0.0
+        return max(0.0, (timezone.now() - self.job_started_at).total_seconds())
 
     def at(self, seconds: int | None) -> datetime | None:
         if seconds is None:
@@ -198,6 +238,7 @@ class PlanStop(models.Model):
     window_end_s = models.PositiveIntegerField(_("时间窗结束"), default=24 * 3600)
     service_minutes = models.PositiveIntegerField(_("装卸时间(分钟)"), default=15)
     contact = models.CharField(_("联系人/电话"), max_length=128, blank=True)
+    address = models.CharField(_("地址"), max_length=255, blank=True)
     lines = models.JSONField(_("货物明细"), default=list, blank=True)  # [[description, quantity], ...]
     locked_vehicle = models.ForeignKey(
         Vehicle,
@@ -278,9 +319,12 @@ class PlanVisit(models.Model):
         DELIVERY = "delivery", _("卸货")
         PICKUP = "pickup", _("装货")
         DROPOFF = "dropoff", _("送达")
+        RELOAD = "reload", _("回仓装货")
 
     route = models.ForeignKey(PlanRoute, on_delete=models.CASCADE, related_name="visits")
-    stop = models.ForeignKey(PlanStop, on_delete=models.CASCADE, related_name="visits")
+    #: None for a reload visit (back at the route's depot to load the next trip).
+    stop = models.ForeignKey(PlanStop, on_delete=models.CASCADE, related_name="visits", null=True, blank=True)
+    trip = models.PositiveSmallIntegerField(_("趟次"), default=1)
     sequence = models.PositiveIntegerField(_("顺序"))
     kind = models.CharField(max_length=10, choices=Kind.choices)
     amount_kg = models.PositiveIntegerField(_("重量(kg)"))
@@ -294,7 +338,7 @@ class PlanVisit(models.Model):
         constraints = [models.UniqueConstraint(fields=["route", "sequence"], name="uniq_visit_sequence")]
 
     def __str__(self) -> str:
-        return f"{self.route} #{self.sequence} {self.stop}"
+        return f"{self.route} #{self.sequence} {self.place}"
 
     @property
     def arrival(self) -> str:
@@ -310,4 +354,6 @@ class PlanVisit(models.Model):
 
     @property
     def place(self) -> str:
+        if self.kind == self.Kind.RELOAD:
+            return self.route.depot.name
         return self.stop.depot.name if self.kind == self.Kind.PICKUP else self.stop.name

@@ -98,8 +98,11 @@ class StopType(graphene.ObjectType):
 
 class VisitType(graphene.ObjectType):
     sequence = graphene.Int(required=True)
-    kind = graphene.String(required=True, description="delivery, pickup or dropoff")
-    stop = graphene.Field(StopType, required=True)
+    kind = graphene.String(
+        required=True, description="delivery, pickup, dropoff, or reload (back at the depot between trips)"
+    )
+    trip = graphene.Int(required=True, description="Trip number within the route (1 unless it reloads).")
+    stop = graphene.Field(StopType, description="Null for a reload visit.")
     place = graphene.String(required=True)
     amount_kg = graphene.Int(required=True)
     arrival = graphene.String(required=True)
@@ -125,11 +128,16 @@ class RouteType(graphene.ObjectType):
     start_load_kg = graphene.Int(required=True)
     distance_km = graphene.Float(required=True)
     cost = graphene.Decimal(required=True)
+    trips = graphene.Int(required=True, description="Trips from the depot (reloads + 1).")
     visits = graphene.List(graphene.NonNull(VisitType), required=True)
     route_sheet_url = graphene.String(required=True, description="PDF route sheet (dispatcher session).")
 
     class Meta:
         name = "DeliveryRoute"
+
+    @staticmethod
+    def resolve_trips(route, info):
+        return max((v.trip for v in route.visits.all()), default=1)
 
     @staticmethod
     def resolve_distance_km(route, info):
@@ -162,6 +170,11 @@ class PlanType(graphene.ObjectType):
     date = graphene.Date(required=True)
     status = graphene.String(required=True, description="solving, draft, infeasible, failed, published")
     status_label = graphene.String(required=True)
+    solve_status = graphene.String(
+        description="Background solve: queued, running, done or failed (null before the first solve)."
+    )
+    solve_elapsed_seconds = graphene.Float(required=True, description="Seconds used by the running solve.")
+    time_limit_seconds = graphene.Float(required=True, description="The solve's time budget.")
     cost = graphene.Decimal()
     distance_km = graphene.Float()
     partner_id = graphene.ID()
@@ -185,6 +198,18 @@ class PlanType(graphene.ObjectType):
     @staticmethod
     def resolve_status_label(plan, info):
         return plan.get_status_display()
+
+    @staticmethod
+    def resolve_solve_status(plan, info):
+        return plan.job_status or None
+
+    @staticmethod
+    def resolve_solve_elapsed_seconds(plan, info):
+        return round(plan.job_elapsed_s, 1)
+
+    @staticmethod
+    def resolve_time_limit_seconds(plan, info):
+        return plan.time_limit_s
 
     @staticmethod
     def resolve_distance_km(plan, info):
@@ -280,7 +305,9 @@ class PlanCreateInput(graphene.InputObjectType):
     vehicle_ids = graphene.List(graphene.NonNull(graphene.ID), description="Default: all my active vehicles.")
     include_requests = graphene.Boolean(description="Take loads from delivery_requests() (default true).")
     stops = graphene.List(graphene.NonNull(StopInputType), description="Stops entered directly.")
-    time_limit_seconds = graphene.Float()
+    time_limit_seconds = graphene.Float(
+        description="Solver budget; at most ROUTING_MAX_SOLVE_SECONDS_OPERATOR / _PARTNER for your role."
+    )
     seed = graphene.Int()
 
     class Meta:
@@ -302,7 +329,8 @@ def _my_stop(info, stop_id) -> PlanStop:
 
 
 class PlanCreate(BaseMutation):
-    """Create a plan from the waiting loads (and/or given stops) and solve it within its time budget."""
+    """Create a plan from the waiting loads (and/or given stops) and queue its solve: the plan comes
+    back with ``status: "solving"`` and ``solveStatus: "queued"``; poll ``deliveryPlan(id)``."""
 
     class Arguments:
         input = PlanCreateInput(required=True)
@@ -342,7 +370,7 @@ class PlanCreate(BaseMutation):
             time_limit_s=input.get("time_limit_seconds"),
             seed=input.get("seed") or 1,
         )
-        services.schedule_solve(plan)
+        services.request_solve(plan, user)
         return {"plan": plan_queryset(user).get(pk=plan.pk)}
 
 
@@ -385,7 +413,8 @@ class StopMove(BaseMutation):
 
 
 class PlanReoptimise(BaseMutation):
-    """Re-solve a draft/infeasible plan keeping locked stops on their vehicles."""
+    """Queue a re-solve of a draft/infeasible plan keeping locked stops on their vehicles (poll
+    ``deliveryPlan(id) { status solveStatus }``)."""
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -396,9 +425,7 @@ class PlanReoptimise(BaseMutation):
     @classmethod
     def perform(cls, info, id, time_limit_seconds=None) -> dict[str, Any]:
         plan = _my_plan(info, id)
-        if not plan.is_editable:
-            raise ValidationError(gettext("计划已发布或正在求解，不能重新排线"), code="invalid_state")
-        services.plan_deliveries(plan, time_limit_s=time_limit_seconds)
+        services.request_solve(plan, info.context.user, time_limit_seconds)
         return {"plan": plan_queryset(info.context.user).get(pk=plan.pk)}
 
 

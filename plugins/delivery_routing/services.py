@@ -90,6 +90,30 @@ def _seconds(t) -> int:
     return t.hour * 3600 + t.minute * 60 + t.second
 
 
+def max_solve_seconds(user: Any) -> float:
+    """The longest solve this user may ask for (operators more than supplier/cooperative users)."""
+    if access.permissions.is_operator(user):
+        return float(getattr(settings, "ROUTING_MAX_SOLVE_SECONDS_OPERATOR", 120.0))
+    return float(getattr(settings, "ROUTING_MAX_SOLVE_SECONDS_PARTNER", 30.0))
+
+
+def solve_budget(user: Any, time_limit_s: float | None) -> float:
+    """The time budget of a solve: the default, or the one asked for if within the role's cap."""
+    cap = max_solve_seconds(user)
+    if time_limit_s is None:
+        return min(float(getattr(settings, "ROUTING_SOLVE_SECONDS", 10.0)), cap)
+    budget = float(time_limit_s)
+    if not (math.isfinite(budget) and 0 < budget <= cap):
+        raise ValidationError(
+            {
+                "time_limit_seconds": ValidationError(
+                    gettext("求解时限须大于 0 且不超过 %(cap)s 秒") % {"cap": f"{cap:g}"}, code="invalid"
+                )
+            }
+        )
+    return budget
+
+
 # --- depots and stops -----------------------------------------------------------------------
 
 
@@ -116,6 +140,38 @@ def depot_for_request(req: DeliveryRequest) -> Depot:
         latitude=Decimal(str(round(req.origin_lat, 6))),
         longitude=Decimal(str(round(req.origin_lon, 6))),
     )
+
+
+def save_depot(user: Any, depot: Depot) -> Depot:
+    """Create or update a depot the user dispatches for (operators: any; partners: their own)."""
+    if not access.is_dispatcher(user):
+        raise PermissionDenied(gettext("只有调度员可以管理仓库"))
+    if depot.pk is not None and not access.depots_for(user).filter(pk=depot.pk).exists():
+        raise PermissionDenied(gettext("无权修改该仓库"))
+    if not access.permissions.is_operator(user):
+        if (
+            depot.partner_id is None
+            or not access.dispatch_partners(user).filter(pk=depot.partner_id).exists()
+        ):
+            raise PermissionDenied(gettext("只能管理本单位的仓库"))
+        if depot.kind == Depot.Kind.PLATFORM:
+            raise PermissionDenied(gettext("只有平台可以设立平台配送中心"))
+    depot.full_clean()
+    depot.save()
+    return depot
+
+
+def save_vehicle(user: Any, vehicle: Vehicle) -> Vehicle:
+    """Create or update a vehicle based at a depot the user dispatches for."""
+    if not access.is_dispatcher(user):
+        raise PermissionDenied(gettext("只有调度员可以管理车辆"))
+    if vehicle.pk is not None and not access.vehicles_for(user).filter(pk=vehicle.pk).exists():
+        raise PermissionDenied(gettext("无权修改该车辆"))
+    if not access.depots_for(user).filter(pk=vehicle.home_depot_id).exists():
+        raise PermissionDenied(gettext("只能把车辆放在本单位的仓库"))
+    vehicle.full_clean()
+    vehicle.save()
+    return vehicle
 
 
 @dataclass
@@ -192,11 +248,7 @@ def create_plan(
     vehicles = list(vehicles_qs.select_related("home_depot"))
     if not vehicles:
         raise ValidationError({"vehicle_ids": ValidationError(gettext("没有可用车辆"), code="required")})
-    budget = float(time_limit_s or getattr(settings, "ROUTING_SOLVE_SECONDS", 10.0))
-    if not 0 < budget <= 600:
-        raise ValidationError(
-            {"time_limit_s": ValidationError(gettext("求解时限须在 0–600 秒之间"), code="invalid")}
-        )
+    budget = solve_budget(user, time_limit_s)
 
     plan = DeliveryPlan.objects.create(
         name=name, date=day, partner=partner, created_by=user, time_limit_s=budget, seed=seed
@@ -235,6 +287,7 @@ def create_plan(
                 window_end_s=end,
                 service_minutes=req.service_minutes,
                 contact=req.contact,
+                address=station.address if station is not None else "",
                 lines=[list(line) for line in req.lines],
             )
             used.add(req.ref)
@@ -276,6 +329,7 @@ def add_stop(
         window_end_s=end,
         service_minutes=item.service_minutes,
         contact=item.contact or (station.phone if station else ""),
+        address=station.address if station else "",
         lines=[list(line) for line in item.lines],
     )
 
@@ -505,21 +559,110 @@ def plan_deliveries(
         else:
             _clear_solution(plan)
         plan.status, plan.problems, plan.solved_at = status, problems, timezone.now()
+        plan.job_status = (
+            DeliveryPlan.Job.DONE if status != DeliveryPlan.Status.FAILED else DeliveryPlan.Job.FAILED
+        )
         plan.save()
     return plan
 
 
-def schedule_solve(plan: DeliveryPlan) -> None:
-    """Solve now when Celery runs in-process, otherwise queue the task after the commit."""
+def request_solve(plan: DeliveryPlan, user: Any = None, time_limit_s: float | None = None) -> DeliveryPlan:
+    """Queue a (re-)solve of a plan as a background task; the plan shows ``job_status`` queued →
+    running → done/failed and ``status`` solving until the task saves the result.
+
+    ``time_limit_s`` (if given) is checked against the user's cap and stored as the plan's budget.
+    With a broker the Celery task is queued after the commit; without one it runs in a thread of
+    this process after the commit (``ROUTING_SOLVE_IN_THREAD``), or at once inside the request
+    when that is off (tests).
+    """
+    plan = DeliveryPlan.objects.select_for_update().get(pk=plan.pk)
+    if plan.is_solving and not plan.job_stale:
+        raise ValidationError(gettext("计划正在求解，请稍候"), code="invalid_state")
+    if plan.status == DeliveryPlan.Status.PUBLISHED:
+        raise ValidationError(gettext("已发布的计划不能重新排线"), code="invalid_state")
+    fields = ["status", "job_status", "job_queued_at", "job_started_at"]
+    if time_limit_s is not None:
+        plan.time_limit_s = solve_budget(user, time_limit_s)
+        fields.append("time_limit_s")
+    plan.status, plan.job_status = DeliveryPlan.Status.SOLVING, DeliveryPlan.Job.QUEUED
+    plan.job_queued_at, plan.job_started_at = timezone.now(), None
+    plan.save(update_fields=fields)
+    _enqueue(plan.pk)
+    plan.refresh_from_db()
+    return plan
+
+
+def _enqueue(plan_id: int) -> None:
     from marketplace.celery import app
 
     from .tasks import solve_plan
 
-    if app.conf.task_always_eager:
-        plan_deliveries(plan)
-        plan.refresh_from_db()
+    if not app.conf.task_always_eager:
+        transaction.on_commit(lambda: solve_plan.delay(plan_id))
+    elif getattr(settings, "ROUTING_SOLVE_IN_THREAD", True):
+        transaction.on_commit(lambda: _start_thread(plan_id))
     else:
-        transaction.on_commit(lambda: solve_plan.delay(plan.pk))
+        solve_plan.apply(args=(plan_id,), throw=True)
+
+
+def _start_thread(plan_id: int) -> None:
+    import threading
+
+    from django.db import connections
+
+    from .tasks import solve_plan
+
+    def run() -> None:
+        try:
+            solve_plan.apply(args=(plan_id,), throw=False)
+        finally:
+            connections.close_all()
+
+    threading.Thread(target=run, name=f"route-solve-{plan_id}", daemon=True).start()
+
+
+def run_solve_job(plan_id: int) -> str:
+    """The body of the Celery task: claim a queued plan (once), solve it, record the outcome."""
+    claimed = DeliveryPlan.objects.filter(pk=plan_id, job_status=DeliveryPlan.Job.QUEUED).update(
+        job_status=DeliveryPlan.Job.RUNNING, job_started_at=timezone.now()
+    )
+    if not claimed:  # already run (a redelivered task) or the plan is gone
+        return DeliveryPlan.objects.filter(pk=plan_id).values_list("status", flat=True).first() or ""
+    try:
+        return plan_deliveries(plan_id).status
+    except Exception:
+        logger.exception("delivery plan %s: solve failed", plan_id)
+        DeliveryPlan.objects.filter(pk=plan_id).update(
+            status=DeliveryPlan.Status.FAILED,
+            job_status=DeliveryPlan.Job.FAILED,
+            solved_at=timezone.now(),
+            problems=[
+                {
+                    "stop": None,
+                    "stop_name": "",
+                    "code": "solver_error",
+                    "message": "求解出错，请重新排线或联系平台。",
+                    "detail": "",
+                }
+            ],
+        )
+        return DeliveryPlan.Status.FAILED
+
+
+def solve_progress(plan: DeliveryPlan) -> dict[str, Any]:
+    """What the plan page polls: status, job state, seconds used of the budget."""
+    elapsed = plan.job_elapsed_s
+    return {
+        "id": plan.pk,
+        "status": plan.status,
+        "status_label": plan.get_status_display(),
+        "job_status": plan.job_status,
+        "job_label": plan.get_job_status_display() if plan.job_status else "",
+        "solving": plan.is_solving,
+        "elapsed_s": round(elapsed, 1),
+        "budget_s": plan.time_limit_s,
+        "percent": min(99, int(100 * elapsed / plan.time_limit_s)) if plan.time_limit_s else 0,
+    }
 
 
 # --- dispatcher actions ---------------------------------------------------------------------
@@ -588,8 +731,9 @@ def move_stop(stop: PlanStop, vehicle: Vehicle, reoptimise: bool = True) -> Plan
     with transaction.atomic():
         stop.locked_vehicle = vehicle
         stop.save(update_fields=["locked_vehicle"])
-        if reoptimise:
-            plan_deliveries(plan, raise_infeasible=True)
+        if reoptimise:  # at once (the move is refused if infeasible), on a short budget
+            budget = min(plan.time_limit_s, float(getattr(settings, "ROUTING_MOVE_SOLVE_SECONDS", 3.0)))
+            plan_deliveries(plan, time_limit_s=budget, raise_infeasible=True)
     stop.refresh_from_db()
     return stop
 
@@ -670,23 +814,40 @@ def route_sheet_context(route: PlanRoute) -> dict[str, Any]:
     rows = []
     for v in visits:
         stop = v.stop
+        if v.kind == PlanVisit.Kind.RELOAD:
+            rows.append(
+                {
+                    "visit": v,
+                    "place": route.depot.name,
+                    "address": route.depot.address,
+                    "window": route.depot.opening_hours,
+                    "lines": [],
+                    "contact": route.depot.contact_phone,
+                }
+            )
+            continue
+        pickup = v.kind == PlanVisit.Kind.PICKUP
         contact = stop.contact or (stop.station.phone if stop.station else "")
+        address = stop.address or (stop.station.address if stop.station else "")
         rows.append(
             {
                 "visit": v,
                 "place": v.place,
-                "window": f"{route.depot.opening_hours}" if v.kind == PlanVisit.Kind.PICKUP else stop.window,
+                "address": stop.depot.address if pickup else address,
+                "window": route.depot.opening_hours if pickup else stop.window,
                 "lines": stop.lines,
-                "contact": stop.depot.contact_phone if v.kind == PlanVisit.Kind.PICKUP else contact,
+                "contact": stop.depot.contact_phone if pickup else contact,
             }
         )
+    unloads = (PlanVisit.Kind.DELIVERY, PlanVisit.Kind.DROPOFF)
     return {
         "plan": route.plan,
         "route": route,
         "vehicle": route.vehicle,
         "depot": route.depot,
         "rows": rows,
-        "total_kg": sum(v.amount_kg for v in visits if v.kind != PlanVisit.Kind.PICKUP),
+        "trips": max((v.trip for v in visits), default=1),
+        "total_kg": sum(v.amount_kg for v in visits if v.kind in unloads),
         "generated_at": timezone.localtime(),
     }
 

@@ -6,8 +6,11 @@ from celery import shared_task
 
 
 @shared_task(name="delivery_routing.solve_plan", acks_late=True)
-def solve_plan(plan_id: int, time_limit_s: float | None = None) -> str:
-    """Solve (or re-solve) a plan within its time budget; returns the resulting status."""
-    from .services import plan_deliveries
+def solve_plan(plan_id: int) -> str:
+    """Solve (or re-solve) a queued plan within its time budget; returns the resulting status.
 
-    return plan_deliveries(plan_id, time_limit_s=time_limit_s).status
+    Queued by ``services.request_solve``; a redelivered task finds the plan no longer queued and
+    does nothing."""
+    from .services import run_solve_job
+
+    return run_solve_job(plan_id)

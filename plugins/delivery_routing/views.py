@@ -8,15 +8,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
+from marketplace.accounts.models import Role
+
 from . import access, services
-from .mapsvg import render_plan_svg, route_colour
-from .models import DeliveryPlan, PlanRoute, PlanStop, PlanVisit
+from .forms import DepotForm, VehicleForm
+from .mapsvg import plan_map_context, route_colour
+from .models import DeliveryPlan, Depot, PlanRoute, PlanStop, PlanVisit, Vehicle
 
 
 def _dispatcher(request: HttpRequest) -> None:
@@ -42,7 +45,13 @@ def plans(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "delivery_routing/plans.html",
-        {"plans": qs, "vehicles": vehicles, "tomorrow": tomorrow},
+        {
+            "plans": qs,
+            "vehicles": vehicles,
+            "tomorrow": tomorrow,
+            "default_seconds": services.solve_budget(request.user, None),
+            "max_seconds": services.max_solve_seconds(request.user),
+        },
     )
 
 
@@ -56,11 +65,20 @@ def plan_create(request: HttpRequest) -> HttpResponse:
         messages.error(request, gettext("请选择配送日期"))
         return redirect("routing:plans")
     vehicle_ids = request.POST.getlist("vehicles") or None
+    seconds = request.POST.get("time_limit_seconds", "").strip()
     try:
+        try:
+            time_limit = float(seconds) if seconds else None
+        except ValueError:
+            raise ValidationError(gettext("求解时限须为数字（秒）"), code="invalid") from None
         plan = services.create_plan(
-            request.user, day, name=request.POST.get("name", "").strip(), vehicle_ids=vehicle_ids
+            request.user,
+            day,
+            name=request.POST.get("name", "").strip(),
+            vehicle_ids=vehicle_ids,
+            time_limit_s=time_limit,
         )
-        services.schedule_solve(plan)
+        services.request_solve(plan, request.user)
     except ValidationError as exc:
         messages.error(request, _errors(exc))
         return redirect("routing:plans")
@@ -76,7 +94,13 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for v in visits:
         by_route.setdefault(v.route_id, []).append(v)
     route_rows = [
-        {"route": r, "colour": route_colour(r.number), "visits": by_route.get(r.pk, [])} for r in routes
+        {
+            "route": r,
+            "colour": route_colour(r.number),
+            "visits": by_route.get(r.pk, []),
+            "trips": max((v.trip for v in by_route.get(r.pk, [])), default=1),
+        }
+        for r in routes
     ]
     stops = plan.stops.select_related("station", "depot", "locked_vehicle", "route__vehicle").order_by(
         "route__number", "eta_s", "pk"
@@ -89,14 +113,21 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "route_rows": route_rows,
             "stops": stops,
             "vehicles": plan.vehicles.select_related("home_depot").order_by("pk"),
-            "map_svg": render_plan_svg(plan),
+            "map": plan_map_context(plan),
+            "progress": services.solve_progress(plan),
         },
     )
 
 
 @login_required
+def plan_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """Polled by the plan page while the solve runs."""
+    return JsonResponse(services.solve_progress(_plan(request, pk)))
+
+
+@login_required
 def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
-    return HttpResponse(render_plan_svg(_plan(request, pk)), content_type="image/svg+xml")
+    return HttpResponse(plan_map_context(_plan(request, pk))["svg"], content_type="image/svg+xml")
 
 
 @login_required
@@ -104,10 +135,11 @@ def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
 def plan_reoptimise(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _plan(request, pk)
     try:
-        if not plan.is_editable:
-            raise ValidationError(gettext("计划已发布或正在求解，不能重新排线"), code="invalid_state")
-        plan = services.plan_deliveries(plan)
-        messages.success(request, gettext("已重新优化：%(status)s") % {"status": plan.get_status_display()})
+        plan = services.request_solve(plan, request.user)
+        if not plan.is_solving:  # solved inside the request (no background worker configured)
+            messages.success(
+                request, gettext("已重新优化：%(status)s") % {"status": plan.get_status_display()}
+            )
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     return redirect("routing:plan", pk=pk)
@@ -190,3 +222,61 @@ def route_sheet(request: HttpRequest, pk: int, route_id: int) -> HttpResponse:
 def station_deliveries(request: HttpRequest) -> HttpResponse:
     stops = services.upcoming_station_stops(request.user)[:100]
     return render(request, "delivery_routing/station_deliveries.html", {"stops": stops})
+
+
+# --- depots and vehicles ------------------------------------------------------------------------
+
+
+@login_required
+def fleet(request: HttpRequest) -> HttpResponse:
+    _dispatcher(request)
+    depots = list(access.depots_for(request.user).select_related("partner").order_by("name", "pk"))
+    vehicles = access.vehicles_for(request.user).order_by("name", "pk")
+    by_depot: dict[int, list[Vehicle]] = {}
+    for v in vehicles:
+        by_depot.setdefault(v.home_depot_id, []).append(v)
+    rows = [{"depot": d, "vehicles": by_depot.get(d.pk, [])} for d in depots]
+    return render(request, "delivery_routing/fleet.html", {"rows": rows})
+
+
+def _form_page(request: HttpRequest, form, title: str, save, done_message: str) -> HttpResponse:
+    if request.method == "POST" and form.is_valid():
+        try:
+            save(form.save(commit=False))
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, done_message)
+            return redirect("routing:fleet")
+    return render(request, "delivery_routing/fleet_form.html", {"form": form, "title": title})
+
+
+@login_required
+def depot_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    _dispatcher(request)
+    depot = get_object_or_404(access.depots_for(request.user), pk=pk) if pk else None
+    initial = {}
+    if depot is None:
+        initial = {"partner": access.dispatch_partners(request.user).order_by("pk").first()}
+        if request.user.role == Role.COOPERATIVE:
+            initial["kind"] = Depot.Kind.COLLECTION_POINT
+    form = DepotForm(request.POST or None, instance=depot, initial=initial, user=request.user)
+    title = gettext("编辑仓库") if depot else gettext("添加仓库/集货点")
+    return _form_page(
+        request, form, title, lambda d: services.save_depot(request.user, d), gettext("仓库已保存")
+    )
+
+
+@login_required
+def vehicle_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    _dispatcher(request)
+    vehicle = get_object_or_404(access.vehicles_for(request.user), pk=pk) if pk else None
+    initial = {}
+    if vehicle is None and request.GET.get("depot"):
+        initial["home_depot"] = access.depots_for(request.user).filter(pk=request.GET["depot"]).first()
+    form = VehicleForm(request.POST or None, instance=vehicle, initial=initial, user=request.user)
+    title = gettext("编辑车辆") if vehicle else gettext("添加车辆")
+    return _form_page(
+        request, form, title, lambda v: services.save_vehicle(request.user, v), gettext("车辆已保存")
+    )
