@@ -575,19 +575,20 @@ def request_solve(plan: DeliveryPlan, user: Any = None, time_limit_s: float | No
     this process after the commit (``ROUTING_SOLVE_IN_THREAD``), or at once inside the request
     when that is off (tests).
     """
-    plan = DeliveryPlan.objects.select_for_update().get(pk=plan.pk)
-    if plan.is_solving and not plan.job_stale:
-        raise ValidationError(gettext("计划正在求解，请稍候"), code="invalid_state")
-    if plan.status == DeliveryPlan.Status.PUBLISHED:
-        raise ValidationError(gettext("已发布的计划不能重新排线"), code="invalid_state")
-    fields = ["status", "job_status", "job_queued_at", "job_started_at"]
-    if time_limit_s is not None:
-        plan.time_limit_s = solve_budget(user, time_limit_s)
-        fields.append("time_limit_s")
-    plan.status, plan.job_status = DeliveryPlan.Status.SOLVING, DeliveryPlan.Job.QUEUED
-    plan.job_queued_at, plan.job_started_at = timezone.now(), None
-    plan.save(update_fields=fields)
-    _enqueue(plan.pk)
+    with transaction.atomic():
+        plan = DeliveryPlan.objects.select_for_update().get(pk=plan.pk)
+        if plan.is_solving and not plan.job_stale:
+            raise ValidationError(gettext("计划正在求解，请稍候"), code="invalid_state")
+        if plan.status == DeliveryPlan.Status.PUBLISHED:
+            raise ValidationError(gettext("已发布的计划不能重新排线"), code="invalid_state")
+        fields = ["status", "job_status", "job_queued_at", "job_started_at"]
+        if time_limit_s is not None:
+            plan.time_limit_s = solve_budget(user, time_limit_s)
+            fields.append("time_limit_s")
+        plan.status, plan.job_status = DeliveryPlan.Status.SOLVING, DeliveryPlan.Job.QUEUED
+        plan.job_queued_at, plan.job_started_at = timezone.now(), None
+        plan.save(update_fields=fields)
+        _enqueue(plan.pk)
     plan.refresh_from_db()
     return plan
 

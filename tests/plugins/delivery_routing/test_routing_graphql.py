@@ -59,7 +59,7 @@ def test_direct_stops_and_input_errors(gql, operator, trucks, depot, geo_station
     bad = create(gql, operator, vehicleIds=["999999"])
     assert bad["errors"][0]["field"] == "vehicleIds" and bad["errors"][0]["code"] == "NOT_FOUND"
     bad = create(gql, operator, timeLimitSeconds=-1)
-    assert bad["errors"][0]["field"] == "timeLimitS" or bad["errors"][0]["code"] == "INVALID"
+    assert bad["errors"][0]["field"] == "timeLimitSeconds" and bad["errors"][0]["code"] == "INVALID"
 
 
 def test_infeasible_request_is_returned_with_explanations(gql, operator, loads_plugin, warehouse, trucks, geo_stations):
