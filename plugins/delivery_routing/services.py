@@ -367,6 +367,7 @@ def build_problem(plan: DeliveryPlan) -> tuple[RoutingProblem, list[Reason]]:
             cost_per_km=float(v.cost_per_km),
             shift=TimeWindow(_seconds(v.shift_start), _seconds(v.shift_end)),
             max_route_duration_s=v.max_route_minutes * 60 if v.max_route_minutes else None,
+            max_reloads=v.max_reloads,
         )
         for v in vehicles
     ]
@@ -469,12 +470,16 @@ def _save_solution(plan: DeliveryPlan, result: Plan) -> None:
             cost=Decimal(str(round(route.cost, 2))),
         )
         visits = []
+        trip = 1
         for seq, v in enumerate(route.visits, start=1):
-            stop = stops[v.ref]
+            if v.kind == "reload":
+                trip += 1
+            stop = stops[v.ref] if v.kind != "reload" else None
             visits.append(
                 PlanVisit(
                     route=row,
                     stop=stop,
+                    trip=trip,
                     sequence=seq,
                     kind=v.kind,
                     amount_kg=v.amount_kg,
@@ -484,7 +489,11 @@ def _save_solution(plan: DeliveryPlan, result: Plan) -> None:
                     load_after_kg=v.load_after_kg,
                 )
             )
-            if v.kind in ("delivery", "dropoff") and (stop.eta_s is None or v.start_s < stop.eta_s):
+            if (
+                stop is not None
+                and v.kind in ("delivery", "dropoff")
+                and (stop.eta_s is None or v.start_s < stop.eta_s)
+            ):
                 stop.eta_s, stop.route = v.start_s, row
         PlanVisit.objects.bulk_create(visits)
     PlanStop.objects.bulk_update(list(stops.values()), ["eta_s", "route"])
@@ -777,10 +786,11 @@ def publish_plan(plan: DeliveryPlan, user: Any) -> DeliveryPlan:
     for route in routes:
         if not route.vehicle.driver_phone:
             continue
-        n = route.visits.count()
+        n = route.visits.exclude(kind=PlanVisit.Kind.RELOAD).count()
+        trips = route.visits.filter(kind=PlanVisit.Kind.RELOAD).count() + 1
         text = (
             f"【益农直采】{plan.date:%m月%d日}线路{route.number}：{route.start} 从{route.depot.name}出发，"
-            f"共 {n} 站。路线单：{route_sheet_url(route)}"
+            f"共 {n} 站{f'（{trips} 趟，中途回仓装货）' if trips > 1 else ''}。路线单：{route_sheet_url(route)}"
         )
         send_sms(
             route.vehicle.driver_phone, text, dedupe_key=f"routing:plan:{plan.pk}:route:{route.pk}:driver"

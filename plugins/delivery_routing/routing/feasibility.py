@@ -65,13 +65,26 @@ def check_plan(problem: RoutingProblem, plan: Plan, matrices: Matrices) -> list[
                     "wrong_depot", f"{vt.name} is based at {vt.home_depot}, route starts at {depot.id}", ri
                 )
             )
-        if not route.visits:
+        if not any(v.kind != "reload" for v in route.visits):
             out.append(Violation("empty_route", "route has no visits", ri))
         depot_loc = ex.depot_loc[depot.id]
         open_s, close_s = _window(vt.shift, depot.time_window)
 
         # --- load ------------------------------------------------------------
-        start_load = sum(v.amount_kg for v in route.visits if v.kind == "delivery")
+        # Deliveries are loaded at the depot at the start of each trip (departure, then reloads).
+        trip_loads = [0]
+        for v in route.visits:
+            if v.kind == "reload":
+                trip_loads.append(0)
+            elif v.kind == "delivery":
+                trip_loads[-1] += v.amount_kg
+        reloads = len(trip_loads) - 1
+        if reloads > vt.max_reloads:
+            out.append(
+                Violation("too_many_reloads", f"{reloads} reloads, {vt.name} may reload {vt.max_reloads}", ri)
+            )
+        trip = 0
+        start_load = trip_loads[0]
         if start_load != route.start_load_kg:
             out.append(
                 Violation(
@@ -95,6 +108,44 @@ def check_plan(problem: RoutingProblem, plan: Plan, matrices: Matrices) -> list[
         route_dist = 0
 
         for v in route.visits:
+            if v.kind == "reload":
+                trip += 1
+                if v.ref != depot.id or v.loc != depot_loc:
+                    out.append(Violation("wrong_location", "reload away from the home depot", ri, v.ref))
+                if load != sum(on_board.values()):
+                    out.append(
+                        Violation(
+                            "reload_with_goods", f"reloads with {load} kg of deliveries still on board", ri
+                        )
+                    )
+                if any(kg > 0 for kg in on_board.values()):
+                    out.append(Violation("shipment_across_reload", "produce on board while reloading", ri))
+                arrival = t + int(dur[prev, depot_loc])
+                route_dist += int(dist[prev, depot_loc])
+                start = max(arrival, depot.time_window.start, v.start_s)
+                if v.start_s < max(arrival, depot.time_window.start):
+                    out.append(
+                        Violation("schedule_inconsistent", f"reload at {v.start_s}s, earliest {start}s", ri)
+                    )
+                if start > close_s:
+                    out.append(Violation("late_arrival", f"reload at {start}s after closing {close_s}s", ri))
+                t, prev = start + v.service_s, depot_loc
+                load = trip_loads[trip] if trip < len(trip_loads) else 0
+                if load > vt.capacity_kg:
+                    out.append(
+                        Violation(
+                            "over_capacity",
+                            f"trip {trip + 1} leaves with {load} kg > {vt.capacity_kg} kg",
+                            ri,
+                        )
+                    )
+                if v.amount_kg != load or v.load_after_kg != load:
+                    out.append(
+                        Violation(
+                            "load_mismatch", f"reload says {v.amount_kg} kg, next trip needs {load}", ri
+                        )
+                    )
+                continue
             # location must be the one of the referenced stop / shipment
             if v.kind == "delivery":
                 stop = stops.get(v.ref)

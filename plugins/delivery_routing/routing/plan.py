@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from .problem import fmt_hm
 
-VisitKind = Literal["delivery", "pickup", "dropoff"]
+VisitKind = Literal["delivery", "pickup", "dropoff", "reload"]
 
 
 @dataclass(slots=True)
@@ -17,10 +17,10 @@ class Visit:
     back to back on one route are merged into a single visit (``chunks``)."""
 
     kind: VisitKind
-    ref: str  # stop id (delivery) or shipment id (pickup / dropoff)
+    ref: str  # stop id (delivery), shipment id (pickup / dropoff) or depot id (reload)
     name: str
     loc: int  # index into ExpandedProblem.points
-    amount_kg: int  # unloaded (delivery, dropoff) or loaded (pickup)
+    amount_kg: int  # unloaded (delivery, dropoff) or loaded (pickup; reload: the next trip's load)
     chunks: tuple[int, ...]
     arrival_s: int
     start_s: int  # service start (arrival + waiting)
@@ -44,6 +44,10 @@ class PlannedRoute:
     duration_s: int
     cost: float  # yuan: fixed + per km (+ per hour)
     visits: list[Visit] = field(default_factory=list)
+
+    @property
+    def trips(self) -> int:
+        return 1 + sum(1 for v in self.visits if v.kind == "reload")
 
     @property
     def max_load_kg(self) -> int:

@@ -88,7 +88,10 @@ class Depot:
 
 @dataclass(frozen=True, slots=True)
 class VehicleType:
-    """A group of identical trucks based at one home depot (start and end)."""
+    """A group of identical trucks based at one home depot (start and end).
+
+    ``max_reloads`` > 0: multi-trip — a truck may come back to its home depot up to that many
+    times within its shift to reload and go out again (PyVRP ``reload_depots``)."""
 
     name: str
     capacity_kg: int
@@ -99,6 +102,11 @@ class VehicleType:
     cost_per_hour: float = 0.0
     shift: TimeWindow = field(default_factory=TimeWindow)
     max_route_duration_s: int | None = None
+    max_reloads: int = 0
+
+    @property
+    def max_trips(self) -> int:
+        return 1 + max(0, self.max_reloads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,7 +348,8 @@ def expand(problem: RoutingProblem) -> ExpandedProblem:
 
 
 def total_fleet_capacity(vehicle_types: Iterable[VehicleType]) -> int:
-    return sum(vt.capacity_kg * vt.num_available for vt in vehicle_types)
+    """What the fleet can carry in a day at most: every truck full on every trip it may make."""
+    return sum(vt.capacity_kg * vt.num_available * vt.max_trips for vt in vehicle_types)
 
 
 def haversine_m(a: Point, b: Point) -> float:

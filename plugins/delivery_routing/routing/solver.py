@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,6 +58,7 @@ DEFAULT_MAX_PENALTY = 100_000.0
 FIRST_PHASE_SHARE = 0.7
 FORBIDDEN = 10_000_000  # metres / seconds on edges a vehicle may not use
 INT_MAX = int(np.iinfo(np.int64).max)
+MAX_RELOADS_UNSET = int(np.iinfo(np.uint64).max)  # PyVRP default: unconstrained (no reload depots anyway)
 
 
 # --------------------------------------------------------------------------
@@ -234,7 +236,7 @@ def diagnose(problem: RoutingProblem, matrices: Matrices, ex: ExpandedProblem | 
         if (reason := _reach_reason(sh.id, label, sh.delivery_window, candidates, problem)) is not None:
             reasons.append(reason)
 
-    # Fleet-wide: every delivery is loaded at the depot, one trip per truck.
+    # Fleet-wide: every delivery is loaded at the depot, on as many trips as each truck may make.
     total_demand = sum(s.demand_kg for s in problem.stops)
     total_cap = total_fleet_capacity(usable)
     if total_demand > total_cap:
@@ -242,7 +244,8 @@ def diagnose(problem: RoutingProblem, matrices: Matrices, ex: ExpandedProblem | 
             Reason(
                 None,
                 "fleet_capacity_exceeded",
-                f"所有站点合计需配送 {total_demand} kg，超过整个车队的总载重 {total_cap} kg（每车每天一趟）。",
+                f"所有站点合计需配送 {total_demand} kg，超过整个车队一天能运的 {total_cap} kg"
+                f"（{'含回仓装货的趟次' if any(vt.max_reloads for vt in usable) else '每车每天一趟'}）。",
                 f"total demand {total_demand} kg > fleet capacity {total_cap} kg",
             )
         )
@@ -402,6 +405,8 @@ def build_problem_data(ex: ExpandedProblem, matrices: Matrices) -> _Built:
                 unit_distance_cost=round(vt.cost_per_km * COST_SCALE / 1000),
                 unit_duration_cost=round(vt.cost_per_hour * COST_SCALE / 3600),
                 profile=profile_of.get(vt.name, 0),
+                reload_depots=[depot_index[depot.id]] if vt.max_reloads > 0 else [],
+                max_reloads=vt.max_reloads if vt.max_reloads > 0 else MAX_RELOADS_UNSET,
                 name=vt.name,
             )
         )
@@ -487,10 +492,36 @@ def _to_plan(
     for rt in sol.routes():
         vt = built.vehicle_types[rt.vehicle_type()]
         visits: list[Visit] = []
-        start_load = sum(ex.deliveries[a.idx].amount_kg for a in rt.schedule() if a.is_client())
+        schedule = rt.schedule()
+        # Deliveries are loaded at the depot at the start of each trip (start, then each reload).
+        trip_load: dict[int, int] = defaultdict(int)
+        for a in schedule:
+            if a.is_client():
+                trip_load[a.trip] += ex.deliveries[a.idx].amount_kg
+        first_trip = min((a.trip for a in schedule), default=0)
+        start_load = trip_load[first_trip]
         load = start_load
-        for act in rt.schedule():
+        depot_loc = ex.depot_loc[vt.home_depot]
+        for i, act in enumerate(schedule):
             if act.is_depot():
+                if 0 < i < len(schedule) - 1:  # a reload between two trips
+                    nxt = schedule[i + 1].trip
+                    load = trip_load[nxt]
+                    visits.append(
+                        Visit(
+                            kind="reload",
+                            ref=vt.home_depot,
+                            name=problem.depot(vt.home_depot).name,
+                            loc=depot_loc,
+                            amount_kg=load,
+                            chunks=(),
+                            arrival_s=act.start_time - act.wait_duration,
+                            start_s=act.start_time,
+                            departure_s=act.end_time,
+                            service_s=act.end_time - act.start_time,
+                            load_after_kg=load,
+                        )
+                    )
                 continue
             if act.is_client():
                 task = ex.deliveries[act.idx]
