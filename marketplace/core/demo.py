@@ -25,6 +25,7 @@ from marketplace.apps.catalogue.product_types import (
     ensure_product_types,
 )
 from marketplace.apps.partner.models import PartnerKind, VerificationStatus
+from marketplace.core.extensions import collect
 from marketplace.stations.models import (
     County,
     CountyAssignment,
@@ -108,6 +109,8 @@ class DemoSummary:
     cooperatives: int
     products: int
     logins: dict[str, str]
+    #: What installed plugins added (extension point ``demo_data``), one line each.
+    plugin_data: tuple[str, ...] = ()
 
 
 def _user(username: str, role: str, name: str, phone: str | None = None, **extra) -> User:
@@ -355,6 +358,8 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
 
     _licences(suppliers, stations)
 
+    plugin_data = tuple(collect("demo_data"))
+
     return DemoSummary(
         stations=len(stations),
         households=Household.objects.filter(station__county=county).count(),
@@ -362,6 +367,7 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
         cooperatives=len(coops),
         products=n_products,
         logins=logins,
+        plugin_data=plugin_data,
     )
 
 

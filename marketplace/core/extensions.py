@@ -209,6 +209,11 @@ class MarketplacePlugin(AppConfig):
         """Loads waiting to be delivered (not yet planned), for the delivery planner."""
         return []
 
+    def demo_data(self) -> Iterable[str]:
+        """Add this plugin's demo records after the core's (``seed_demo``); idempotent (keyed by
+        natural codes). Returns one-line descriptions that ``seed_demo`` prints."""
+        return []
+
     def accept_plan_lines(
         self, station: Station, household: Household | None, lines: Sequence[PlanLine], user: Any = None
     ) -> Iterable[AcceptedLine]:

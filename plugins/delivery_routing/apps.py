@@ -55,6 +55,11 @@ class DeliveryRoutingConfig(MarketplacePlugin):
             return []
         return [HomePanel("delivery_routing/_home_panel.html", {"stops": stops}, order=25)]
 
+    def demo_data(self) -> Iterable[str]:
+        from .demo import seed_depots_and_vehicles
+
+        return seed_depots_and_vehicles()
+
     def graphql_queries(self) -> Sequence[type]:
         from .schema import RoutingQueries
 
