@@ -141,12 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((path.stem, bks, ours_cost, ours_gap, ort_cost, ort_gap, bool(ours["feasible"]), ort_ok))
 
     import platform
-
-    import pyvrp
+    from importlib.metadata import version
 
     print()
     print(
-        f"conditions: ours = PyVRP {pyvrp.__version__} (pyvrp.solve defaults via vrplib_io.solve_instance); "
+        f"conditions: ours = PyVRP {version('pyvrp')} (pyvrp.solve defaults via vrplib_io.solve_instance); "
         f"OR-Tools {_ortools_version()} PATH_CHEAPEST_ARC + GUIDED_LOCAL_SEARCH, fleet {args.ortools_vehicles}; "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end; Python {platform.python_version()}"
     )
@@ -187,11 +186,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ortools_version() -> str:
-    try:
-        import ortools
+    from importlib.metadata import PackageNotFoundError, version
 
-        return ortools.__version__
-    except ImportError:
+    try:
+        return version("ortools")
+    except PackageNotFoundError:
         return "not installed"
 
 
