@@ -748,6 +748,7 @@ def move_stop(stop: PlanStop, vehicle: Vehicle, reoptimise: bool = True) -> Plan
     return stop
 
 
+@transaction.atomic
 def publish_plan(plan: DeliveryPlan, user: Any) -> DeliveryPlan:
     """Publish a draft: stations get their ETA by SMS (deduplicated), drivers their route sheet."""
     plan = DeliveryPlan.objects.select_for_update().get(pk=plan.pk)
