@@ -198,7 +198,14 @@ def campaign_progress(campaign: Campaign, now: datetime | None = None) -> dict[s
             }
         )
     seconds = max(int((campaign.cutoff_at - now).total_seconds()), 0)
+    is_open = campaign.status == CampaignStatus.OPEN and seconds > 0
     return {
+        "campaign_id": campaign.pk,
+        "status": campaign.status,
+        "status_label": campaign.get_status_display(),
+        # Live while pledges are taken; afterwards the widget shows the result, not time left.
+        "is_open": is_open,
+        "awaiting_close": campaign.status == CampaignStatus.OPEN and seconds == 0,
         "total_quantity": total,
         "min_total_quantity": campaign.min_total_quantity,
         "to_minimum": max(campaign.min_total_quantity - total, 0),

@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.campaigns, name="campaigns"),
     path("c/<int:pk>/", views.campaign_detail, name="campaign"),
+    path("c/<int:pk>/progress.json", views.campaign_progress, name="campaign-progress"),
     path("c/<int:pk>/pledge/", views.pledge_create, name="pledge-create"),
     path("c/<int:pk>/station/<int:station_id>/", views.station_pledges, name="station-pledges"),
     path("c/<int:pk>/station/<int:station_id>/picklist.pdf", views.pick_list_pdf, name="pick-list"),

@@ -10,8 +10,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -91,6 +92,25 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "idempotency_key": uuid.uuid4().hex,
     }
     return render(request, "group_orders/campaign_detail.html", context)
+
+
+@login_required
+def campaign_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    """The progress widget, polled by campaign pages (live-progress.js) while the campaign is open."""
+    campaign = get_object_or_404(
+        access.campaigns_for(request.user).prefetch_related("items__product", "items__tiers"), pk=pk
+    )
+    progress = services.campaign_progress(campaign)
+    html = render_to_string("group_orders/_progress.html", {"progress": progress}, request=request)
+    return JsonResponse(
+        {
+            "open": progress["is_open"],
+            "status": progress["status"],
+            "total_quantity": progress["total_quantity"],
+            "seconds_left": progress["seconds_left"],
+            "html": html,
+        }
+    )
 
 
 @login_required

@@ -153,3 +153,45 @@ def test_fleet_pages_are_english(supplier_user, supplier, depot, trucks):
         left = ui_outside_data(html, data)
         assert not CJK.search(left), (url, CJK.findall(left))
     assert "Depots and vehicles" in client.get("/p/routing/fleet/").content.decode()
+
+
+def test_plan_pages_are_english_while_solving_and_solved(settings, operator, standard_loads, trucks):
+    from routing_fixtures import DAY, FAST
+
+    from plugins.delivery_routing import services
+
+    client = english_client(operator)
+    plan = services.create_plan(operator, DAY, time_limit_s=FAST)
+    plan.status, plan.job_status = plan.Status.SOLVING, plan.Job.QUEUED
+    plan.save()
+    data = data_strings(operator, *trucks) + [t.plate for t in trucks] + [str(plan)]
+    data += [s.name for s in plan.stops.all()] + [s.depot.name for s in plan.stops.all()]
+    for url in ("/p/routing/", f"/p/routing/plan/{plan.pk}/"):
+        html = client.get(url).content.decode()
+        left = ui_outside_data(html, data)
+        assert not CJK.search(left), (url, CJK.findall(left))
+    assert "Planning routes in the background" in client.get(f"/p/routing/plan/{plan.pk}/").content.decode()
+    plan.job_status = ""
+    plan.save()
+    services.request_solve(plan, operator)
+    html = client.get(f"/p/routing/plan/{plan.pk}/").content.decode()
+    left = ui_outside_data(html, data)
+    assert "Publish plan" in html and not CJK.search(left), CJK.findall(left)
+
+
+def test_plugin_catalogue_is_complete_and_compiled():
+    import gettext
+    import re
+    from pathlib import Path
+
+    from plugins.delivery_routing import apps
+
+    folder = Path(apps.__file__).parent / "locale" / "en" / "LC_MESSAGES"
+    po = (folder / "django.po").read_text(encoding="utf-8")
+    with (folder / "django.mo").open("rb") as fh:
+        catalogue = gettext.GNUTranslations(fh)._catalog  # noqa: SLF001
+    msgids = [m for m in re.findall(r'^msgid "(.+)"$', po, re.M)]
+    assert len(msgids) > 40
+    for msgid in msgids:
+        text = catalogue.get(msgid) or catalogue.get((msgid, 0))
+        assert text and not CJK.search(text), f"untranslated or stale .mo: {msgid}"
