@@ -39,6 +39,7 @@ __all__ = [
     "DeliveryRequest",
     "delivery_requests",
     "HomePanel",
+    "DemoContext",
     "plugins",
     "collect",
     "menu_entries",
@@ -164,6 +165,24 @@ class PriceAdjustment:
     source: str
 
 
+@dataclass
+class DemoContext:
+    """What ``seed_demo`` built before it asks each plugin for its own demo data.
+
+    A plugin adds its rows in :meth:`MarketplacePlugin.demo_data` (deterministically: running the demo
+    twice changes nothing) and may add a login to ``logins`` (label → username; the password is
+    ``password``)."""
+
+    county: Any
+    stations: list[Any]
+    suppliers: list[Any]
+    cooperatives: list[Any]
+    users: dict[str, Any]  # e.g. "operator", "station01", "agronomist01", "county01", "buyer01"
+    logins: dict[str, str]
+    password: str
+    seed: int = 2020
+
+
 class MarketplacePlugin(AppConfig):
     """Base class for plugin AppConfigs. Override only the hooks you need."""
 
@@ -208,6 +227,9 @@ class MarketplacePlugin(AppConfig):
     def delivery_requests(self, ready_by: date | None = None) -> Iterable[DeliveryRequest]:
         """Loads waiting to be delivered (not yet planned), for the delivery planner."""
         return []
+
+    def demo_data(self, demo: DemoContext) -> None:
+        """Add this plugin's demo rows (called by ``seed_demo`` after the core's own)."""
 
     def accept_plan_lines(
         self, station: Station, household: Household | None, lines: Sequence[PlanLine], user: Any = None
