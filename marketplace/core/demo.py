@@ -25,7 +25,6 @@ from marketplace.apps.catalogue.product_types import (
     ensure_product_types,
 )
 from marketplace.apps.partner.models import PartnerKind, VerificationStatus
-from marketplace.core.extensions import collect
 from marketplace.stations.models import (
     County,
     CountyAssignment,
@@ -109,8 +108,6 @@ class DemoSummary:
     cooperatives: int
     products: int
     logins: dict[str, str]
-    #: What installed plugins added (extension point ``demo_data``), one line each.
-    plugin_data: tuple[str, ...] = ()
 
 
 def _user(username: str, role: str, name: str, phone: str | None = None, **extra) -> User:
@@ -358,7 +355,21 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
 
     _licences(suppliers, stations)
 
-    plugin_data = tuple(collect("demo_data"))
+    # Each installed plugin adds its own demo rows (the core never imports a plugin).
+    from marketplace.core.extensions import DemoContext, plugins
+
+    demo = DemoContext(
+        county=county,
+        stations=stations,
+        suppliers=suppliers,
+        cooperatives=coops,
+        users={u.username: u for u in User.objects.filter(username__in=logins.values())},
+        logins=logins,
+        password=DEMO_PASSWORD,
+        seed=seed,
+    )
+    for plugin in plugins():
+        plugin.demo_data(demo)
 
     return DemoSummary(
         stations=len(stations),
@@ -367,7 +378,6 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
         cooperatives=len(coops),
         products=n_products,
         logins=logins,
-        plugin_data=plugin_data,
     )
 
 

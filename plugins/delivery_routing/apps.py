@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver, reverse
@@ -55,10 +56,10 @@ class DeliveryRoutingConfig(MarketplacePlugin):
             return []
         return [HomePanel("delivery_routing/_home_panel.html", {"stops": stops}, order=25)]
 
-    def demo_data(self) -> Iterable[str]:
+    def demo_data(self, demo: Any) -> None:
         from .demo import seed_depots_and_vehicles
 
-        return seed_depots_and_vehicles()
+        seed_depots_and_vehicles()
 
     def graphql_queries(self) -> Sequence[type]:
         from .schema import RoutingQueries

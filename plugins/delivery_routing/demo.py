@@ -19,7 +19,7 @@ TRUCKS = [
 ]
 
 
-def seed_depots_and_vehicles() -> list[str]:
+def seed_depots_and_vehicles() -> tuple[int, int]:
     Warehouse = get_model("partner", "Warehouse")
     warehouses = (
         Warehouse.objects.filter(
@@ -62,4 +62,4 @@ def seed_depots_and_vehicles() -> list[str]:
                 },
             )
             vehicles += 1
-    return [f"delivery routing: {depots} depots, {vehicles} trucks ready to plan"]
+    return depots, vehicles

@@ -16,8 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_demo_has_depots_and_trucks_a_supplier_can_plan_with():
-    summary = seed_demo(villages=6, households=30)
-    assert any("depots" in line and "trucks" in line for line in summary.plugin_data)
+    seed_demo(villages=6, households=30)
     depots = Depot.objects.count()
     assert depots >= 13  # 8 supplier warehouses + 5 cooperative collection points
     assert Vehicle.objects.count() == 2 * depots

@@ -17,8 +17,6 @@ class Command(BaseCommand):
             f"Demo data: {summary.stations} stations, {summary.households} households, "
             f"{summary.suppliers} suppliers, {summary.cooperatives} cooperatives, {summary.products} stock records"
         )
-        for line in summary.plugin_data:
-            self.stdout.write(f"  {line}")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for role, username in summary.logins.items():
             self.stdout.write(f"  {role:<32} {username}")
