@@ -1074,6 +1074,98 @@ def county_demand(user: Any, county: Any) -> CountyDemand:
     return CountyDemand(county, False, rows, totals, stations)
 
 
+@dataclass
+class CommitmentRow:
+    """Demand people have committed to, per product: open group-buy pledges and orders."""
+
+    title: str
+    recommended_bags: int
+    pledged: Decimal
+    ordered: Decimal
+
+
+@dataclass
+class TownshipCluster:
+    """Stations of one township, drawn as one numbered circle on the county map."""
+
+    number: int
+    name: str
+    stations: int
+    lat: float
+    lon: float
+    tonnes: Decimal
+    area_mu: Decimal
+    pledged: Decimal
+    ordered: Decimal
+
+
+def county_commitments(
+    user: Any, county: Any, demand: CountyDemand
+) -> tuple[list[CommitmentRow], list[TownshipCluster]]:
+    """Pledges (through the core ``demand_figures`` extension point, whoever provides them) and
+    core orders (Oscar order lines of the county's stations) beside the recommendations, per
+    product and per township. Full county views only (agronomists, county staff, operators)."""
+    from django.db.models import Sum
+    from oscar.core.loading import get_model
+
+    from marketplace.core.extensions import demand_figures
+    from marketplace.stations.models import Station
+
+    if demand.aggregated_only:
+        return [], []
+    Line = get_model("order", "Line")
+    pledged: dict[str, Decimal] = defaultdict(Decimal)
+    pledged_at: dict[int, Decimal] = defaultdict(Decimal)
+    for f in demand_figures([county.pk]):
+        if f.kind == "pledges" and f.county_id == county.pk:
+            pledged[f.label] += f.quantity
+            if f.station_id is not None:
+                pledged_at[f.station_id] += f.quantity
+    ordered: dict[str, Decimal] = defaultdict(Decimal)
+    ordered_at: dict[int, Decimal] = defaultdict(Decimal)
+    lines = (
+        Line.objects.filter(order__station__county=county)
+        .exclude(order__status__icontains="cancel")
+        .values("title", "order__station_id")
+        .annotate(q=Sum("quantity"))
+    )
+    for r in lines:
+        ordered[r["title"]] += Decimal(r["q"])
+        ordered_at[r["order__station_id"]] += Decimal(r["q"])
+    recommended = {t.title: t.bags for t in demand.totals}
+    titles = sorted(set(recommended) | set(pledged) | set(ordered), key=lambda t: (-recommended.get(t, 0), t))
+    rows = [
+        CommitmentRow(t, recommended.get(t, 0), pledged.get(t, Decimal(0)), ordered.get(t, Decimal(0)))
+        for t in titles
+    ]
+    info = {s["id"]: s for s in demand.stations}
+    groups: dict[str, list[int]] = defaultdict(list)
+    for pk, township in Station.objects.filter(county=county).values_list("pk", "village__township__name"):
+        groups[township or ""].append(pk)
+    clusters = []
+    ordered_groups = sorted(
+        groups.items(), key=lambda g: (-sum(info[p]["tonnes"] for p in g[1] if p in info), g[0])
+    )
+    for number, (name, pks) in enumerate(ordered_groups, start=1):
+        members = [info[p] for p in pks if p in info]
+        if not members:
+            continue
+        clusters.append(
+            TownshipCluster(
+                number=number,
+                name=name,
+                stations=len(members),
+                lat=sum(m["lat"] for m in members) / len(members),
+                lon=sum(m["lon"] for m in members) / len(members),
+                tonnes=sum((m["tonnes"] for m in members), Decimal(0)),
+                area_mu=sum((m["area_mu"] for m in members), Decimal(0)),
+                pledged=sum((pledged_at.get(p, Decimal(0)) for p in pks), Decimal(0)),
+                ordered=sum((ordered_at.get(p, Decimal(0)) for p in pks), Decimal(0)),
+            )
+        )
+    return rows, clusters
+
+
 def models_mul(a: str, b: str) -> Any:
     from django.db.models import DecimalField, ExpressionWrapper, F
 

@@ -522,6 +522,7 @@ def demand(request: HttpRequest, county_id: int) -> HttpResponse:
         d = services.county_demand(request.user, county)
     except PermissionDenied:
         raise Http404 from None
+    commitments, clusters = services.county_commitments(request.user, county, d)
     return render(
         request,
         "fertilizer/demand.html",
@@ -529,7 +530,17 @@ def demand(request: HttpRequest, county_id: int) -> HttpResponse:
             "d": d,
             "county": county,
             "bars": charts.bar_chart(d.totals),
-            "map": charts.station_map(d.stations) if not d.aggregated_only else "",
+            "map": charts.township_map(d.stations, clusters) if not d.aggregated_only else "",
+            "clusters": clusters,
+            "commitments": commitments,
+            "sums": {
+                "tonnes": sum((c.tonnes for c in clusters), Decimal(0)),
+                "area_mu": sum((c.area_mu for c in clusters), Decimal(0)),
+                "stations": sum(c.stations for c in clusters),
+                "recommended": sum(r.recommended_bags for r in commitments),
+                "pledged": sum((r.pledged for r in commitments), Decimal(0)),
+                "ordered": sum((r.ordered for r in commitments), Decimal(0)),
+            },
         },
     )
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from celery.schedules import crontab
@@ -13,6 +14,7 @@ from django.utils.translation import pgettext_lazy
 from marketplace.core.extensions import (
     AcceptedLine,
     DeliveryRequest,
+    DemandFigure,
     HomePanel,
     MarketplacePlugin,
     MenuEntry,
@@ -76,6 +78,42 @@ class GroupOrdersConfig(MarketplacePlugin):
             return []
         rows = [{"campaign": c, "progress": campaign_progress(c)} for c in campaigns]
         return [HomePanel("group_orders/_home_panel.html", {"rows": rows}, order=20)]
+
+    def demand_figures(self, county_ids: Sequence[int]) -> Iterable[DemandFigure]:
+        """Open pledges (not yet closed into orders) per station and product, for the county
+        demand view; closed campaigns' pledges are core orders by then."""
+        from django.db.models import Sum
+
+        from .models import Pledge, PledgeStatus
+
+        rows = (
+            Pledge.objects.filter(station__county_id__in=list(county_ids), status=PledgeStatus.ACTIVE)
+            .values(
+                "station_id",
+                "station__county_id",
+                "station__village__name",
+                "station__village__township__name",
+                "item__product__title",
+                "item__product__product_class__slug",
+            )
+            .annotate(quantity=Sum("quantity"))
+            .order_by("station_id", "item__product__title")
+        )
+        return [
+            DemandFigure(
+                source=self.plugin_slug,
+                kind="pledges",
+                label=r["item__product__title"],
+                county_id=r["station__county_id"],
+                quantity=Decimal(r["quantity"]),
+                unit="件",
+                category=r["item__product__product_class__slug"] or "",
+                station_id=r["station_id"],
+                township=r["station__village__township__name"] or "",
+                village=r["station__village__name"] or "",
+            )
+            for r in rows
+        ]
 
     def graphql_queries(self) -> Sequence[type]:
         from .schema import GroupBuyQueries
