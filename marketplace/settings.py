@@ -131,6 +131,7 @@ AUTH_USER_MODEL = "accounts.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 MIDDLEWARE = [
+    "marketplace.core.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -292,17 +293,25 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBac
 # --- Documents ------------------------------------------------------------------------------
 PDF_FONT_FAMILY = env("PDF_FONT_FAMILY", '"Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif')
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        "jieba": {"level": "WARNING"},
-        "oscar": {"level": "WARNING"},
-    },
-}
+# --- Logs and errors (marketplace/core/logs.py; docs/operations.md) ---------------------------
+# LOG_FORMAT=json (default in production): one JSON object per line with a request id; text
+# otherwise. Every handler masks phone numbers, ID numbers, codes, tokens and reset links.
+from marketplace.core.logs import logging_config  # noqa: E402
+
+LOG_FORMAT = env("LOG_FORMAT", "json" if PRODUCTION else "text")
+LOGGING = logging_config(LOG_FORMAT, env("LOG_LEVEL", "INFO"))
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the worker logs through LOGGING above
+# Optional error reporting through the Sentry SDK (events masked like the logs).
+SENTRY_DSN = env("SENTRY_DSN")
+if SENTRY_DSN:
+    from marketplace.core.logs import init_sentry  # noqa: E402
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", MARKETPLACE_ENV),
+        release=env("SENTRY_RELEASE"),
+        traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )
 
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 
