@@ -3,23 +3,12 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
 from django.urls import include, path
-from django.views.decorators.cache import never_cache
 
 from marketplace.core.extensions import plugins
+from marketplace.core.health import healthz, readyz
 from marketplace.graphql.views import MarketplaceGraphQLView
 from marketplace.payments.views import stripe_webhook
-
-
-@never_cache
-def healthz(request):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
-
 
 urlpatterns = [
     path("", include("storefront.urls")),
@@ -28,6 +17,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("graphql/", MarketplaceGraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
     path("shop/", include(apps.get_app_config("oscar").urls[0])),
