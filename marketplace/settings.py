@@ -234,14 +234,38 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 if not PRODUCTION:  # embedded default: keep runtime files in var/ and make sure the folders exist
     for folder in (VAR_DIR, STATIC_ROOT, MEDIA_ROOT):
         folder.mkdir(parents=True, exist_ok=True)
-WHITENOISE_USE_FINDERS = DEBUG
+# Hashed, compressed (Brotli + gzip) static files served by WhiteNoise with far-future caching:
+# always in production, and in the embedded server (serve_embedded sets STATIC_MANIFEST=1 and runs
+# collectstatic). Without it (development, tests) files come from the apps' folders as they are.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", PRODUCTION)
+WHITENOISE_USE_FINDERS = DEBUG and not STATIC_MANIFEST
+WHITENOISE_AUTOREFRESH = DEBUG and not STATIC_MANIFEST
+WHITENOISE_MANIFEST_STRICT = False  # a template naming a missing file gets its plain URL, not a 500
+# Media served by the app itself (embedded default; production: nginx / object storage).
+SERVE_MEDIA = env_bool("MARKETPLACE_SERVE_MEDIA", not PRODUCTION)
+MEDIA_STORAGE_BACKEND = env("MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+MEDIA_STORAGE_OPTIONS: dict[str, object] = {}
+if MEDIA_STORAGE_BACKEND == "storages.backends.s3.S3Storage":
+    # S3-compatible object store (MinIO in deploy/compose.yaml): private bucket, signed URLs.
+    MEDIA_STORAGE_OPTIONS = {
+        "bucket_name": env("MEDIA_S3_BUCKET", "marketplace-media"),
+        "endpoint_url": env("MEDIA_S3_ENDPOINT_URL") or None,
+        "access_key": env("MEDIA_S3_ACCESS_KEY_ID") or None,
+        "secret_key": env("MEDIA_S3_SECRET_ACCESS_KEY") or None,
+        "region_name": env("MEDIA_S3_REGION", "us-east-1"),
+        "default_acl": None,
+        "querystring_auth": True,
+        "querystring_expire": int(env("MEDIA_S3_URL_EXPIRE_SECONDS", "600")),
+        "file_overwrite": False,
+        "addressing_style": "path",
+    }
 STORAGES = {
     # MEDIA_STORAGE_BACKEND may name any Django storage class (e.g. an S3-compatible one).
-    "default": {"BACKEND": env("MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "default": {"BACKEND": MEDIA_STORAGE_BACKEND, "OPTIONS": MEDIA_STORAGE_OPTIONS},
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if PRODUCTION
+            if STATIC_MANIFEST
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },

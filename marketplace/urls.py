@@ -1,9 +1,13 @@
+import re
+from urllib.parse import urlsplit
+
 from django.apps import apps
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 from marketplace.core.extensions import plugins
 from marketplace.core.health import healthz, readyz
@@ -30,3 +34,13 @@ for plugin in plugins():
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+elif settings.SERVE_MEDIA and not urlsplit(settings.MEDIA_URL).netloc:
+    # Embedded server with DEBUG off (serve_embedded): the app serves media itself; production
+    # leaves public media to nginx or the object store.
+    urlpatterns.append(
+        re_path(
+            rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$",
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+        )
+    )
