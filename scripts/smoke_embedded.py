@@ -69,6 +69,7 @@ def main() -> int:
         if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "ELASTICSEARCH_URL"}
     }
     env["MARKETPLACE_VAR_DIR"] = var
+    env["PYTHONUNBUFFERED"] = "1"  # the server log is readable if the smoke test fails
     port = free_port()
     log = open(Path(var) / "server.log", "w")
     server = subprocess.Popen(

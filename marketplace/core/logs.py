@@ -57,7 +57,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # Query-string or key=value secrets: ?t=..., token=..., sig=..., password=..., code=...
     (
         re.compile(
-            r"(?P<key>(?<![A-Za-z0-9_-])(?:t|token|access_token|refresh_token|key|api_key|sig|signature|secret|"
+            r"(?P<key>(?<![A-Za-z0-9_-])(?:t|token|access_token|refresh_token|api_key|secret_key|access_key|sig|signature|secret|"
             r"password|passwd|pwd|otp|client_secret|csrfmiddlewaretoken|sessionid)"
             r"[\"']?\s*[=:]\s*[\"']?)[^&\s\"',;}]+",
             re.I,
