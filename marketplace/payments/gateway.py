@@ -168,6 +168,18 @@ def refund(intent_id: str, amount: Decimal, idempotency_key: str) -> Any:
     )
 
 
+def amount_received(intent: Any) -> int:
+    """Fen Stripe really received for a PaymentIntent (its ``amount_received``). localstripe has no
+    such field; there it is the captured charge's amount less what a partial capture released."""
+    data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
+    if data.get("amount_received") is not None:
+        return int(data["amount_received"])
+    charge = data.get("latest_charge")
+    if isinstance(charge, dict) and charge.get("captured") and charge.get("status") == "succeeded":
+        return int(charge.get("amount") or 0) - int(charge.get("amount_refunded") or 0)
+    return 0
+
+
 def construct_event(payload: bytes, signature: str) -> Any:
     """Verify the Stripe-Signature header; raises ValueError / SignatureVerificationError."""
     return stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)

@@ -19,6 +19,8 @@ from django.utils.translation import gettext
 from oscar.core.loading import get_model
 
 from marketplace.apps.catalogue.services import can_station_buy
+from marketplace.apps.order import services as orders
+from marketplace.apps.order import statuses as order_status
 from marketplace.core import permissions
 from marketplace.core.extensions import AcceptedLine, DeliveryRequest, PlanLine
 from marketplace.core.sms import send_sms
@@ -482,6 +484,7 @@ def mark_shipped(actor: Any, delivery: StationDelivery) -> StationDelivery:
         delivery.status = DeliveryStatus.SHIPPED
         delivery.shipped_at = timezone.now()
         delivery.save(update_fields=["status", "shipped_at"])
+        move_station_orders(delivery.campaign_id, delivery.station_id, order_status.SHIPPED, actor)
     station = delivery.station
     send_sms(
         station.phone,
@@ -524,6 +527,7 @@ def receive_delivery(
         )
         ready = list(pickups.select_related("household").only("pk", "code", "household__phone"))
         pickups.update(status=PickupStatus.READY, ready_at=delivery.received_at)
+        move_station_orders(delivery.campaign_id, delivery.station_id, order_status.AT_STATION, actor)
     station = delivery.station
     for pickup in ready:
         send_sms(
@@ -532,6 +536,19 @@ def receive_delivery(
             f"gb-pickup:{pickup.pk}:ready",
         )
     return delivery
+
+
+def move_station_orders(campaign_id: int, station_id: int, target: str, actor: Any = None) -> int:
+    """The group-buy orders of one station in a campaign move along Oscar's order pipeline (the
+    one service the supplier's "shipped" and the station's "received" actions call)."""
+    Order = get_model("order", "Order")
+    return orders.change_status(
+        Order.objects.filter(
+            pk__in=Pickup.objects.filter(campaign_id=campaign_id, station_id=station_id).values("order_id")
+        ).order_by("pk"),
+        target,
+        user=actor,
+    )
 
 
 def station_stock(campaign_id: int, station_id: int, item_id: int) -> int:
@@ -635,9 +652,7 @@ def collect(
         pickup.status = PickupStatus.COLLECTED if remaining == 0 else PickupStatus.PARTIAL
         pickup.save(update_fields=["status"])
         if remaining == 0:
-            Line = get_model("order", "Line")
-            Line.objects.filter(order_id=pickup.order_id).update(status="已取货")
-            get_model("order", "Order").objects.filter(pk=pickup.order_id).update(status="已取货")
+            orders.change_status([pickup.order], order_status.COLLECTED, user=actor)
     return events
 
 
@@ -680,6 +695,9 @@ def expire_uncollected(now: datetime | None = None) -> int:
                     refund_total += amount
             locked.status = PickupStatus.EXPIRED
             locked.save(update_fields=["status"])
+            orders.change_status(
+                [locked.order], order_status.REFUNDED, note=f"逾期未取，退款 ¥{payments.money(refund_total)}"
+            )
         send_sms(
             pickup.household.phone,
             f"【益农直采】您在团购“{pickup.campaign.title}”中的农资逾期未取，已退款 ¥{refund_total}。",

@@ -18,6 +18,14 @@ def close_campaign(campaign_id: int) -> int:
     return run(campaign_id, force=False).pk
 
 
+@shared_task(name="plugins.group_orders.tasks.announce_orders", acks_late=True)
+def announce_orders(campaign_id: int, step: str, order_ids: list[int]) -> int:
+    """Oscar's ``order_placed`` for the orders of one settled close chunk (exactly once)."""
+    from .closing import announce_orders as run
+
+    return run(campaign_id, step, order_ids)
+
+
 @shared_task(name="plugins.group_orders.tasks.cancel_abandoned_payments")
 def cancel_abandoned_payments() -> int:
     """Pending online pledge payments older than an hour: completed if Stripe says so, else cancelled."""
