@@ -93,10 +93,12 @@ def start_pledge(
 
 def pending_payment(actor: Any, key: str) -> Payment | None:
     """The actor's own online payment for the pledge key ``key`` (None for anybody else)."""
-    if not getattr(actor, "is_authenticated", False):
+    if not getattr(actor, "is_authenticated", False) or not key or len(key) > services.MAX_CLIENT_KEY:
         return None
     return (
-        Payment.objects.filter(idempotency_key=f"gb:{key}", method=PaymentMethod.STRIPE, recorded_by=actor)
+        Payment.objects.filter(
+            idempotency_key=f"gb:{services.scoped_key(actor, key)}", method=PaymentMethod.STRIPE, recorded_by=actor
+        )
         .select_related("household")
         .first()
     )

@@ -270,6 +270,20 @@ def pledge_purpose(item: CampaignItem, quantity: int, key: str) -> dict[str, Any
     }
 
 
+#: Longest idempotency key a client may send (the stored key adds the actor's scope).
+MAX_CLIENT_KEY = 100
+
+
+def scoped_key(actor: Any, idempotency_key: str = "") -> str:
+    """The stored idempotency key of a pledge (and, prefixed ``gb:``, of its payment): the client's
+    key scoped to the acting user, so one user's key can never return another's pledge or payment
+    (a repeated request by the SAME user returns its own pledge). No key: a fresh random one."""
+    key = (idempotency_key or "").strip()
+    if len(key) > MAX_CLIENT_KEY or "\x00" in key:
+        raise _error("idempotencyKey", gettext("幂等键过长或含非法字符"))
+    return f"u{getattr(actor, 'pk', None) or 0}:{key or uuid.uuid4().hex}"
+
+
 def campaign_open_to(campaign: Campaign, station_id: int) -> bool:
     return access.eligible_for_stations(Campaign.objects.filter(pk=campaign.pk), [station_id]).exists()
 
@@ -308,7 +322,7 @@ def place_pledge(
     """
     if not permissions.can_manage_household(actor, household):
         raise PermissionDenied(gettext("只能为本站点登记的农户认购"))
-    key = idempotency_key or uuid.uuid4().hex
+    key = scoped_key(actor, idempotency_key)
     existing = Pledge.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
