@@ -143,6 +143,33 @@ def authorise(
     return create_intent(amount, online_type, idempotency_key, metadata, payment_method=payment_method)
 
 
+def reauthorise(intent: Any, idempotency_key: str) -> Any:
+    """A fresh manual-capture authorisation for the same amount, card and customer as ``intent``
+    (off-session: the payer is not there). Returns the new intent in whatever state Stripe left it
+    (``requires_capture`` when the bank accepted it)."""
+    data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
+    method = data.get("payment_method")
+    if isinstance(method, dict):
+        method = method.get("id")
+    customer = data.get("customer")
+    if isinstance(customer, dict):
+        customer = customer.get("id")
+    params: dict[str, Any] = {
+        "amount": data["amount"],
+        "currency": data.get("currency", "cny"),
+        "confirm": True,
+        "capture_method": "manual",
+        "payment_method_types": ["card"],
+        "payment_method": method,
+        "metadata": data.get("metadata") or {},
+    }
+    if customer:
+        params["customer"] = customer
+    return _call(
+        client().v1.payment_intents.create, params=params, options={"idempotency_key": idempotency_key}
+    )
+
+
 def retrieve(intent_id: str) -> Any:
     return _call(client().v1.payment_intents.retrieve, intent_id)
 

@@ -512,6 +512,50 @@ def capture_moves(payment: Payment, amount: Decimal) -> list[Move]:
     return moves
 
 
+#: Stripe keeps an uncaptured card authorisation for about 7 days, then cancels it.
+AUTHORISATION_WINDOW = timedelta(days=7)
+#: Renew an authorisation this old (a day's margin before Stripe drops it).
+REAUTHORISE_AFTER = timedelta(days=6)
+
+
+def authorisation_expires_at(payment: Payment) -> datetime:
+    """When Stripe drops this card authorisation. ``updated_at`` of an authorised card payment is
+    the moment it was (re-)authorised: nothing else writes an authorised card payment."""
+    return payment.updated_at + AUTHORISATION_WINDOW
+
+
+def reauthorise(payment: Payment) -> bool:
+    """Renew a card authorisation before Stripe drops it: a new manual-capture PaymentIntent for the
+    same amount and card, then the old one is cancelled and the payment points at the new one. If
+    the bank refuses (or wants the payer, e.g. 3-D Secure), nothing changes and False is returned:
+    the old authorisation stays until it expires, and the close then treats the pledge as unpaid."""
+    if payment.method != PaymentMethod.STRIPE or is_prepaid(payment):
+        return False
+    old_id = payment.stripe_payment_intent
+    try:
+        old = gateway.retrieve(old_id)
+        if old.status != "requires_capture":
+            return False
+        fresh = gateway.reauthorise(old, f"{payment.idempotency_key}:reauth:{old_id}")
+    except gateway.GatewayError:
+        logger.warning("re-authorisation of payment %s refused", payment.pk)
+        return False
+    if fresh.status != "requires_capture":
+        if fresh.status in gateway.CANCELLABLE:
+            gateway.cancel(fresh.id, f"{payment.idempotency_key}:reauth-abandon:{fresh.id}")
+        return False
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.status != PaymentStatus.AUTHORISED or locked.stripe_payment_intent != old_id:
+            gateway.cancel(fresh.id, f"{payment.idempotency_key}:reauth-abandon:{fresh.id}")
+            return False
+        locked.stripe_payment_intent = fresh.id
+        locked.save(update_fields=["stripe_payment_intent", "updated_at"])
+    gateway.cancel(old_id, f"{payment.idempotency_key}:reauth-cancel:{old_id}")
+    payment.stripe_payment_intent = fresh.id
+    return True
+
+
 class NotCapturable(ValidationError):
     """The payment can no longer be settled: Stripe dropped or cancelled the card authorisation
     (e.g. it expired after about 7 days), or it was already cancelled or failed here. Nothing was

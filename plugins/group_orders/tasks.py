@@ -34,6 +34,14 @@ def cancel_abandoned_payments() -> int:
     return run()
 
 
+@shared_task(name="plugins.group_orders.tasks.reauthorise_card_pledges")
+def reauthorise_card_pledges() -> int:
+    """Hourly: card authorisations of open pledges renewed before Stripe's ~7-day window ends."""
+    from .online import reauthorise_card_pledges as run
+
+    return run()
+
+
 @shared_task(name="plugins.group_orders.tasks.expire_uncollected")
 def expire_uncollected() -> int:
     from .services import expire_uncollected as run

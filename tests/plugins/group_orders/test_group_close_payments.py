@@ -186,3 +186,35 @@ def test_succeeded_event_books_what_stripe_received_never_the_event_amount(
     assert (payment.status, payment.amount_captured) == (PaymentStatus.CAPTURED, Decimal("300.00"))
     assert [e.amount for e in LedgerEntry.objects.filter(payment=payment)] == [Decimal("300.00")]
     assert pay.balance(pay.SALES) == Decimal("-300.00")
+
+
+def test_card_authorisations_are_renewed_before_stripes_window_ends(
+    stripe_settings, staff_a, item, campaign, households_a, expire
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from plugins.group_orders.online import reauthorise_card_pledges
+
+    old = card(staff_a, item, households_a[0], 150)
+    fresh = card(staff_a, item, households_a[1], 60)
+    first_intent = old.payment.stripe_payment_intent
+    Payment.objects.filter(pk=old.payment_id).update(updated_at=timezone.now() - timedelta(days=6, hours=1))
+    assert reauthorise_card_pledges() == 1  # only the one near the ~7-day limit
+    old.payment.refresh_from_db()
+    assert old.payment.stripe_payment_intent != first_intent
+    assert gateway.retrieve(first_intent).status == "canceled"
+    renewed = gateway.retrieve(old.payment.stripe_payment_intent)
+    assert (renewed.status, renewed.amount, renewed.capture_method) == ("requires_capture", 2250000, "manual")
+    assert renewed.metadata["payment_key"] == old.payment.idempotency_key
+    assert old.payment.status == PaymentStatus.AUTHORISED
+    assert pay.authorisation_expires_at(old.payment) > timezone.now() + timedelta(days=6)
+    assert reauthorise_card_pledges() == 0  # renewed: nothing to do until it ages again
+    expire(campaign)
+    close_campaign(campaign.pk)
+    old.payment.refresh_from_db()
+    assert (old.payment.status, old.payment.amount_captured) == (PaymentStatus.CAPTURED, Decimal("21000.00"))
+    assert gateway.retrieve(old.payment.stripe_payment_intent).status == "succeeded"
+    assert Order.objects.filter(household__in=[households_a[0], households_a[1]]).count() == 2
+    assert Payment.objects.get(pk=fresh.payment_id).status == PaymentStatus.CAPTURED
