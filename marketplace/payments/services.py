@@ -617,11 +617,7 @@ def capture(payment: Payment, amount: Decimal) -> Payment:
                 gettext("在线支付结算失败（%(status)s）") % {"status": intent.status}, code="payment_retry"
             )
         return _record_capture(payment, intent)
-    for move in capture_moves(payment, amount):
-        post(move)
-    payment.status = PaymentStatus.CAPTURED
-    payment.amount_captured = amount
-    payment.save(update_fields=["status", "amount_captured", "updated_at"])
+    _book_capture(payment, amount)
     if payment.method == PaymentMethod.CASH and amount < payment.amount_authorised:
         refund(
             payment, payment.amount_authorised - amount, f"{payment.idempotency_key}:change", "团购差价退还"
@@ -638,10 +634,15 @@ def _record_capture(payment: Payment, intent: Any) -> Payment:
     received = min(gateway.from_fen(gateway.amount_received(intent)), payment.amount_authorised)
     if received <= 0:
         raise NotCapturable(payment, str(data.get("status", "")))
-    for move in capture_moves(payment, received):
+    return _book_capture(payment, received)
+
+
+def _book_capture(payment: Payment, amount: Decimal) -> Payment:
+    """Ledger moves and the captured state for ``amount`` (payment row locked by the caller)."""
+    for move in capture_moves(payment, amount):
         post(move)
     payment.status = PaymentStatus.CAPTURED
-    payment.amount_captured = received
+    payment.amount_captured = amount
     payment.save(update_fields=["status", "amount_captured", "updated_at"])
     return payment
 
@@ -673,12 +674,7 @@ def _settle_prepaid(payment: Payment, amount: Decimal) -> Payment:
     if difference > 0:
         refund(payment, difference, f"{payment.idempotency_key}:settle", gettext("团购差价退款"))
         payment.refresh_from_db()
-    for move in capture_moves(payment, amount):
-        post(move)
-    payment.status = PaymentStatus.CAPTURED
-    payment.amount_captured = amount
-    payment.save(update_fields=["status", "amount_captured", "updated_at"])
-    return payment
+    return _book_capture(payment, amount)
 
 
 def void(payment: Payment, reason: str = "") -> Payment:

@@ -12,11 +12,11 @@ FAILED_HOUSEHOLD = "【益农直采】团购“{title}”未达到成团数量�
 FAILED_STATION = "【益农直采】团购“{title}”未成团，请向现金付款的农户退款。"
 UNPAID_HOUSEHOLD = (
     "【益农直采】团购“{title}”已成团，但您的在线支付授权已失效，未能扣款，本次未下单。"
-    "如仍需购买，请到{station}以现金付款。"
+    "如仍需购买，可到{station}以现金另行下单。"
 )
 UNPAID_STATION = (
     "【益农直采】团购“{title}”：农户{household}的在线支付授权已失效，未下单、未扣款；"
-    "如农户仍需购买，可在站点改收现金。"
+    "如农户仍需购买，可在站点收取现金为其另行下单。"
 )
 
 #: Placeholders in substitution order (the title, free text from a supplier, goes last).
