@@ -355,6 +355,11 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
 
     _licences(suppliers, stations)
 
+    from .extensions import plugins
+
+    for plugin in plugins():
+        logins.update(plugin.demo_data() or {})
+
     return DemoSummary(
         stations=len(stations),
         households=Household.objects.filter(station__county=county).count(),

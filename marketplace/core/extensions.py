@@ -209,6 +209,11 @@ class MarketplacePlugin(AppConfig):
         """Loads waiting to be delivered (not yet planned), for the delivery planner."""
         return []
 
+    def demo_data(self) -> dict[str, str]:
+        """Load this plugin's demo data, after the core's (``seed_demo``; must be safe to run again).
+        Returns extra demo logins ``{role label: username}``."""
+        return {}
+
     def accept_plan_lines(
         self, station: Station, household: Household | None, lines: Sequence[PlanLine], user: Any = None
     ) -> Iterable[AcceptedLine]:
