@@ -763,7 +763,11 @@ def resume_checkout(user: Any, key: str) -> CheckoutResult:
     if checkout.state != "pending":
         raise _err("payment", checkout.message or _("支付未完成"), "payment_failed")
     intent = gateway.retrieve(checkout.payment_intent)
-    if intent.amount != gateway.to_fen(checkout.amount) or (intent.metadata or {}).get("payment_key") != key:
+    data = intent.to_dict()
+    if (
+        data.get("amount") != gateway.to_fen(checkout.amount)
+        or (data.get("metadata") or {}).get("payment_key") != key
+    ):
         _void_intent(intent.id, key, intent.status == "succeeded", checkout.amount)
         raise _err("payment", _("支付信息不一致"), "payment_failed")
     return _advance(checkout, intent)

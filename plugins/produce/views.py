@@ -69,7 +69,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             errors = _errors(exc)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
             messages.success(request, _("注册成功，欢迎选购"))
             nxt = request.POST.get("next") or ""
             return redirect(

@@ -38,7 +38,10 @@ def test_lot_creates_oscar_product_and_stock_with_harvest_event(coop_user, coop)
         ({"sale_units": [{"unit": "crate", "pack_kg": "5", "price": "1", "units": 1}]}, "sale_units.0.unit"),
         ({"sale_units": [{"unit": "box", "pack_kg": "5", "price": "-1", "units": 1}]}, "sale_units.0.price"),
         ({"sale_units": [{"unit": "box", "pack_kg": "10", "price": "9", "units": 101}]}, "sale_units"),
-        ({"certifications": [{"kind": "green", "number": "X", "expires_on": "2020-01-01"}]}, "certifications.0.expires_on"),
+        (
+            {"certifications": [{"kind": "green", "number": "X", "expires_on": "2020-01-01"}]},
+            "certifications.0.expires_on",
+        ),
     ],
 )
 def test_bad_values_name_the_field_and_write_nothing(coop_user, coop, changes, field):
