@@ -287,7 +287,7 @@ class ProduceOrder(models.Model):
         indexes = [models.Index(fields=["round", "state"])]
 
     def __str__(self) -> str:
-        return self.order.number
+        return str(self.order.number)
 
     @property
     def address(self) -> str:

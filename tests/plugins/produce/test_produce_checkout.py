@@ -99,7 +99,7 @@ def test_suspended_cooperative_cannot_sell_through_any_path(
     assert not Checkout.objects.exists()
     # Oscar's own basket asks the same Strategy.
     client.force_login(city_buyer)
-    r = client.post("/shop/basket/add/%d/" % unit_of(lot).product.pk, {"quantity": 1})
+    r = client.post(f"/shop/basket/add/{unit_of(lot).product.pk}/", {"quantity": 1})
     from oscar.core.loading import get_model
 
     Basket = get_model("basket", "Basket")
