@@ -34,7 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--buyers", type=int, default=100)
     parser.add_argument("--units", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=8, help="gunicorn threads (each holds a DB connection)")
+    parser.add_argument(
+        "--workers", type=int, default=8, help="gunicorn threads (each holds a DB connection)"
+    )
     args = parser.parse_args()
 
     from marketplace.payments.testing import free_port, localstripe_server
@@ -70,7 +72,9 @@ def main() -> None:
         Warehouse.objects.get_or_create(
             partner=coop, code="BCP", defaults={"name": "基准集货点", "latitude": 43.5, "longitude": 125.6}
         )
-        coop_user, _ = User.objects.get_or_create(username="bench-coop-user", defaults={"role": Role.COOPERATIVE})
+        coop_user, _ = User.objects.get_or_create(
+            username="bench-coop-user", defaults={"role": Role.COOPERATIVE}
+        )
         coop.users.add(coop_user)
         lot = services.create_lot(
             coop_user, coop,
@@ -93,13 +97,24 @@ def main() -> None:
             user = User.objects.create(username=f"bench-{run}-{i}", role=Role.CITY_BUYER, phone=phone)
             _, raw = ApiToken.issue(user, "bench")
             card = gateway.client().v1.tokens.create(
-                params={"card": {"number": "4242424242424242", "exp_month": "12", "exp_year": "2030", "cvc": "123"}}
+                params={
+                    "card": {
+                        "number": "4242424242424242",
+                        "exp_month": "12",
+                        "exp_year": "2030",
+                        "cvc": "123",
+                    }
+                }
             )
             buyers.append((raw, card.id))
         connection.close()
 
         port = free_port()
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.settings", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        }
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("gunicorn")), "marketplace.wsgi", "-b", f"127.0.0.1:{port}",
              "--threads", str(args.workers), "-w", "1", "--log-level", "warning"],
@@ -165,13 +180,19 @@ def main() -> None:
         p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
         print(f"produce last units over HTTP: {args.buyers} buyers, {args.units} units, gunicorn 1×{args.workers} threads, "
               f"PostgreSQL, localstripe")  # fmt: skip
-        print(f"  sold {sold}  refused {refused}  other {other}  orders {ProduceOrder.objects.filter(round=rnd).count()}")
-        print(f"  charged (authorised, held) {charged}  voided {voided}  refused before paying {refused - voided}")
+        print(
+            f"  sold {sold}  refused {refused}  other {other}  orders {ProduceOrder.objects.filter(round=rnd).count()}"
+        )
+        print(
+            f"  charged (authorised, held) {charged}  voided {voided}  refused before paying {refused - voided}"
+        )
         print(f"  stock {record.num_in_stock} allocated {record.num_allocated}")
         print(f"  wall {elapsed:.2f} s  throughput {args.buyers / elapsed:.1f} checkouts/s")
         print(f"  latency p50 {p(0.5) * 1000:.0f} ms  p95 {p(0.95) * 1000:.0f} ms  max {latencies[-1] * 1000:.0f} ms"
               f"  mean {statistics.mean(latencies) * 1000:.0f} ms")  # fmt: skip
-        ok = sold == args.units and charged == args.units and record.num_allocated == args.units and other == 0
+        ok = (
+            sold == args.units and charged == args.units and record.num_allocated == args.units and other == 0
+        )
         print("  OK: exactly the last units were sold" if ok else "  FAILED: oversold or lost checkouts")
         sys.exit(0 if ok else 1)
 

@@ -66,13 +66,19 @@ def test_trace_page_shows_inputs_and_no_personal_data(client, traced_lot, househ
 
 def test_phi_check_flags_application_inside_interval(coop_user, traced_lot, product_classes, supplier):
     pesticide = make_fertilizer(product_classes, supplier, "TR-P", "吡虫啉 (示例)")
-    trace.record_application(coop_user, traced_lot, pesticide, traced_lot.harvest_date - timedelta(days=30), 14)
+    trace.record_application(
+        coop_user, traced_lot, pesticide, traced_lot.harvest_date - timedelta(days=30), 14
+    )
     assert trace.public_facts(traced_lot)["phi_ok"] is True
-    trace.record_application(coop_user, traced_lot, pesticide, traced_lot.harvest_date - timedelta(days=5), 14)
+    trace.record_application(
+        coop_user, traced_lot, pesticide, traced_lot.harvest_date - timedelta(days=5), 14
+    )
     facts = trace.public_facts(traced_lot)
     assert facts["phi_ok"] is False and [c.ok for c in facts["phi"]] == [True, False]
     with pytest.raises(ValidationError):
-        trace.record_application(coop_user, traced_lot, pesticide, traced_lot.harvest_date + timedelta(days=1), 7)
+        trace.record_application(
+            coop_user, traced_lot, pesticide, traced_lot.harvest_date + timedelta(days=1), 7
+        )
     assert InputApplication.objects.count() == 2
 
 
@@ -87,10 +93,14 @@ def test_epcis_export_and_certificate(client, coop_user, traced_lot):
     r = client.post(f"/p/produce/coop/lots/{traced_lot.pk}/", {"action": "certificate", "quantity_kg": "200"})
     assert r["Content-Type"] == "application/pdf" and r.content.startswith(b"%PDF")
     cert = CommitmentCertificate.objects.get()
-    assert cert.number == f"{traced_lot.code}-C001" and cert.retain_until > timezone.now() + timedelta(days=700)
+    assert cert.number == f"{traced_lot.code}-C001" and cert.retain_until > timezone.now() + timedelta(
+        days=700
+    )
     with pytest.raises(ValidationError):
         cert.delete()
-    r = client.post(f"/p/produce/coop/lots/{traced_lot.pk}/", {"action": "certificate", "quantity_kg": "5000"})
+    r = client.post(
+        f"/p/produce/coop/lots/{traced_lot.pk}/", {"action": "certificate", "quantity_kg": "5000"}
+    )
     assert r.status_code == 200 and CommitmentCertificate.objects.count() == 1
 
 
