@@ -63,7 +63,7 @@ class ProduceConfig(MarketplacePlugin):
 
         return delivery_requests(ready_by, source=self.plugin_slug)
 
-    def demo_data(self) -> dict[str, str]:
+    def demo_data(self, demo: Any) -> None:
         from .demo import seed_demo
 
-        return seed_demo()
+        seed_demo(demo)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -12,8 +13,6 @@ from marketplace.accounts.models import Role, User
 from marketplace.apps.partner.models import PartnerKind, VerificationStatus
 
 from .models import Lot, Round, RoundStatus, StandingOrder
-
-DEMO_PASSWORD = "nongzi-demo-2026"
 
 LOTS = [
     # partner index, code, crop, variety, grade, village, lat, lon, kg, [(unit, pack, price, units, breaks)]
@@ -26,35 +25,33 @@ LOTS = [
 ]  # fmt: skip
 
 
-def _user(username: str, role: str, name: str, phone: str | None = None) -> User:
+def _user(username: str, role: str, name: str, password: str, phone: str | None = None) -> User:
     user, created = User.objects.get_or_create(
         username=username, defaults={"role": role, "display_name": name, "phone": phone}
     )
     if created:
-        user.set_password(DEMO_PASSWORD)
+        user.set_password(password)
         user.save()
     return user
 
 
-def seed_demo() -> dict[str, str]:
-    from oscar.core.loading import get_model
-
+def seed_demo(demo: Any) -> None:
     from . import services
 
-    Partner = get_model("partner", "Partner")
-    coops = list(
-        Partner.objects.filter(
-            kind=PartnerKind.COOPERATIVE, verification_status=VerificationStatus.APPROVED
-        ).order_by("code")[:2]
-    )
+    coops = [
+        c
+        for c in demo.cooperatives
+        if c.kind == PartnerKind.COOPERATIVE and c.verification_status == VerificationStatus.APPROVED
+    ][:2]
     if len(coops) < 2:
-        return {}
-    coop_user = _user("coop01", Role.COOPERATIVE, "合作社 理事长")
+        return
+    pw = demo.password
+    coop_user = _user("coop01", Role.COOPERATIVE, "合作社 理事长", pw)
     coops[0].users.add(coop_user)
-    coop2 = _user("coop02", Role.COOPERATIVE, "合作社二 理事长")
+    coop2 = _user("coop02", Role.COOPERATIVE, "合作社二 理事长", pw)
     coops[1].users.add(coop2)
-    buyer = _user("buyer01", Role.CITY_BUYER, "长春市民 王女士", "13900000001")
-    canteen = _user("canteen01", Role.CITY_BUYER, "长春某中学食堂", "13900000002")
+    buyer = _user("buyer01", Role.CITY_BUYER, "长春市民 王女士", pw)
+    canteen = _user("canteen01", Role.CITY_BUYER, "长春某中学食堂", pw, "13900000002")
     from marketplace.stations.models import Household
 
     members = list(Household.objects.filter(station__code__isnull=False).order_by("pk")[:6])
@@ -97,8 +94,6 @@ def seed_demo() -> dict[str, str]:
                      "longitude": "125.2880", "invoice_title": "长春某中学", "invoice_tax_id": "12220100MB0000000X"},
             stripe_customer="", stripe_card="",
         )  # fmt: skip
-    return {
-        "城市采购商 city buyer": buyer.username,
-        "食堂 canteen": canteen.username,
-        "合作社二 cooperative 2": coop2.username,
-    }
+    demo.logins.setdefault("城市采购商 city buyer", buyer.username)
+    demo.logins["食堂 canteen"] = canteen.username
+    demo.logins["合作社二 cooperative 2"] = coop2.username
