@@ -1150,6 +1150,19 @@ def create_standing_order(
     )  # fmt: skip
 
 
+def skip_round(user: Any, so: StandingOrder, rnd: Round) -> None:
+    """Skip one round: no order in it (the round's order, if already placed, is cancelled and its
+    authorisation voided — allowed until the cutoff)."""
+    if so.buyer_id != user.pk:
+        raise PermissionDenied(_("只能修改自己的周期订单"))
+    if rnd.partner_id != so.partner_id or not rnd.is_open:
+        raise _err("round", _("本轮次已截单"), "invalid_state")
+    so.skipped_rounds.add(rnd)
+    alloc = StandingAllocation.objects.filter(standing_order=so, round=rnd, order__isnull=False).first()
+    if alloc and alloc.order.state == OrderState.PAID:
+        cancel_order(user, alloc.order, _("本轮跳过"))
+
+
 def fair_shares(available: int, requests: list[tuple[int, int]]) -> dict[int, int]:
     """Split ``available`` units between (id, requested) fairly: everyone gets the same share of their
     request (largest remainder, ties to the earlier standing order), never more than requested."""

@@ -321,7 +321,11 @@ def standing_orders(request: HttpRequest) -> HttpResponse:
                 so.save(update_fields=["paused"])
             elif action == "skip":
                 rnd = get_object_or_404(Round, pk=request.POST.get("round"), partner=so.partner)
-                so.skipped_rounds.add(rnd)
+                try:
+                    services.skip_round(request.user, so, rnd)
+                    messages.success(request, _("已跳过本轮"))
+                except ValidationError as exc:
+                    messages.error(request, "；".join(exc.messages))
             return redirect("produce:standing")
     mine = (
         StandingOrder.objects.filter(buyer=request.user)
