@@ -66,6 +66,7 @@ MARKETPLACE_PLUGINS = env_list(
         "plugins.fertilizer",
         "plugins.delivery_routing",
         "plugins.group_orders",
+        "plugins.produce",
     ],
 )
 
