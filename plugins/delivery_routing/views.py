@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,6 +14,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from marketplace.accounts.models import Role
+from marketplace.core.permissions import check, permission_required
 
 from . import access, services
 from .forms import DepotForm, VehicleForm
@@ -22,13 +22,8 @@ from .mapsvg import plan_map_context, route_colour
 from .models import DeliveryPlan, Depot, PlanRoute, PlanStop, PlanVisit, Vehicle
 
 
-def _dispatcher(request: HttpRequest) -> None:
-    if not access.is_dispatcher(request.user):
-        raise PermissionDenied(gettext("只有调度员可以访问"))
-
-
 def _plan(request: HttpRequest, pk: int) -> DeliveryPlan:
-    _dispatcher(request)
+    check(request.user, (access.DISPATCH,))
     return get_object_or_404(access.plans_for(request.user), pk=pk)
 
 
@@ -36,9 +31,8 @@ def _errors(exc: ValidationError) -> str:
     return "；".join(exc.messages)
 
 
-@login_required
+@permission_required(access.DISPATCH)
 def plans(request: HttpRequest) -> HttpResponse:
-    _dispatcher(request)
     qs = access.plans_for(request.user).select_related("partner").order_by("-date", "-pk")[:50]
     vehicles = access.vehicles_for(request.user).filter(is_active=True).select_related("home_depot")
     tomorrow = timezone.localdate() + timedelta(days=1)
@@ -55,10 +49,9 @@ def plans(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(access.DISPATCH)
 @require_POST
 def plan_create(request: HttpRequest) -> HttpResponse:
-    _dispatcher(request)
     try:
         day = date.fromisoformat(request.POST.get("date", ""))
     except ValueError:
@@ -85,7 +78,7 @@ def plan_create(request: HttpRequest) -> HttpResponse:
     return redirect("routing:plan", pk=plan.pk)
 
 
-@login_required
+@permission_required(access.DISPATCH)
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _plan(request, pk)
     routes = list(plan.routes.select_related("vehicle", "depot").order_by("number"))
@@ -119,18 +112,18 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(access.DISPATCH)
 def plan_status(request: HttpRequest, pk: int) -> JsonResponse:
     """Polled by the plan page while the solve runs."""
     return JsonResponse(services.solve_progress(_plan(request, pk)))
 
 
-@login_required
+@permission_required(access.DISPATCH)
 def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(plan_map_context(_plan(request, pk))["svg"], content_type="image/svg+xml")
 
 
-@login_required
+@permission_required(access.DISPATCH)
 @require_POST
 def plan_reoptimise(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _plan(request, pk)
@@ -145,7 +138,7 @@ def plan_reoptimise(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("routing:plan", pk=pk)
 
 
-@login_required
+@permission_required(access.DISPATCH)
 @require_POST
 def plan_publish(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _plan(request, pk)
@@ -162,7 +155,7 @@ def _stop(request: HttpRequest, pk: int, stop_id: int) -> PlanStop:
     return get_object_or_404(plan.stops.select_related("plan", "depot"), pk=stop_id)
 
 
-@login_required
+@permission_required(access.DISPATCH)
 @require_POST
 def stop_lock(request: HttpRequest, pk: int, stop_id: int) -> HttpResponse:
     stop = _stop(request, pk, stop_id)
@@ -173,7 +166,7 @@ def stop_lock(request: HttpRequest, pk: int, stop_id: int) -> HttpResponse:
     return redirect("routing:plan", pk=pk)
 
 
-@login_required
+@permission_required(access.DISPATCH)
 @require_POST
 def stop_move(request: HttpRequest, pk: int, stop_id: int) -> HttpResponse:
     stop = _stop(request, pk, stop_id)
@@ -218,7 +211,7 @@ def route_sheet(request: HttpRequest, pk: int, route_id: int) -> HttpResponse:
     return response
 
 
-@login_required
+@permission_required()
 def station_deliveries(request: HttpRequest) -> HttpResponse:
     stops = services.upcoming_station_stops(request.user)[:100]
     return render(request, "delivery_routing/station_deliveries.html", {"stops": stops})
@@ -227,9 +220,8 @@ def station_deliveries(request: HttpRequest) -> HttpResponse:
 # --- depots and vehicles ------------------------------------------------------------------------
 
 
-@login_required
+@permission_required(access.DISPATCH)
 def fleet(request: HttpRequest) -> HttpResponse:
-    _dispatcher(request)
     depots = list(access.depots_for(request.user).select_related("partner").order_by("name", "pk"))
     vehicles = access.vehicles_for(request.user).order_by("name", "pk")
     by_depot: dict[int, list[Vehicle]] = {}
@@ -252,9 +244,8 @@ def _form_page(request: HttpRequest, form, title: str, save, done_message: str) 
     return render(request, "delivery_routing/fleet_form.html", {"form": form, "title": title})
 
 
-@login_required
+@permission_required(access.DISPATCH)
 def depot_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    _dispatcher(request)
     depot = get_object_or_404(access.depots_for(request.user), pk=pk) if pk else None
     initial = {}
     if depot is None:
@@ -268,9 +259,8 @@ def depot_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(access.DISPATCH)
 def vehicle_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    _dispatcher(request)
     vehicle = get_object_or_404(access.vehicles_for(request.user), pk=pk) if pk else None
     initial = {}
     if vehicle is None and request.GET.get("depot"):
