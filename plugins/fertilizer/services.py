@@ -1085,6 +1085,35 @@ class CommitmentRow:
 
 
 @dataclass
+class PlannedRow:
+    """Planned demand declared by households before the season (e.g. a planting-intention survey),
+    from the core ``demand_figures`` extension point: one row per label and unit."""
+
+    label: str
+    category: str
+    unit: str
+    quantity: Decimal
+    stations: int
+
+
+def county_planned(county: Any) -> list[PlannedRow]:
+    """Survey-type demand figures of the county (whoever provides them), summed per label and unit."""
+    from marketplace.core.extensions import demand_figures
+
+    sums: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    stations: dict[tuple[str, str, str], set] = defaultdict(set)
+    for f in demand_figures([county.pk]):
+        if f.kind == "survey" and f.county_id == county.pk:
+            key = (f.label, f.category, f.unit)
+            sums[key] += Decimal(f.quantity)
+            stations[key].add(f.station_id)
+    return [
+        PlannedRow(label, category, unit, quantity, len(stations[(label, category, unit)]))
+        for (label, category, unit), quantity in sorted(sums.items())
+    ]
+
+
+@dataclass
 class TownshipCluster:
     """Stations of one township, drawn as one numbered circle on the county map."""
 

@@ -528,6 +528,7 @@ def demand(request: HttpRequest, county_id: int) -> HttpResponse:
             "map": charts.township_map(d.stations, clusters) if not d.aggregated_only else "",
             "clusters": clusters,
             "commitments": commitments,
+            "planned": services.county_planned(county) if not d.aggregated_only else [],
             "sums": {
                 "tonnes": sum((c.tonnes for c in clusters), Decimal(0)),
                 "area_mu": sum((c.area_mu for c in clusters), Decimal(0)),
