@@ -88,6 +88,15 @@ def test_expired_authorisation_fails_only_its_pledge_and_the_close_goes_on(
     station_note = Notification.objects.get(dedupe_key=f"gb:{campaign.pk}:closed:unpaid-station:{lost.pk}")
     assert station_note.recipient == "04318880001" and households_a[1].name in station_note.text
     assert not LedgerEntry.objects.filter(payment_id=lost.payment_id).exists()
+    from plugins.group_orders import documents
+
+    printed = documents.html(
+        "pick_list",
+        documents.pick_list_context(
+            campaign, station_a, services.station_pledges(staff_a, campaign, station_a)
+        ),
+    )
+    assert households_a[0].name in printed and households_a[1].name not in printed  # no goods for it
     # Closing again changes nothing.
     before = (Order.objects.count(), LedgerEntry.objects.count(), Notification.objects.count())
     close_campaign(campaign.pk, use_sql=use_sql)
