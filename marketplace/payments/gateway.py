@@ -121,11 +121,11 @@ def create_intent(
     payment_method: str = "",
     token: str = "",
     return_url: str = "",
+    customer: str = "",
 ) -> Any:
     """Create and confirm a PaymentIntent (see :func:`intent_params`); returns it in whatever state
     Stripe left it: ``requires_capture`` (card authorised), ``requires_action`` (3-D Secure, QR code,
     redirect), ``succeeded`` (charged), or ``requires_payment_method`` (declined)."""
-    customer = ""
     if online_type not in AUTOMATIC_CAPTURE_TYPES and token:
         customer, payment_method = card_from_token(token, idempotency_key, metadata)
     params = intent_params(
