@@ -147,6 +147,7 @@ class _Close:
 
         jobs = [(f"{name}:{c[0]}-{c[-1]}", c) for c in chunks]
         workers = min(self.workers, len(jobs))
+        errors: list[BaseException] = []
         if (
             workers <= 1
             or connection.vendor != "postgresql"
@@ -154,25 +155,38 @@ class _Close:
             or self.max_steps is not None
         ):
             for step, chunk in jobs:
-                self.run_chunk(step, lambda chunk=chunk: fn(chunk))
+                try:
+                    self.run_chunk(step, lambda chunk=chunk: fn(chunk))
+                except CloseInterrupted:
+                    raise
+                except Exception as exc:  # one failing chunk does not hold up the others
+                    logger.exception(
+                        "campaign %s: chunk %s failed; a later run retries it", self.campaign.pk, step
+                    )
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
             return
         self.items()  # load the shared cache before the threads read it
         pending = iter(jobs)
-        errors: list[BaseException] = []
 
         def worker() -> None:
             from django.db import connection as own
 
             try:
-                while not errors:
+                while True:
                     with self._lock:
                         job = next(pending, None)
                     if job is None:
                         return
                     step, chunk = job
-                    self.run_chunk(step, lambda chunk=chunk: fn(chunk))
-            except BaseException as exc:  # re-raised in the caller; other workers stop after their chunk
-                errors.append(exc)
+                    try:
+                        self.run_chunk(step, lambda chunk=chunk: fn(chunk))
+                    except Exception as exc:  # re-raised in the caller once every chunk was tried
+                        logger.exception(
+                            "campaign %s: chunk %s failed; a later run retries it", self.campaign.pk, step
+                        )
+                        errors.append(exc)
             finally:
                 own.close()
 

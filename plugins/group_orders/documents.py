@@ -25,7 +25,8 @@ def qr_data_uri(text: str) -> str:
 def pick_list_context(campaign: Campaign, station: Any, pledges: Any) -> dict[str, Any]:
     # No pickup codes on the printed list: a household proves it is the owner by telling its code
     # (verified on the pickup page); a list lying on the counter must not hand out everybody's.
-    rows = households_summary(pledges)
+    # Unpaid pledges (online authorisation lapsed at close) get no goods: not on the list.
+    rows = households_summary([p for p in pledges if p.status != PledgeStatus.UNPAID])
     items = list(campaign.items.select_related("product"))
     totals = {i.pk: 0 for i in items}
     for row in rows:

@@ -88,6 +88,15 @@ def test_expired_authorisation_fails_only_its_pledge_and_the_close_goes_on(
     station_note = Notification.objects.get(dedupe_key=f"gb:{campaign.pk}:closed:unpaid-station:{lost.pk}")
     assert station_note.recipient == "04318880001" and households_a[1].name in station_note.text
     assert not LedgerEntry.objects.filter(payment_id=lost.payment_id).exists()
+    from plugins.group_orders import documents
+
+    printed = documents.html(
+        "pick_list",
+        documents.pick_list_context(
+            campaign, station_a, services.station_pledges(staff_a, campaign, station_a)
+        ),
+    )
+    assert households_a[0].name in printed and households_a[1].name not in printed  # no goods for it
     # Closing again changes nothing.
     before = (Order.objects.count(), LedgerEntry.objects.count(), Notification.objects.count())
     close_campaign(campaign.pk, use_sql=use_sql)
@@ -218,3 +227,28 @@ def test_card_authorisations_are_renewed_before_stripes_window_ends(
     assert gateway.retrieve(old.payment.stripe_payment_intent).status == "succeeded"
     assert Order.objects.filter(household__in=[households_a[0], households_a[1]]).count() == 2
     assert Payment.objects.get(pk=fresh.payment_id).status == PaymentStatus.CAPTURED
+
+
+def test_a_transient_stripe_error_holds_up_only_its_own_chunk(
+    stripe_settings, staff_a, staff_b, item, campaign, households_a, household_b, expire
+):
+    from django.core.exceptions import ValidationError
+
+    stuck = card(staff_a, item, households_a[0], 150)
+    cash(staff_b, item, household_b, 60)
+    real_intent = stuck.payment.stripe_payment_intent
+    # Stripe cannot answer for this one payment (here: an intent it does not know).
+    Payment.objects.filter(pk=stuck.payment_id).update(stripe_payment_intent="pi_unreachable")
+    expire(campaign)
+    with pytest.raises(ValidationError) as err:
+        close_campaign(campaign.pk, chunk_stations=1)
+    assert err.value.code == "payment_retry"
+    # Station B's chunk was settled all the same; station A's waits, nothing half-written.
+    assert Order.objects.filter(household=household_b).exists()
+    assert not Order.objects.filter(household=households_a[0]).exists()
+    assert Payment.objects.get(pk=stuck.payment_id).status == PaymentStatus.AUTHORISED
+    Payment.objects.filter(pk=stuck.payment_id).update(stripe_payment_intent=real_intent)
+    done = close_campaign(campaign.pk, chunk_stations=1)  # the periodic task's next run
+    assert done.status == CampaignStatus.SUCCEEDED
+    assert Order.objects.filter(household=households_a[0]).count() == 1
+    assert Payment.objects.get(pk=stuck.payment_id).status == PaymentStatus.CAPTURED
