@@ -158,6 +158,12 @@ class GroupOrdersConfig(MarketplacePlugin):
                 )
         return offers
 
+    def demo_data(self, demo: Any) -> None:
+        """Open, pending and closed campaigns with tiers, pledges and purchase orders to ship."""
+        from .demo import seed
+
+        seed(demo)
+
     def delivery_requests(self, ready_by: date | None = None) -> Iterable[DeliveryRequest]:
         """Station deliveries of successfully closed campaigns still waiting to leave the warehouse."""
         from .services import delivery_requests
