@@ -67,7 +67,14 @@ class LicenceForm(forms.Form):
     valid_from = forms.DateField(label=_("有效期起"), widget=forms.DateInput(attrs={"type": "date"}))
     valid_until = forms.DateField(label=_("有效期至"), widget=forms.DateInput(attrs={"type": "date"}))
     restricted_scope = forms.BooleanField(label=_("含限制使用农药经营范围"), required=False)
+    product = forms.ModelChoiceField(
+        label=_("产品"), queryset=None, required=False, help_text=_("肥料登记证对应的产品")
+    )
     file = forms.FileField(label=_("证照扫描件"), required=False)
+
+    def __init__(self, *args, products=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["product"].queryset = products
 
     def clean_file(self):
         return clean_upload(self.cleaned_data.get("file"))

@@ -129,7 +129,13 @@ def warehouses(request: HttpRequest) -> HttpResponse:
 @login_required
 def licences(request: HttpRequest) -> HttpResponse:
     partner = _partner(request)
-    form = LicenceForm(request.POST or None, request.FILES or None)
+    products = (
+        permissions.products_for(request.user)
+        .filter(Q(owner=partner) | Q(stockrecords__partner=partner))
+        .distinct()
+        .order_by("title")
+    )
+    form = LicenceForm(request.POST or None, request.FILES or None, products=products)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -141,6 +147,7 @@ def licences(request: HttpRequest) -> HttpResponse:
                 valid_from=d["valid_from"],
                 valid_until=d["valid_until"],
                 restricted_scope=d["restricted_scope"],
+                product=d.get("product"),
                 file=d.get("file"),
             )
         except ValidationError as exc:
@@ -150,7 +157,12 @@ def licences(request: HttpRequest) -> HttpResponse:
             return redirect(f"{request.path}?partner={partner.pk}")
     today = timezone.localdate()
     rows = [
-        {"licence": lic, "valid": lic.is_valid_on(today), "days_left": (lic.valid_until - today).days}
+        {
+            "licence": lic,
+            "valid": lic.is_valid_on(today),
+            "days_left": (lic.valid_until - today).days,
+            "renew": RenewLicenceForm(auto_id=f"renew{lic.pk}_%s"),
+        }
         for lic in permissions.licences_for(request.user).filter(partner=partner).select_related("product")
     ]
     blocked = (

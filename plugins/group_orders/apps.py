@@ -72,7 +72,10 @@ class GroupOrdersConfig(MarketplacePlugin):
         yield MenuEntry(str(_("团购审核")), reverse("group-buy:review"), operators, order=71)
         yield MenuEntry(str(_("佣金支付")), reverse("group-buy:payouts"), operators, order=72)
         yield MenuEntry(
-            str(_("全省总览")), reverse("group-buy:overview"), frozenset({Role.OPERATOR, Role.COUNTY_STAFF}), order=73
+            str(_("全省总览")),
+            reverse("group-buy:overview"),
+            frozenset({Role.OPERATOR, Role.COUNTY_STAFF}),
+            order=73,
         )
 
     def home_panels(self, request: HttpRequest) -> Iterable[HomePanel]:

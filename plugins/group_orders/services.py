@@ -264,14 +264,36 @@ def review_campaign(
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != CampaignStatus.PENDING:
         raise _error(None, gettext("该团购不在待审核状态"), "invalid_state")
-    if decision == "approve" and campaign.cutoff_at <= timezone.now():
-        raise _error(None, gettext("截单时间已过，无法开放"), "invalid_state")
+    if decision == "approve":
+        if campaign.cutoff_at <= timezone.now():
+            raise _error(None, gettext("截单时间已过，无法开放"), "invalid_state")
+        _check_sellable(campaign)
     campaign.status = REVIEW_DECISIONS[decision]
     campaign.approved_by = actor
     campaign.approved_at = timezone.now()
     campaign.review_note = note[:255]
     campaign.save(update_fields=["status", "approved_by", "approved_at", "review_note"])
     return campaign
+
+
+def _check_sellable(campaign: Campaign) -> None:
+    """Only what may be sold opens: an approved supplier, stock not blocked for licences."""
+    from marketplace.apps.partner.services import is_sellable
+
+    if not campaign.partner.is_verified:
+        raise _error(None, gettext("供应商尚未通过审核，不能开放团购"), "invalid_state")
+    blocked = [
+        item.product.title
+        for item in campaign.items.select_related("stockrecord__partner", "stockrecord__product", "product")
+        if not is_sellable(item.stockrecord)
+    ]
+    if blocked:
+        raise _error(
+            "items",
+            gettext("以下商品当前不可销售（资质不符或未上架）：%(items)s")
+            % {"items": gettext("、").join(blocked)},
+            "not_allowed",
+        )
 
 
 def request_close(actor: Any, campaign: Campaign) -> Campaign:
