@@ -31,6 +31,8 @@ ARGS = [
     "--disable-sync",
 ]
 WEIGHT_LIMIT = 300_000  # bytes on first load: "a few hundred KB at most"
+WEIGHT_JS = """() => [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]
+  .reduce((sum, e) => sum + (e.decodedBodySize || 0), 0)"""
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -41,31 +43,23 @@ class Visitor:
         self.context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
         self.page = self.context.new_page()
         self.base, self.name, self.weights = base, name, weights
-        self._bytes = 0
-        self.page.on("response", self._count)
-
-    def _count(self, response) -> None:
-        try:
-            if response.request.method == "GET" and response.ok:
-                self._bytes += len(response.body())
-        except Exception:  # noqa: BLE001 - redirects have no body
-            pass
 
     def check(self, label: str) -> None:
         self.page.wait_for_load_state("load")
         width = self.page.evaluate("document.documentElement.scrollWidth")
         assert width <= 360, f"{label}: {width}px wide at 360px"
-        assert self._bytes < WEIGHT_LIMIT, f"{label}: {self._bytes} bytes"
-        self.weights[f"{self.name}: {label}"] = self._bytes
+        # What this page loaded: the document and every resource (CSS, scripts, images), as the
+        # browser's resource timing reports their bodies.
+        size = self.page.evaluate(WEIGHT_JS)
+        assert 1000 < size < WEIGHT_LIMIT, f"{label}: {size} bytes"
+        self.weights[f"{self.name}: {label}"] = size
 
     def go(self, path: str, label: str) -> None:
-        self._bytes = 0
         self.page.goto(self.base + path)
         self.check(label)
 
     def submit(self, selector: str, label: str) -> None:
         """Click a submit button and check the page the form lands on (after its redirect)."""
-        self._bytes = 0
         with self.page.expect_navigation():
             self.page.click(selector)
         self.check(label)
@@ -120,7 +114,6 @@ def _season(browser, base, weights, scan, csv, households_a, household_b, county
     # 1. A business signs up from the landing page, with its business licence scan.
     sup = Visitor(browser, base, "supplier", weights)
     sup.go("/", "landing")
-    sup._bytes = 0
     sup.page.click("text=供应商、合作社入驻")
     sup.check("sign-up")
     f = sup.page
@@ -144,10 +137,8 @@ def _season(browser, base, weights, scan, csv, households_a, household_b, county
     # 2. The operator reviews the documents and approves the business.
     op = Visitor(browser, base, "operator", weights)
     op.login("op")
-    op._bytes = 0
     op.page.click("nav.main >> text=供应商审核")
     op.check("supplier review queue")
-    op._bytes = 0
     op.page.click(f"[data-testid=supplier-queue] >> text={partner.name}")
     op.check("supplier documents")
     assert "营业执照" in op.main() and "查看 PDF" in op.main()
@@ -179,10 +170,8 @@ def _season(browser, base, weights, scan, csv, households_a, household_b, county
     assert "CH-NPK" in sup.main() and "资质不符停售" not in sup.main()
 
     # 4. The supplier creates the campaign, previews what a station sees and submits it.
-    sup._bytes = 0
     sup.page.click("nav.main >> text=团购管理")
     sup.check("supplier campaigns")
-    sup._bytes = 0
     sup.page.click("main >> a.btn:has-text('发起团购')")
     sup.check("campaign form")
     cutoff = timezone.localtime() + timedelta(days=5)
@@ -209,10 +198,8 @@ def _season(browser, base, weights, scan, csv, households_a, household_b, county
     campaign = Campaign.objects.get(title="春禾复合肥春耕团购")
 
     # 5. The operator approves the campaign from the review queue.
-    op._bytes = 0
     op.page.click("nav.main >> text=团购审核")
     op.check("campaign review queue")
-    op._bytes = 0
     op.page.click("[data-testid=campaign-queue] >> text=春禾复合肥春耕团购")
     op.check("campaign under review")
     op.submit("[data-testid=campaign-review] button[value=approve]", "campaign approved")
@@ -242,11 +229,9 @@ def _season(browser, base, weights, scan, csv, households_a, household_b, county
     assert campaign.status == CampaignStatus.SUCCEEDED
 
     # 8. The supplier ships each station delivery of the consolidated purchase order.
-    sup._bytes = 0
     sup.page.click("nav.main >> text=采购单与发货")
     sup.check("purchase orders")
     po = campaign.purchase_orders.get()
-    sup._bytes = 0
     sup.page.click(f"[data-testid=po-list] >> text={po.number}")
     sup.check("purchase order deliveries")
     for _ in range(2):
@@ -257,10 +242,8 @@ def _season(browser, base, weights, scan, csv, households_a, household_b, county
     assert f"¥{po.total_amount}" in sup.page.inner_text("[data-testid=total-sales]")
 
     # 9. The operator's province → county overview and the commission page.
-    op._bytes = 0
     op.page.click("nav.main >> text=全省总览")
     op.check("province overview")
-    op._bytes = 0
     op.page.click(f"[data-testid=overview-rows] >> text={county.name}")
     op.check("county overview")
     assert "70" in op.page.inner_text("[data-testid=overview-totals]")

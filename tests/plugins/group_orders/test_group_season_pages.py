@@ -318,3 +318,55 @@ def test_overview_province_county_station_figures(
     agro = login(agronomist)
     assert station_a.name in agro.get(f"/p/group-buy/overview/?county={county.pk}").content.decode()
     assert agro.get(f"/p/group-buy/overview/?county={station_far.county_id}").status_code == 404
+
+
+def test_season_pages_are_english_after_switching(operator, supplier_user, supplier, fertilizer, wh, county, station_a):
+    """Apart from data (names, titles), the supplier and operator pages have no Chinese in English."""
+    import re
+
+    from testkit import CJK, english_client
+
+    campaign = make_group_buy(supplier_user, operator, supplier, [fertilizer], title="Spring NPK")
+    data = {supplier.name, fertilizer.title, county.name, station_a.name, wh.name, county.city, "长春市双阳区"}
+
+    def strip(html: str) -> str:
+        main = re.search(r"<main>.*?</main>", html, re.S).group(0)
+        main = re.sub(r"<(option|title)[^>]*>.*?</\1>", "", main, flags=re.S)
+        for text in sorted(data, key=len, reverse=True):
+            main = main.replace(text, "")
+        return main
+
+    pages = {
+        supplier_user: [
+            "/supplier/warehouses/",
+            "/supplier/licences/",
+            "/supplier/stock/",
+            "/p/group-buy/supplier/",
+            "/p/group-buy/supplier/new/",
+            f"/p/group-buy/supplier/c/{campaign.pk}/",
+            "/p/group-buy/supplier/orders/",
+            "/p/group-buy/supplier/sales/",
+        ],
+        operator: [
+            "/operator/suppliers/",
+            f"/operator/suppliers/{supplier.pk}/",
+            "/p/group-buy/review/",
+            "/p/group-buy/payouts/",
+            "/p/group-buy/overview/",
+            f"/p/group-buy/overview/?county={county.pk}",
+        ],
+        None: ["/supplier/signup/"],
+    }
+    seen: dict[str, str] = {}
+    for user, urls in pages.items():
+        client = english_client(user)
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            main = strip(response.content.decode())
+            assert not CJK.search(main), (url, CJK.findall(main)[:20], main[:3000])
+            seen[url] = main
+    assert "Save warehouse" in seen["/supplier/warehouses/"]
+    assert "What a station sees" in seen[f"/p/group-buy/supplier/c/{campaign.pk}/"]
+    assert "Money collected by method" in seen["/p/group-buy/overview/"]
+    assert "Send application" in seen["/supplier/signup/"]
