@@ -7,8 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_POST
 from marketplace.apps.partner import services
 from marketplace.apps.partner.models import LicenceKind, Partner, VerificationStatus
 from marketplace.core import charts, permissions
+from marketplace.core.permissions import OPERATOR, PARTNER, REVIEW_PARTNERS, permission_required
 from marketplace.stations.models import Station
 
 from .forms import LicenceForm, RenewLicenceForm, ReviewForm, SignUpForm, WarehouseForm, apply_errors
@@ -91,7 +91,7 @@ def _map(partner: Partner) -> str:
     return charts.map_svg(points)
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 def warehouses(request: HttpRequest) -> HttpResponse:
     partner = _partner(request)
     editing = None
@@ -126,7 +126,7 @@ def warehouses(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 def licences(request: HttpRequest) -> HttpResponse:
     partner = _partner(request)
     products = (
@@ -184,7 +184,7 @@ def licences(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 @require_POST
 def licence_renew(request: HttpRequest, pk: int) -> HttpResponse:
     licence = get_object_or_404(permissions.licences_for(request.user).select_related("partner"), pk=pk)
@@ -207,7 +207,7 @@ def licence_renew(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(f"{redirect('storefront:supplier-licences').url}?partner={licence.partner_id}")
 
 
-@login_required
+@permission_required(PARTNER, REVIEW_PARTNERS)
 def licence_file(request: HttpRequest, pk: int) -> FileResponse:
     """A licence scan, only for its supplier and operators (not a public media URL)."""
     licence = get_object_or_404(permissions.licences_for(request.user), pk=pk)
@@ -225,7 +225,7 @@ def licence_file(request: HttpRequest, pk: int) -> FileResponse:
     return response
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 def stock(request: HttpRequest) -> HttpResponse:
     """Products and stock per warehouse: set stock, price and dispatch warehouse per record."""
     partner = _partner(request)
@@ -274,14 +274,8 @@ def stock(request: HttpRequest) -> HttpResponse:
 # --- Operators: supplier review queue -----------------------------------------------------------
 
 
-def _require_reviewer(request: HttpRequest) -> None:
-    if not permissions.can_review_partners(request.user):
-        raise PermissionDenied(_("只有平台运营可以审核供应商"))
-
-
-@login_required
+@permission_required(REVIEW_PARTNERS)
 def review_queue(request: HttpRequest) -> HttpResponse:
-    _require_reviewer(request)
     status = request.GET.get("status") or VerificationStatus.PENDING
     if status not in VerificationStatus.values:
         status = VerificationStatus.PENDING
@@ -294,9 +288,8 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(REVIEW_PARTNERS)
 def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_reviewer(request)
     partner = get_object_or_404(Partner, pk=pk)
     form = ReviewForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -10,14 +10,14 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from marketplace.core import charts, permissions
+from marketplace.core.permissions import OPERATOR, PARTNER, permission_required
 from marketplace.payments import services as payments
 from marketplace.payments.models import PaymentMethod
 from marketplace.stations.models import County
@@ -65,7 +65,7 @@ def _products(user: Any, partner: Any) -> list[tuple[int, str, Any]]:
 # --- Supplier: campaigns ---------------------------------------------------------------------------
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 def supplier_home(request: HttpRequest) -> HttpResponse:
     partner = _supplier_partner(request)
     return render(
@@ -110,12 +110,12 @@ def _campaign_form(request: HttpRequest, partner: Any, campaign: Campaign | None
     )
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 def campaign_new(request: HttpRequest) -> HttpResponse:
     return _campaign_form(request, _supplier_partner(request), None)
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(access.managed_campaigns(request.user).select_related("partner"), pk=pk)
     if campaign.status not in services.EDITABLE_STATUSES:
@@ -124,7 +124,7 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _campaign_form(request, campaign.partner, campaign)
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 def campaign_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """What a station will see, for the supplier (and operators reviewing it)."""
     campaign = get_object_or_404(
@@ -146,7 +146,7 @@ def campaign_preview(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 @require_POST
 def campaign_submit(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(access.managed_campaigns(request.user), pk=pk)
@@ -162,7 +162,7 @@ def campaign_submit(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Supplier: purchase orders, shipping, sales -------------------------------------------------------
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 def supplier_orders(request: HttpRequest) -> HttpResponse:
     partner = _supplier_partner(request)
     return render(
@@ -175,7 +175,7 @@ def supplier_orders(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 def supplier_po(request: HttpRequest, pk: int) -> HttpResponse:
     po = get_object_or_404(
         access.purchase_orders_for(request.user).select_related("campaign", "warehouse", "partner"), pk=pk
@@ -192,7 +192,7 @@ def supplier_po(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 @require_POST
 def delivery_ship(request: HttpRequest, pk: int) -> HttpResponse:
     delivery = get_object_or_404(
@@ -207,7 +207,7 @@ def delivery_ship(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("group-buy:supplier-po", pk=delivery.purchase_order_id)
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 @require_POST
 def po_ship_all(request: HttpRequest, pk: int) -> HttpResponse:
     po = get_object_or_404(access.purchase_orders_for(request.user).select_related("partner"), pk=pk)
@@ -222,7 +222,7 @@ def po_ship_all(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("group-buy:supplier-po", pk=pk)
 
 
-@login_required
+@permission_required(PARTNER, OPERATOR)
 def supplier_sales(request: HttpRequest) -> HttpResponse:
     partner = _supplier_partner(request)
     sales = reports.supplier_sales(request.user, partner)
@@ -240,14 +240,8 @@ def supplier_sales(request: HttpRequest) -> HttpResponse:
 # --- Operator: campaign review queue and manual close ------------------------------------------------
 
 
-def _require_operator(request: HttpRequest) -> None:
-    if not permissions.is_operator(request.user):
-        raise PermissionDenied(_("只有平台运营可以访问"))
-
-
-@login_required
+@permission_required(OPERATOR)
 def review_queue(request: HttpRequest) -> HttpResponse:
-    _require_operator(request)
     pending = (
         Campaign.objects.filter(status=CampaignStatus.PENDING)
         .select_related("partner")
@@ -266,10 +260,9 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(OPERATOR)
 @require_POST
 def campaign_review(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_operator(request)
     campaign = get_object_or_404(Campaign, pk=pk)
     try:
         services.review_campaign(
@@ -289,10 +282,9 @@ def campaign_review(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("group-buy:review")
 
 
-@login_required
+@permission_required(OPERATOR)
 @require_POST
 def campaign_close(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_operator(request)
     campaign = get_object_or_404(Campaign, pk=pk)
     try:
         services.request_close(request.user, campaign)
@@ -306,9 +298,8 @@ def campaign_close(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Operator: station commissions and payout runs -------------------------------------------------
 
 
-@login_required
+@permission_required(OPERATOR)
 def payouts(request: HttpRequest) -> HttpResponse:
-    _require_operator(request)
     if request.method == "POST":
         try:
             result = payments.run_commission_payouts(request.user, request.POST.get("run", ""))
@@ -339,10 +330,8 @@ def payouts(request: HttpRequest) -> HttpResponse:
 # --- Operator (and county staff): province → county → station overview --------------------------------
 
 
-@login_required
+@permission_required(OPERATOR, access.VIEW_OVERVIEW)
 def overview(request: HttpRequest) -> HttpResponse:
-    if not (permissions.is_operator(request.user) or permissions.stations_for(request.user).exists()):
-        raise PermissionDenied(_("无权查看总览"))
     county_id = request.GET.get("county")
     try:
         data = reports.overview(request.user, int(county_id) if county_id and county_id.isdigit() else None)
