@@ -36,6 +36,7 @@ class HouseholdForm(forms.ModelForm):
 from django.core.exceptions import ValidationError  # noqa: E402
 
 from marketplace.apps.partner.models import LicenceKind, PartnerKind  # noqa: E402
+from marketplace.apps.partner.services import REGISTRATION_FIELDS  # noqa: E402
 
 LICENCE_UPLOAD_TYPES = (".pdf", ".jpg", ".jpeg", ".png")
 LICENCE_UPLOAD_MAX = 5 * 1024 * 1024
@@ -113,18 +114,7 @@ class SignUpForm(forms.Form):
     licence_file = forms.FileField(label=_("证照扫描件"), required=False)
     business_licence = forms.FileField(label=_("营业执照扫描件"))
 
-    REGISTRATION = (
-        "kind",
-        "name",
-        "credit_code",
-        "legal_representative",
-        "contact_name",
-        "contact_mobile",
-        "contact_phone",
-        "bank_name",
-        "bank_account_name",
-        "bank_account_number",
-    )
+    REGISTRATION = REGISTRATION_FIELDS
 
     def clean_licence_file(self):
         return clean_upload(self.cleaned_data.get("licence_file"))

@@ -26,11 +26,10 @@ from .forms import LicenceForm, RenewLicenceForm, ReviewForm, SignUpForm, Wareho
 
 
 def _partner(request: HttpRequest) -> Partner:
-    partners = list(permissions.partners_for(request.user).order_by("name"))
-    if not partners:
+    partner = services.acting_partner(request.user, request.POST.get("partner", request.GET.get("partner")))
+    if partner is None:
         raise Http404(_("您没有关联的供应商"))
-    wanted = request.POST.get("partner", request.GET.get("partner"))
-    return next((p for p in partners if str(p.pk) == wanted), partners[0])
+    return partner
 
 
 def signup(request: HttpRequest) -> HttpResponse:

@@ -45,11 +45,12 @@ def _apply(form: Any, exc: ValidationError) -> None:
 
 
 def _supplier_partner(request: HttpRequest) -> Any:
-    partners = list(permissions.partners_for(request.user).order_by("name"))
-    if not partners:
+    from marketplace.apps.partner.services import acting_partner
+
+    partner = acting_partner(request.user, request.POST.get("partner", request.GET.get("partner")))
+    if partner is None:
         raise Http404(_("您没有关联的供应商"))
-    wanted = request.POST.get("partner", request.GET.get("partner"))
-    return next((p for p in partners if str(p.pk) == wanted), partners[0])
+    return partner
 
 
 def _products(user: Any, partner: Any) -> list[tuple[int, str, Any]]:

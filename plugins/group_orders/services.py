@@ -61,6 +61,25 @@ class ItemSpec:
     tiers: list[tuple[int, Decimal]] = field(default_factory=list)  # (min total quantity, unit price)
 
 
+#: The campaign's own fields that create_campaign / update_campaign write (and their defaults).
+CAMPAIGN_FIELDS = (
+    "title",
+    "cutoff_at",
+    "delivery_from",
+    "delivery_until",
+    "min_total_quantity",
+    "max_total_quantity",
+    "per_household_limit",
+    "commission_rate",
+    "uncollected_days",
+)
+CAMPAIGN_DEFAULTS: dict[str, Any] = {
+    "max_total_quantity": None,
+    "per_household_limit": 0,
+    "commission_rate": Decimal("0"),
+    "uncollected_days": 14,
+}
+
 #: Campaigns the supplier may still change: drafts (including those sent back for changes).
 EDITABLE_STATUSES = (CampaignStatus.DRAFT,)
 
@@ -147,17 +166,8 @@ def create_campaign(
     (``pending``) at once, or kept as a ``draft`` to edit, preview and submit later (pages)."""
     if not permissions.can_manage_partner(actor, partner):
         raise PermissionDenied(gettext("只能为本企业发起团购"))
-    fields = {
-        "title": title,
-        "cutoff_at": cutoff_at,
-        "delivery_from": delivery_from,
-        "delivery_until": delivery_until,
-        "min_total_quantity": min_total_quantity,
-        "max_total_quantity": max_total_quantity,
-        "per_household_limit": per_household_limit,
-        "commission_rate": commission_rate,
-        "uncollected_days": uncollected_days,
-    }
+    given = locals()
+    fields = {k: given[k] for k in CAMPAIGN_FIELDS}
     _validate_campaign(items=items, **fields)
     campaign = Campaign.objects.create(
         description=description,
@@ -175,50 +185,30 @@ def create_campaign(
 
 
 @transaction.atomic
-def update_campaign(
-    actor: Any,
-    campaign: Campaign,
-    *,
-    title: str,
-    cutoff_at: datetime,
-    delivery_from: date,
-    delivery_until: date,
-    min_total_quantity: int,
-    items: list[ItemSpec],
-    per_household_limit: int = 0,
-    max_total_quantity: int | None = None,
-    commission_rate: Decimal = Decimal("0"),
-    uncollected_days: int = 14,
-    description: str = "",
-    station_ids: list[int] | None = None,
-    county_ids: list[int] | None = None,
-) -> Campaign:
-    """Change a draft (new or sent back for changes): every field, its items and tiers."""
+def update_campaign(actor: Any, campaign: Campaign, **spec: Any) -> Campaign:
+    """Change a draft (new or sent back for changes): every field, its items and tiers. ``spec``
+    takes the same keyword arguments as :func:`create_campaign` (without ``partner``/``submit``)."""
     if not access.managed_campaigns(actor).filter(pk=campaign.pk).exists():
         raise PermissionDenied(gettext("只能修改本企业的团购"))
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in EDITABLE_STATUSES:
         raise _error(None, gettext("只有草稿可以修改"), "invalid_state")
-    fields = {
-        "title": title,
-        "cutoff_at": cutoff_at,
-        "delivery_from": delivery_from,
-        "delivery_until": delivery_until,
-        "min_total_quantity": min_total_quantity,
-        "max_total_quantity": max_total_quantity,
-        "per_household_limit": per_household_limit,
-        "commission_rate": commission_rate,
-        "uncollected_days": uncollected_days,
-    }
+    unknown = set(spec) - {*CAMPAIGN_FIELDS, "items", "description", "station_ids", "county_ids"}
+    if unknown:
+        raise TypeError(f"update_campaign() got unexpected arguments {sorted(unknown)}")
+    fields = {k: spec.get(k, CAMPAIGN_DEFAULTS.get(k)) for k in CAMPAIGN_FIELDS}
+    items = spec.get("items") or []
     _validate_campaign(items=items, **fields)
-    for key, value in (fields | {"title": title.strip(), "description": description}).items():
+    for key, value in (
+        fields | {"title": fields["title"].strip(), "description": spec.get("description", "")}
+    ).items():
         setattr(campaign, key, value)
     campaign.save()
     PriceTier.objects.filter(item__campaign=campaign).delete()
     campaign.items.all().delete()  # a draft has no pledges
     _write_items(campaign, campaign.partner, items)
-    campaign.stations.set(station_ids or [])
-    campaign.counties.set(county_ids or [])
+    campaign.stations.set(spec.get("station_ids") or [])
+    campaign.counties.set(spec.get("county_ids") or [])
     return campaign
 
 

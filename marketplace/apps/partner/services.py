@@ -91,6 +91,17 @@ def is_sellable(record: StockRecord) -> bool:
     )
 
 
+def acting_partner(user: Any, wanted: Any = None) -> Partner | None:
+    """The partner a supplier page acts for: ``wanted`` (an id from the request) if the user may
+    manage it, else the first of the user's partners by name; None when the user has none."""
+    partners = permissions.partners_for(user).order_by("name", "pk")
+    if wanted and str(wanted).isdigit():
+        chosen = partners.filter(pk=int(wanted)).first()
+        if chosen is not None:
+            return chosen
+    return partners.first()
+
+
 # --- Onboarding and review ------------------------------------------------------------------------
 
 
