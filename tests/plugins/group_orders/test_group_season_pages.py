@@ -14,6 +14,7 @@ from django.utils import timezone
 from testkit import PASSWORD, make_group_buy, make_user
 
 from marketplace.accounts.models import Role, User
+from marketplace.apps.order import statuses as order_status
 from marketplace.apps.partner.credit_code import make_credit_code
 from marketplace.apps.partner.models import LicenceKind, Partner, PartnerLicence, VerificationStatus
 from marketplace.payments import services as payments
@@ -272,8 +273,8 @@ def test_campaign_form_preview_submit_review_close_and_ship(
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SHIPPED
     order = campaign.pickups.first().order
-    assert order.status == services.ORDER_SHIPPED and set(order.lines.values_list("status", flat=True)) == {
-        services.ORDER_SHIPPED
+    assert order.status == order_status.SHIPPED and set(order.lines.values_list("status", flat=True)) == {
+        order_status.SHIPPED
     }
     sales = c.get("/p/group-buy/supplier/sales/").content.decode()
     assert f"¥{po.total_amount}" in sales and "<svg" in sales
@@ -320,14 +321,24 @@ def test_overview_province_county_station_figures(
     assert agro.get(f"/p/group-buy/overview/?county={station_far.county_id}").status_code == 404
 
 
-def test_season_pages_are_english_after_switching(operator, supplier_user, supplier, fertilizer, wh, county, station_a):
+def test_season_pages_are_english_after_switching(
+    operator, supplier_user, supplier, fertilizer, wh, county, station_a
+):
     """Apart from data (names, titles), the supplier and operator pages have no Chinese in English."""
     import re
 
     from testkit import CJK, english_client
 
     campaign = make_group_buy(supplier_user, operator, supplier, [fertilizer], title="Spring NPK")
-    data = {supplier.name, fertilizer.title, county.name, station_a.name, wh.name, county.city, "长春市双阳区"}
+    data = {
+        supplier.name,
+        fertilizer.title,
+        county.name,
+        station_a.name,
+        wh.name,
+        county.city,
+        "长春市双阳区",
+    }
 
     def strip(html: str) -> str:
         main = re.search(r"<main>.*?</main>", html, re.S).group(0)
