@@ -16,6 +16,7 @@ STAFF_ROLES = frozenset({Role.STATION_STAFF, Role.OPERATOR})
 READ_STATION_ROLES = frozenset({Role.STATION_STAFF, Role.OPERATOR, Role.AGRONOMIST, Role.COUNTY_STAFF})
 DASHBOARD_ROLES = frozenset({Role.SUPPLIER, Role.COOPERATIVE, Role.OPERATOR})
 SUPPLIER_ROLES = frozenset({Role.SUPPLIER, Role.COOPERATIVE})
+OPERATOR_ROLES = frozenset({Role.OPERATOR})
 
 
 def core_menu(request: HttpRequest) -> list[MenuEntry]:
@@ -25,6 +26,7 @@ def core_menu(request: HttpRequest) -> list[MenuEntry]:
         MenuEntry(_("订单"), reverse("storefront:orders"), order=20),
         MenuEntry(_("商城"), reverse("storefront:catalogue"), order=30),
         MenuEntry(_("供应商中心"), reverse("storefront:supplier-portal"), SUPPLIER_ROLES, order=80),
+        MenuEntry(_("供应商审核"), reverse("storefront:operator-suppliers"), OPERATOR_ROLES, order=70),
         MenuEntry(_("管理后台"), reverse("dashboard:index"), DASHBOARD_ROLES, order=90),
     ]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import catalogue_views, views
+from . import catalogue_views, supplier_views, views
 
 app_name = "storefront"
 
@@ -16,17 +16,13 @@ urlpatterns = [
     path("supplier/", catalogue_views.supplier_portal, name="supplier-portal"),
     path("supplier/import-template.csv", catalogue_views.import_template, name="catalogue-import-template"),
     # One section of the supplier portal each (linked from the dashboard's 供应商中心 menu).
-    path(
-        "supplier/licences/",
-        catalogue_views.supplier_portal,
-        {"section": "licences"},
-        name="supplier-licences",
-    ),
-    path(
-        "supplier/warehouses/",
-        catalogue_views.supplier_portal,
-        {"section": "warehouses"},
-        name="supplier-warehouses",
-    ),
+    path("supplier/signup/", supplier_views.signup, name="supplier-signup"),
+    path("supplier/licences/", supplier_views.licences, name="supplier-licences"),
+    path("supplier/licences/<int:pk>/renew/", supplier_views.licence_renew, name="supplier-licence-renew"),
+    path("supplier/licences/<int:pk>/file/", supplier_views.licence_file, name="licence-file"),
+    path("supplier/warehouses/", supplier_views.warehouses, name="supplier-warehouses"),
+    path("supplier/stock/", supplier_views.stock, name="supplier-stock"),
+    path("operator/suppliers/", supplier_views.review_queue, name="operator-suppliers"),
+    path("operator/suppliers/<int:pk>/", supplier_views.review_detail, name="operator-supplier"),
     path("supplier/import/", catalogue_views.supplier_portal, {"section": "import"}, name="supplier-import"),
 ]

@@ -354,6 +354,7 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
         n_products += 1
 
     _licences(suppliers, stations)
+    logins["待审核供应商 pending supplier"] = _pending_supplier().username
 
     # Each installed plugin adds its own demo rows (the core never imports a plugin).
     from marketplace.core.extensions import DemoContext, plugins
@@ -488,3 +489,51 @@ def _licences(suppliers, stations) -> None:
         defaults={"restricted_scope": True, "valid_from": start, "valid_until": end},
     )
     enforce_licences(notify=False, today=date(2026, 3, 1))
+
+
+def _pending_supplier() -> User:
+    """A business that signed up and waits for review (licence scans attached), so the operator's
+    queue is not empty. Created once: an operator's decision on it survives running the demo again."""
+    from django.core.files.base import ContentFile
+
+    from marketplace.apps.partner.models import LicenceKind, PartnerLicence, PartnerStatusChange
+    from marketplace.core.documents import render_pdf
+
+    Partner = get_model("partner", "Partner")
+    name = "松原春禾农资有限公司"
+    partner, created = Partner.objects.get_or_create(
+        code="supplier-signup-01",
+        defaults={
+            "name": name,
+            "kind": PartnerKind.SUPPLIER,
+            "verification_status": VerificationStatus.PENDING,
+            **_onboarding(name, "91220700MA0Y00031", 31),
+        },
+    )
+    user = _user("supplier02", Role.SUPPLIER, "春禾农资 刘经理", phone="13904310031")
+    partner.users.add(user)
+    if created:
+        PartnerStatusChange.objects.create(
+            partner=partner, to_status=VerificationStatus.PENDING, reason="申请入驻"
+        )
+    scans = (
+        (LicenceKind.BUSINESS_LICENCE, partner.credit_code, date(2021, 3, 15), date(2041, 3, 14)),
+        (LicenceKind.PESTICIDE_BUSINESS, "农药经许(吉)22070200031", date(2025, 1, 1), date(2029, 12, 31)),
+    )
+    for kind, number, start, end in scans:
+        licence, _ = PartnerLicence.objects.get_or_create(
+            partner=partner, kind=kind, number=number, defaults={"valid_from": start, "valid_until": end}
+        )
+        if not licence.file:
+            pdf = render_pdf(
+                "documents/demo_licence.html",
+                {
+                    "kind": licence.get_kind_display(),
+                    "number": number,
+                    "partner": partner,
+                    "valid_from": start,
+                    "valid_until": end,
+                },
+            )
+            licence.file.save(f"demo-{partner.code}-{kind}.pdf", ContentFile(pdf), save=True)
+    return user

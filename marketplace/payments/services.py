@@ -979,21 +979,87 @@ def credit_commission(
     return post(commission_move(station_id, amount, key, reference, memo))
 
 
-def pay_out_commission(actor: Any, station: Station, amount: Decimal, key: str) -> LedgerEntry | None:
+def pay_out_commission(
+    actor: Any, station: Station, amount: Decimal, key: str, reference: str = ""
+) -> LedgerEntry | None:
     if not permissions.is_operator(actor):
         raise PermissionDenied(gettext("只有平台运营可以支付佣金"))
-    if money(amount) > commission_balance(station):
-        raise ValidationError({"amount": ValidationError(gettext("超过应付佣金"), code="invalid")})
-    return post(
-        Move(
-            key,
-            "commission_payout",
-            station_commission(station.pk),
-            PLATFORM_BANK,
-            amount,
-            station.pk,
-            memo="佣金支付",
+    with transaction.atomic():
+        # One payout at a time per station, so two runs can never pay the same balance twice.
+        Station.objects.select_for_update().filter(pk=station.pk).first()
+        if money(amount) > commission_balance(station):
+            raise ValidationError({"amount": ValidationError(gettext("超过应付佣金"), code="invalid")})
+        return post(
+            Move(
+                key,
+                "commission_payout",
+                station_commission(station.pk),
+                PLATFORM_BANK,
+                amount,
+                station.pk,
+                reference=reference,
+                memo="佣金支付",
+            )
         )
+
+
+PAYOUT_RUN_PREFIX = "PAYOUT-"
+
+
+def account_balances(prefix: str, suffix: str) -> dict[int, Decimal]:
+    """Balances (debits − credits) of every ``<prefix><id><suffix>`` account, by id, in two
+    grouped queries (e.g. ``station:``/``:commission`` for all stations at once)."""
+    out: dict[int, Decimal] = {}
+    for side, sign in (("debit_account", 1), ("credit_account", -1)):
+        rows = (
+            LedgerEntry.objects.filter(**{f"{side}__startswith": prefix, f"{side}__endswith": suffix})
+            .values(side)
+            .annotate(s=Sum("amount"))
+        )
+        for row in rows:
+            middle = row[side][len(prefix) : len(row[side]) - len(suffix)]
+            if middle.isdigit():
+                out[int(middle)] = out.get(int(middle), ZERO) + sign * row["s"]
+    return {k: money(v) for k, v in out.items()}
+
+
+def commission_balances() -> dict[int, Decimal]:
+    """Commission owed to each station (positive: the platform owes it), all stations at once."""
+    return {sid: -value for sid, value in account_balances("station:", ":commission").items() if value}
+
+
+def run_commission_payouts(actor: Any, run_key: str, station_ids: list[int] | None = None) -> dict[str, Any]:
+    """A payout run: pay every station (or the listed ones) its whole commission balance. Each
+    station's payout is keyed by the run, so submitting the same run again pays nothing twice."""
+    if not permissions.is_operator(actor):
+        raise PermissionDenied(gettext("只有平台运营可以支付佣金"))
+    run_key = (run_key or "").strip()
+    if not run_key or len(run_key) > 64:
+        raise ValidationError({"run": ValidationError(gettext("缺少批次编号"), code="required")})
+    reference = f"{PAYOUT_RUN_PREFIX}{run_key}"[:64]
+    owed = commission_balances()
+    if station_ids is not None:
+        owed = {sid: v for sid, v in owed.items() if sid in set(station_ids)}
+    paid, total = 0, ZERO
+    for station in Station.objects.filter(pk__in=[sid for sid, v in owed.items() if v > 0]).order_by("pk"):
+        entry = pay_out_commission(
+            actor, station, owed[station.pk], f"commission-payout:{run_key}:{station.pk}", reference
+        )
+        if entry is not None:
+            paid += 1
+            total += entry.amount
+    return {"reference": reference, "stations": paid, "total": money(total)}
+
+
+def payout_runs(limit: int = 20) -> list[dict[str, Any]]:
+    """Past payout runs, newest first: reference, stations paid, total, when."""
+    from django.db.models import Count, Min
+
+    return list(
+        LedgerEntry.objects.filter(kind="commission_payout", reference__startswith=PAYOUT_RUN_PREFIX)
+        .values("reference")
+        .annotate(stations=Count("pk"), total=Sum("amount"), at=Min("created_at"))
+        .order_by("-at")[:limit]
     )
 
 

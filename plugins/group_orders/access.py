@@ -5,11 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy
 
 from marketplace.accounts.models import Role
 from marketplace.core import permissions
 
 from .models import Campaign, CampaignStatus, Pickup, Pledge, PurchaseOrder, StationDelivery
+
+#: The season overview (province → county → station): operators, county staff and agronomists
+#: (each sees the stations they may read).
+VIEW_OVERVIEW = permissions.register(
+    permissions.Permission(
+        "group_buy_overview",
+        lambda user: permissions.has_role(user, Role.COUNTY_STAFF, Role.AGRONOMIST),
+        gettext_lazy("无权查看总览"),
+    )
+)
 
 PUBLIC_STATUSES = (
     CampaignStatus.OPEN,

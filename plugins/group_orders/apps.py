@@ -67,6 +67,19 @@ class GroupOrdersConfig(MarketplacePlugin):
             order=17,
         )
 
+        suppliers = frozenset({Role.SUPPLIER, Role.COOPERATIVE})
+        yield MenuEntry(str(_("团购管理")), reverse("group-buy:supplier"), suppliers, order=81)
+        yield MenuEntry(str(_("采购单与发货")), reverse("group-buy:supplier-orders"), suppliers, order=82)
+        operators = frozenset({Role.OPERATOR})
+        yield MenuEntry(str(_("团购审核")), reverse("group-buy:review"), operators, order=71)
+        yield MenuEntry(str(_("佣金支付")), reverse("group-buy:payouts"), operators, order=72)
+        yield MenuEntry(
+            str(_("全省总览")),
+            reverse("group-buy:overview"),
+            frozenset({Role.OPERATOR, Role.COUNTY_STAFF}),
+            order=73,
+        )
+
     def home_panels(self, request: HttpRequest) -> Iterable[HomePanel]:
         from .services import campaign_progress, my_open_campaigns
 
@@ -189,6 +202,12 @@ class GroupOrdersConfig(MarketplacePlugin):
                     )
                 )
         return offers
+
+    def demo_data(self, demo: Any) -> None:
+        """Open, pending and closed campaigns with tiers, pledges and purchase orders to ship."""
+        from .demo import seed
+
+        seed(demo)
 
     def delivery_requests(self, ready_by: date | None = None) -> Iterable[DeliveryRequest]:
         """Station deliveries of successfully closed campaigns still waiting to leave the warehouse."""

@@ -603,7 +603,6 @@ class GroupBuyPledgeComplete(BaseMutation):
 
 
 class GroupBuyPledgeCancel(BaseMutation):
-
     class Meta:
         permissions = (permissions.ACT_FOR_HOUSEHOLD,)
 
@@ -644,7 +643,6 @@ class DeliveryCountInput(graphene.InputObjectType):
 
 
 class GroupBuyDeliveryShip(BaseMutation):
-
     class Meta:
         permissions = (permissions.PARTNER,)
 
@@ -722,7 +720,6 @@ class GroupBuyPickupCollect(BaseMutation):
 
 
 class CashReconcile(BaseMutation):
-
     class Meta:
         permissions = (permissions.STATION_STAFF,)
 

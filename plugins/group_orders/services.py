@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from oscar.core.loading import get_model
 
 from marketplace.apps.catalogue.services import can_station_buy
@@ -63,6 +63,87 @@ class ItemSpec:
     tiers: list[tuple[int, Decimal]] = field(default_factory=list)  # (min total quantity, unit price)
 
 
+#: The campaign's own fields that create_campaign / update_campaign write (and their defaults).
+CAMPAIGN_FIELDS = (
+    "title",
+    "cutoff_at",
+    "delivery_from",
+    "delivery_until",
+    "min_total_quantity",
+    "max_total_quantity",
+    "per_household_limit",
+    "commission_rate",
+    "uncollected_days",
+)
+CAMPAIGN_DEFAULTS: dict[str, Any] = {
+    "max_total_quantity": None,
+    "per_household_limit": 0,
+    "commission_rate": Decimal("0"),
+    "uncollected_days": 14,
+}
+
+#: Campaigns the supplier may still change: drafts (including those sent back for changes).
+EDITABLE_STATUSES = (CampaignStatus.DRAFT,)
+
+
+def _validate_campaign(
+    *,
+    title: str,
+    cutoff_at: datetime,
+    delivery_from: date,
+    delivery_until: date,
+    min_total_quantity: int,
+    max_total_quantity: int | None,
+    per_household_limit: int,
+    commission_rate: Decimal,
+    uncollected_days: int,
+    items: list[ItemSpec],
+) -> None:
+    if not title.strip():
+        raise _error("title", gettext("请填写团购名称"), "required")
+    if cutoff_at <= timezone.now():
+        raise _error("cutoffAt", gettext("截单时间须晚于现在"))
+    if delivery_until < delivery_from or delivery_from < timezone.localtime(cutoff_at).date():
+        raise _error("deliveryFrom", gettext("配送时间须在截单之后且起止有序"))
+    if min_total_quantity < 1:
+        raise _error("minTotalQuantity", gettext("成团最低总量须大于零"))
+    if max_total_quantity is not None and max_total_quantity < min_total_quantity:
+        raise _error("maxTotalQuantity", gettext("供货上限不能小于成团最低总量"))
+    if per_household_limit < 0:
+        raise _error("perHouseholdLimit", gettext("每户限购不能为负"))
+    if not (1 <= uncollected_days <= 90):
+        raise _error("uncollectedDays", gettext("逾期未取天数须在 1–90 之间"))
+    if not (Decimal("0") <= Decimal(commission_rate) <= Decimal("30")):
+        raise _error("commissionRate", gettext("佣金比例须在 0–30% 之间"))
+    if not items:
+        raise _error("items", gettext("至少需要一个商品"), "required")
+    if len({spec.product_id for spec in items}) != len(items):
+        raise _error("items", gettext("同一商品只能出现一次"))
+
+
+def _write_items(campaign: Campaign, partner: Any, items: list[ItemSpec]) -> None:
+    StockRecord = get_model("partner", "StockRecord")
+    for spec in items:
+        record = StockRecord.objects.filter(partner=partner, product_id=spec.product_id).first()
+        if record is None:
+            raise _error("items", gettext("商品不属于该供应商或无库存记录"))
+        base = payments.money(spec.base_price)
+        if base <= 0:
+            raise _error("items", gettext("原价须大于零"))
+        item = CampaignItem.objects.create(
+            campaign=campaign, product_id=spec.product_id, stockrecord=record, base_price=base
+        )
+        last = base
+        thresholds: set[int] = set()
+        for threshold, price in sorted(spec.tiers):
+            price = payments.money(price)
+            if threshold < 1 or price <= 0 or price > last or threshold in thresholds:
+                raise _error("items", gettext("阶梯价须随数量递减且大于零"))
+            thresholds.add(threshold)
+            last = price
+            PriceTier.objects.create(item=item, min_quantity=threshold, unit_price=price)
+
+
 @transaction.atomic
 def create_campaign(
     actor: Any,
@@ -81,57 +162,23 @@ def create_campaign(
     description: str = "",
     station_ids: list[int] | None = None,
     county_ids: list[int] | None = None,
+    submit: bool = True,
 ) -> Campaign:
-    """A supplier (for its own partner) or an operator drafts a campaign and submits it for approval."""
+    """A supplier (for its own partner) or an operator sets up a campaign: submitted for approval
+    (``pending``) at once, or kept as a ``draft`` to edit, preview and submit later (pages)."""
     if not permissions.can_manage_partner(actor, partner):
         raise PermissionDenied(gettext("只能为本企业发起团购"))
-    if not title.strip():
-        raise _error("title", gettext("请填写团购名称"), "required")
-    if cutoff_at <= timezone.now():
-        raise _error("cutoffAt", gettext("截单时间须晚于现在"))
-    if delivery_until < delivery_from or delivery_from < timezone.localtime(cutoff_at).date():
-        raise _error("deliveryFrom", gettext("配送时间须在截单之后且起止有序"))
-    if min_total_quantity < 1:
-        raise _error("minTotalQuantity", gettext("成团最低总量须大于零"))
-    if max_total_quantity is not None and max_total_quantity < min_total_quantity:
-        raise _error("maxTotalQuantity", gettext("供货上限不能小于成团最低总量"))
-    if not (Decimal("0") <= Decimal(commission_rate) <= Decimal("30")):
-        raise _error("commissionRate", gettext("佣金比例须在 0–30% 之间"))
-    if not items:
-        raise _error("items", gettext("至少需要一个商品"), "required")
-    StockRecord = get_model("partner", "StockRecord")
+    given = locals()
+    fields = {k: given[k] for k in CAMPAIGN_FIELDS}
+    _validate_campaign(items=items, **fields)
     campaign = Campaign.objects.create(
-        title=title.strip(),
         description=description,
         partner=partner,
         created_by=actor,
-        status=CampaignStatus.PENDING,
-        cutoff_at=cutoff_at,
-        delivery_from=delivery_from,
-        delivery_until=delivery_until,
-        min_total_quantity=min_total_quantity,
-        max_total_quantity=max_total_quantity,
-        per_household_limit=per_household_limit,
-        commission_rate=commission_rate,
-        uncollected_days=uncollected_days,
+        status=CampaignStatus.PENDING if submit else CampaignStatus.DRAFT,
+        **(fields | {"title": title.strip()}),
     )
-    for spec in items:
-        record = StockRecord.objects.filter(partner=partner, product_id=spec.product_id).first()
-        if record is None:
-            raise _error("items", gettext("商品不属于该供应商或无库存记录"))
-        base = payments.money(spec.base_price)
-        if base <= 0:
-            raise _error("items", gettext("原价须大于零"))
-        item = CampaignItem.objects.create(
-            campaign=campaign, product_id=spec.product_id, stockrecord=record, base_price=base
-        )
-        last = base
-        for threshold, price in sorted(spec.tiers):
-            price = payments.money(price)
-            if threshold < 1 or price <= 0 or price > last:
-                raise _error("items", gettext("阶梯价须随数量递减且大于零"))
-            last = price
-            PriceTier.objects.create(item=item, min_quantity=threshold, unit_price=price)
+    _write_items(campaign, partner, items)
     if station_ids:
         campaign.stations.set(station_ids)
     if county_ids:
@@ -140,21 +187,141 @@ def create_campaign(
 
 
 @transaction.atomic
-def review_campaign(actor: Any, campaign: Campaign, approve: bool, note: str = "") -> Campaign:
-    """Operator approval: only an approved campaign opens for pledges."""
+def update_campaign(actor: Any, campaign: Campaign, **spec: Any) -> Campaign:
+    """Change a draft (new or sent back for changes): every field, its items and tiers. ``spec``
+    takes the same keyword arguments as :func:`create_campaign` (without ``partner``/``submit``)."""
+    if not access.managed_campaigns(actor).filter(pk=campaign.pk).exists():
+        raise PermissionDenied(gettext("只能修改本企业的团购"))
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status not in EDITABLE_STATUSES:
+        raise _error(None, gettext("只有草稿可以修改"), "invalid_state")
+    unknown = set(spec) - {*CAMPAIGN_FIELDS, "items", "description", "station_ids", "county_ids"}
+    if unknown:
+        raise TypeError(f"update_campaign() got unexpected arguments {sorted(unknown)}")
+    fields = {k: spec.get(k, CAMPAIGN_DEFAULTS.get(k)) for k in CAMPAIGN_FIELDS}
+    items = spec.get("items") or []
+    _validate_campaign(items=items, **fields)
+    for key, value in (
+        fields | {"title": fields["title"].strip(), "description": spec.get("description", "")}
+    ).items():
+        setattr(campaign, key, value)
+    campaign.save()
+    PriceTier.objects.filter(item__campaign=campaign).delete()
+    campaign.items.all().delete()  # a draft has no pledges
+    _write_items(campaign, campaign.partner, items)
+    campaign.stations.set(spec.get("station_ids") or [])
+    campaign.counties.set(spec.get("county_ids") or [])
+    return campaign
+
+
+@transaction.atomic
+def submit_campaign(actor: Any, campaign: Campaign) -> Campaign:
+    """The supplier sends a draft to the operators for approval."""
+    if not access.managed_campaigns(actor).filter(pk=campaign.pk).exists():
+        raise PermissionDenied(gettext("只能提交本企业的团购"))
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status not in EDITABLE_STATUSES:
+        raise _error(None, gettext("只有草稿可以提交审核"), "invalid_state")
+    if campaign.cutoff_at <= timezone.now():
+        raise _error("cutoffAt", gettext("截单时间须晚于现在"))
+    if not campaign.items.exists():
+        raise _error("items", gettext("至少需要一个商品"), "required")
+    campaign.status = CampaignStatus.PENDING
+    campaign.save(update_fields=["status"])
+    return campaign
+
+
+#: Operator decisions on a pending campaign → the status it moves to.
+REVIEW_DECISIONS = {
+    "approve": CampaignStatus.OPEN,
+    "reject": CampaignStatus.REJECTED,
+    "changes": CampaignStatus.DRAFT,  # sent back to the supplier to change and submit again
+}
+
+
+@transaction.atomic
+def review_campaign(
+    actor: Any, campaign: Campaign, approve: bool | None = None, note: str = "", decision: str = ""
+) -> Campaign:
+    """Operator review of a pending campaign: approve (it opens for pledges), reject (final, with
+    a reason) or request changes (back to draft with the note)."""
     if not permissions.is_operator(actor):
         raise PermissionDenied(gettext("只有平台运营可以审核团购"))
+    decision = decision or ("approve" if approve else "reject")
+    if decision not in REVIEW_DECISIONS:
+        raise _error("decision", gettext("未知审核结果"))
+    note = (note or "").strip()
+    if decision != "approve" and not note and not (decision == "reject" and approve is False):
+        raise _error("note", gettext("请填写原因或修改意见"), "required")
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != CampaignStatus.PENDING:
         raise _error(None, gettext("该团购不在待审核状态"), "invalid_state")
-    if approve and campaign.cutoff_at <= timezone.now():
-        raise _error(None, gettext("截单时间已过，无法开放"), "invalid_state")
-    campaign.status = CampaignStatus.OPEN if approve else CampaignStatus.REJECTED
+    if decision == "approve":
+        if campaign.cutoff_at <= timezone.now():
+            raise _error(None, gettext("截单时间已过，无法开放"), "invalid_state")
+        _check_sellable(campaign)
+    campaign.status = REVIEW_DECISIONS[decision]
     campaign.approved_by = actor
     campaign.approved_at = timezone.now()
     campaign.review_note = note[:255]
     campaign.save(update_fields=["status", "approved_by", "approved_at", "review_note"])
     return campaign
+
+
+def _check_sellable(campaign: Campaign) -> None:
+    """Only what may be sold opens: an approved supplier, stock not blocked for licences."""
+    from marketplace.apps.partner.services import is_sellable
+
+    if not campaign.partner.is_verified:
+        raise _error(None, gettext("供应商尚未通过审核，不能开放团购"), "invalid_state")
+    blocked = [
+        item.product.title
+        for item in campaign.items.select_related("stockrecord__partner", "stockrecord__product", "product")
+        if not is_sellable(item.stockrecord)
+    ]
+    if blocked:
+        raise _error(
+            "items",
+            gettext("以下商品当前不可销售（资质不符或未上架）：%(items)s")
+            % {"items": gettext("、").join(blocked)},
+            "not_allowed",
+        )
+
+
+def request_close(actor: Any, campaign: Campaign) -> Campaign:
+    """An operator closes an open campaign now (before its cutoff) or resumes an unfinished close:
+    the close runs as the background task (in-process without a broker); pages show its phase."""
+    if not permissions.is_operator(actor):
+        raise PermissionDenied(gettext("只有平台运营可以手动结算团购"))
+    campaign = Campaign.objects.get(pk=campaign.pk)
+    if campaign.status not in (CampaignStatus.OPEN, CampaignStatus.CLOSING):
+        raise _error(None, gettext("该团购不能结算"), "invalid_state")
+    from . import tasks
+
+    transaction.on_commit(lambda: tasks.close_campaign.delay(campaign.pk, force=True))
+    return campaign
+
+
+CLOSE_PHASES = {
+    "": gettext_lazy("未开始"),
+    "pricing": gettext_lazy("计算成交价"),
+    "settle": gettext_lazy("生成订单与结算"),
+    "purchase_orders": gettext_lazy("生成采购单"),
+    "release": gettext_lazy("退款与释放"),
+    "finish": gettext_lazy("发送通知"),
+    "done": gettext_lazy("已完成"),
+}
+
+
+def close_status(campaign: Campaign) -> dict[str, Any]:
+    """What the close page shows: the persisted phase and how many chunks are done."""
+    return {
+        "phase": campaign.close_phase,
+        "label": CLOSE_PHASES.get(campaign.close_phase, campaign.close_phase),
+        "steps_done": campaign.close_steps.count(),
+        "running": campaign.status == CampaignStatus.CLOSING,
+        "closed_at": campaign.closed_at,
+    }
 
 
 # --- Prices and progress ------------------------------------------------------------------------
@@ -546,7 +713,7 @@ def receive_delivery(
             station_id=delivery.station_id,
             status=PickupStatus.AWAITING_DELIVERY,
         )
-        ready = list(pickups.select_related("household").only("pk", "code", "household__phone"))
+        ready = list(pickups.select_related("household").only("pk", "code", "order", "household__phone"))
         pickups.update(status=PickupStatus.READY, ready_at=delivery.received_at)
         move_station_orders(delivery.campaign_id, delivery.station_id, order_status.AT_STATION, actor)
     station = delivery.station

@@ -12,10 +12,11 @@ def close_due_campaigns() -> list[int]:
 
 
 @shared_task(name="plugins.group_orders.tasks.close_campaign", acks_late=True)
-def close_campaign(campaign_id: int) -> int:
+def close_campaign(campaign_id: int, force: bool = False) -> int:
+    """Close one campaign (``force``: before its cutoff, an operator's manual close)."""
     from .closing import close_campaign as run
 
-    return run(campaign_id, force=False).pk
+    return run(campaign_id, force=force).pk
 
 
 @shared_task(name="plugins.group_orders.tasks.announce_orders", acks_late=True)

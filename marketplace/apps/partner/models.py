@@ -71,6 +71,7 @@ class Partner(AbstractPartner):
 
 
 class LicenceKind(models.TextChoices):
+    BUSINESS_LICENCE = "business_licence", _("营业执照")
     PESTICIDE_BUSINESS = "pesticide_business", _("农药经营许可证")
     SEED_BUSINESS = "seed_business", _("种子生产经营许可证")
     FERTILIZER_REGISTRATION = "fertilizer_registration", _("肥料登记证")

@@ -91,6 +91,17 @@ def is_sellable(record: StockRecord) -> bool:
     )
 
 
+def acting_partner(user: Any, wanted: Any = None) -> Partner | None:
+    """The partner a supplier page acts for: ``wanted`` (an id from the request) if the user may
+    manage it, else the first of the user's partners by name; None when the user has none."""
+    partners = permissions.partners_for(user).order_by("name", "pk")
+    if wanted and str(wanted).isdigit():
+        chosen = partners.filter(pk=int(wanted)).first()
+        if chosen is not None:
+            return chosen
+    return partners.first()
+
+
 # --- Onboarding and review ------------------------------------------------------------------------
 
 
@@ -164,6 +175,52 @@ def register_partner(actor: Any, data: dict[str, Any]) -> Partner:
         partner.users.add(actor)
     _record(partner, actor, "", VerificationStatus.PENDING, "申请入驻")
     return partner
+
+
+@transaction.atomic
+def sign_up(
+    data: dict[str, Any], *, username: str, password: str, mobile: str, display_name: str = ""
+) -> tuple[Any, Partner]:
+    """A business signs up from the public page: its login (role supplier or cooperative, from
+    ``kind``) and its company registration, pending until an operator approves it."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+
+    from marketplace.accounts.models import phone_validator
+
+    User = get_user_model()
+    errors: dict[str, ValidationError] = {}
+    username = (username or "").strip()
+    mobile = (mobile or "").strip()
+    if not username:
+        errors["username"] = ValidationError(gettext("请填写用户名"), code="required")
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = ValidationError(gettext("该用户名已被使用"), code="unique")
+    try:
+        phone_validator(mobile)
+    except ValidationError as exc:
+        errors["mobile"] = exc
+    else:
+        if User.objects.filter(phone=mobile).exists():
+            errors["mobile"] = ValidationError(gettext("该手机号已注册"), code="unique")
+    kind = data.get("kind") or PartnerKind.SUPPLIER
+    role = Role.COOPERATIVE if kind == PartnerKind.COOPERATIVE else Role.SUPPLIER
+    user = User(username=username, phone=mobile or None, role=role, display_name=(display_name or "")[:64])
+    try:
+        validate_password(password or "", user)
+    except ValidationError as exc:
+        errors["password"] = exc
+    try:
+        cleaned = _clean_registration(data)
+    except ValidationError as exc:
+        errors.update({k: ValidationError(v) for k, v in exc.message_dict.items()})
+        cleaned = {}
+    if errors:
+        raise ValidationError(errors)
+    user.set_password(password)
+    user.save()
+    partner = register_partner(user, cleaned)
+    return user, partner
 
 
 @transaction.atomic
@@ -293,6 +350,39 @@ def add_licence(
     licence.full_clean()
     licence.save()
     transaction.on_commit(lambda: _recheck_partner(partner.pk))
+    return licence
+
+
+@transaction.atomic
+def renew_licence(
+    actor: Any,
+    licence: PartnerLicence,
+    *,
+    valid_until: date,
+    valid_from: date | None = None,
+    file: Any = None,
+) -> PartnerLicence:
+    """A renewed licence: new validity (and scan); sales it blocked resume after the re-check."""
+    permissions.require(
+        permissions.can_manage_partner(actor, licence.partner), gettext("无权为该供应商上传证照")
+    )
+    licence = PartnerLicence.objects.select_for_update().get(pk=licence.pk)
+    valid_from = valid_from or licence.valid_from
+    if valid_until is None or valid_until < valid_from:
+        raise ValidationError(
+            {"valid_until": ValidationError(gettext("有效期至不能早于有效期起"), code="invalid")}
+        )
+    if valid_until <= licence.valid_until and valid_from == licence.valid_from and file is None:
+        raise ValidationError(
+            {"valid_until": ValidationError(gettext("续期后的有效期须延后"), code="invalid")}
+        )
+    licence.valid_from, licence.valid_until, licence.revoked = valid_from, valid_until, False
+    if file is not None:
+        licence.file = file
+    licence.full_clean()
+    licence.save()
+    partner_id = licence.partner_id
+    transaction.on_commit(lambda: _recheck_partner(partner_id))
     return licence
 
 
