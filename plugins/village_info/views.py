@@ -42,8 +42,11 @@ PAGE_SIZE = 30
 
 def _errors(exc: ValidationError) -> dict[str, list[str]]:
     if hasattr(exc, "error_dict"):
-        return {k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()}
-    return {"__all__": list(exc.messages)}
+        return {
+            ("general" if k == "__all__" else k): [str(m) for e in v for m in e.messages]
+            for k, v in exc.error_dict.items()
+        }
+    return {"general": list(exc.messages)}
 
 
 def _pdf(content: bytes, filename: str) -> HttpResponse:
