@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Avg, Count, Exists, Min, OuterRef, Q, QuerySet, Subquery, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from marketplace.core import permissions
@@ -247,12 +247,17 @@ def publish_due_notices(now: datetime | None = None) -> int:
     return len(due) + len(stale)
 
 
+#: SMS reach farmers in Chinese, whatever language the sender's page is in.
+FARMER_LANGUAGE = "zh-hans"
+
+
 def sms_text_for(notice: Notice) -> str:
-    sender = notice.issuer or _("益农信息社")
-    return _("【%(sender)s】%(text)s 详情请到本村益农信息社查看。回T退订") % {
-        "sender": sender,
-        "text": notice.sms_text,
-    }
+    with translation.override(FARMER_LANGUAGE):
+        sender = notice.issuer or _("益农信息社")
+        return _("【%(sender)s】%(text)s 详情请到本村益农信息社查看。回T退订") % {
+            "sender": sender,
+            "text": notice.sms_text,
+        }
 
 
 def fan_out(notice_id: int) -> Notice | None:
@@ -880,10 +885,11 @@ def answer_question(user: Any, question: Question, text: str) -> Answer:
         question.status, question.answered_at = QuestionStatus.ANSWERED, question.answered_at or now
         phone = question.household.phone if question.household_id else ""
         if phone:
-            sms = _("【益农信息社】您咨询的%(crop)s问题专家已回复：%(text)s") % {
-                "crop": question.crop,
-                "text": text[:50] + ("…" if len(text) > 50 else ""),
-            }
+            with translation.override(FARMER_LANGUAGE):
+                sms = _("【益农信息社】您咨询的%(crop)s问题专家已回复：%(text)s") % {
+                    "crop": question.crop,
+                    "text": text[:50] + ("…" if len(text) > 50 else ""),
+                }
             send_sms(phone, sms, dedupe_key=f"village:answer:{answer.pk}")
         if first:
             logger.info("Question %s answered", question.pk)
