@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy
 
 from marketplace.accounts.models import Role
 from marketplace.core import permissions
@@ -112,3 +113,16 @@ def can_record_prices(user: Any, county: County | None) -> bool:
     if county is None:
         return permissions.is_operator(user)
     return counties_for(user).filter(pk=county.pk).exists()
+
+
+# Declared permissions (GraphQL ``Meta.permissions`` and ``permission_required`` pages); which
+# counties, stations and households stay in the querysets above.
+PUBLISH = permissions.register(
+    permissions.Permission("village_info.publish", can_publish, gettext_lazy("无权发布通知"))
+)
+COUNTY_WORK = permissions.register(
+    permissions.Permission(
+        "village_info.county_work", is_county_user, gettext_lazy("只有县级人员、农技人员或平台运营可以操作")
+    )
+)
+STATION_WORK = permissions.STATION_STAFF

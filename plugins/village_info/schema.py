@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 from marketplace.core import permissions
-from marketplace.graphql.core.mutations import BaseMutation, require_login
+from marketplace.graphql.core.mutations import BaseMutation
 from marketplace.graphql.core.types import page, page_args
 from marketplace.stations.models import County
 
@@ -231,6 +231,9 @@ class NoticeInput(graphene.InputObjectType):
 class VillageNoticePublish(BaseMutation):
     """Publish (or schedule) a notice to the province, counties, townships or stations."""
 
+    class Meta:
+        permissions = (access.PUBLISH,)
+
     class Arguments:
         input = NoticeInput(required=True)
 
@@ -238,7 +241,7 @@ class VillageNoticePublish(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, input: dict[str, Any]) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         kind = input["kind"]
         data = services.NoticeInput(
             title=input["title"],
@@ -260,6 +263,9 @@ class VillageNoticePublish(BaseMutation):
 class VillageNoticeConfirm(BaseMutation):
     """Station staff mark a notice read, or posted on the station wall."""
 
+    class Meta:
+        permissions = (access.STATION_WORK,)
+
     class Arguments:
         receipt_id = graphene.ID(required=True)
         posted = graphene.Boolean(description="true: posted on the wall (implies read)")
@@ -268,7 +274,7 @@ class VillageNoticeConfirm(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, receipt_id: str, posted: bool = False) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         receipt = (
             access.managed_receipts(user).select_related("notice").get(pk=_int_id(receipt_id, "receiptId"))
         )
@@ -277,6 +283,9 @@ class VillageNoticeConfirm(BaseMutation):
 
 
 class VillageSmsPreferenceSet(BaseMutation):
+    class Meta:
+        permissions = (access.STATION_WORK,)
+
     class Arguments:
         household_id = graphene.ID(required=True)
         opted_in = graphene.Boolean(required=True)
@@ -285,7 +294,7 @@ class VillageSmsPreferenceSet(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, household_id: str, opted_in: bool) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         household = permissions.managed_households(user).get(pk=_int_id(household_id, "householdId"))
         return {"opted_in": services.set_sms_preference(user, household, opted_in).opted_in}
 
@@ -301,6 +310,9 @@ class AnswerRowInput(graphene.InputObjectType):
 
 
 class VillageSurveyCreate(BaseMutation):
+    class Meta:
+        permissions = (access.COUNTY_WORK,)
+
     class Arguments:
         county_id = graphene.ID(required=True)
         title = graphene.String(required=True)
@@ -313,7 +325,7 @@ class VillageSurveyCreate(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, county_id: str, **data: Any) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         county = access.counties_for(user).filter(pk=_int_id(county_id, "countyId")).first()
         if county is None:
             raise PermissionDenied(_("只能为您负责的县区发起调查"))
@@ -322,6 +334,9 @@ class VillageSurveyCreate(BaseMutation):
 
 class VillageSurveyAnswerSave(BaseMutation):
     """Replace one household's answers (station staff, by phone or from a paper sheet)."""
+
+    class Meta:
+        permissions = (access.STATION_WORK,)
 
     class Arguments:
         survey_id = graphene.ID(required=True)
@@ -335,7 +350,7 @@ class VillageSurveyAnswerSave(BaseMutation):
     def perform(
         cls, info: Any, survey_id: str, household_id: str, method: str, rows: list[Any]
     ) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         survey = access.surveys_for(user).get(pk=_int_id(survey_id, "surveyId"))
         household = (
             access.answerable_households(user)
@@ -353,6 +368,9 @@ class VillageSurveyAnswerSave(BaseMutation):
 
 
 class VillageQuestionAsk(BaseMutation):
+    class Meta:
+        permissions = (access.STATION_WORK,)
+
     class Arguments:
         station_id = graphene.ID(required=True)
         household_id = graphene.ID()
@@ -366,7 +384,7 @@ class VillageQuestionAsk(BaseMutation):
     def perform(
         cls, info: Any, station_id: str, crop: str, topic: Any, text: str, household_id: str | None = None
     ):
-        user = require_login(info)
+        user = info.context.user
         station = access.askable_stations(user).get(pk=_int_id(station_id, "stationId"))
         household = None
         if household_id:
@@ -376,6 +394,9 @@ class VillageQuestionAsk(BaseMutation):
 
 
 class VillageQuestionAnswer(BaseMutation):
+    class Meta:
+        permissions = (access.COUNTY_WORK,)
+
     class Arguments:
         question_id = graphene.ID(required=True)
         text = graphene.String(required=True)
@@ -384,7 +405,7 @@ class VillageQuestionAnswer(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, question_id: str, text: str) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         question = (
             access.questions_for(user).select_related("household").get(pk=_int_id(question_id, "questionId"))
         )
@@ -393,6 +414,9 @@ class VillageQuestionAnswer(BaseMutation):
 
 
 class VillageGrainPriceRecord(BaseMutation):
+    class Meta:
+        permissions = (access.COUNTY_WORK,)
+
     class Arguments:
         county_id = graphene.ID(required=True)
         commodity = graphene.String(required=True)
@@ -405,7 +429,7 @@ class VillageGrainPriceRecord(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, county_id: str, note: str = "", **data: Any) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         county = access.counties_for(user).filter(pk=_int_id(county_id, "countyId")).first()
         if county is None:
             raise PermissionDenied(_("只能录入您负责县区的价格"))

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from marketplace.core import permissions
 from marketplace.core.documents import render_pdf
+from marketplace.core.permissions import permission_required
 from marketplace.stations.models import County, Station, Township
 
 from . import access, charts, imports, services
@@ -73,7 +73,7 @@ def _ids(request: HttpRequest, name: str) -> list[int]:
     return out
 
 
-@login_required
+@permission_required()
 def index(request: HttpRequest) -> HttpResponse:
     return redirect("info:notices")
 
@@ -81,7 +81,7 @@ def index(request: HttpRequest) -> HttpResponse:
 # --- Notices ------------------------------------------------------------------------------------
 
 
-@login_required
+@permission_required()
 def notices(request: HttpRequest) -> HttpResponse:
     user = request.user
     context: dict[str, Any] = {"can_publish": access.can_publish(user)}
@@ -112,11 +112,9 @@ def _audience(user: Any) -> dict[str, Any]:
     }
 
 
-@login_required
+@permission_required(access.PUBLISH)
 def notice_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     user = request.user
-    if not access.can_publish(user):
-        raise PermissionDenied(_("无权发布通知"))
     notice = get_object_or_404(access.managed_notices(user), pk=pk) if pk else None
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -173,7 +171,7 @@ def notice_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return render(request, "village_info/notice_form.html", context)
 
 
-@login_required
+@permission_required()
 def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     managed = access.managed_notices(user).filter(pk=pk).first()
@@ -213,7 +211,7 @@ def notice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(access.STATION_WORK)
 @require_POST
 def notice_posted(request: HttpRequest, pk: int) -> HttpResponse:
     receipt = get_object_or_404(access.managed_receipts(request.user), pk=pk)
@@ -222,7 +220,7 @@ def notice_posted(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("info:notice", receipt.notice_id)
 
 
-@login_required
+@permission_required(access.PUBLISH)
 @require_POST
 def notice_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     notice = get_object_or_404(access.managed_notices(request.user), pk=pk)
@@ -231,7 +229,7 @@ def notice_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("info:notice", pk)
 
 
-@login_required
+@permission_required()
 def notice_sheet(request: HttpRequest, pk: int) -> HttpResponse:
     """The A4 sheet for the station wall."""
     user = request.user
@@ -246,15 +244,13 @@ def notice_sheet(request: HttpRequest, pk: int) -> HttpResponse:
     return _pdf(pdf, f"notice-{notice.pk}.pdf")
 
 
-@login_required
+@permission_required(access.STATION_WORK)
 def sms_preferences(request: HttpRequest) -> HttpResponse:
     """Station staff record which households want information SMS (and who withdrew)."""
     user = request.user
     households = (
         permissions.managed_households(user).filter(is_active=True).select_related("station", "info_sms")
     )
-    if not permissions.managed_stations(user).exists():
-        raise PermissionDenied(_("只有站点工作人员可以管理短信订阅"))
     if request.method == "POST":
         household = get_object_or_404(households, pk=request.POST.get("household") or 0)
         try:
@@ -291,7 +287,7 @@ def _county_choice(request: HttpRequest) -> tuple[County | None, Any]:
     return county or readable.first(), readable
 
 
-@login_required
+@permission_required()
 def prices(request: HttpRequest) -> HttpResponse:
     user = request.user
     county, counties = _county_choice(request)
@@ -334,7 +330,7 @@ def prices(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def price_history(request: HttpRequest) -> HttpResponse:
     county, _counties = _county_choice(request)
     commodity = request.GET.get("commodity", "")[:128]
@@ -355,7 +351,7 @@ def price_history(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def price_sheet(request: HttpRequest) -> HttpResponse:
     county, _counties = _county_choice(request)
     board = services.price_board(county)
@@ -372,7 +368,7 @@ def price_sheet(request: HttpRequest) -> HttpResponse:
     return _pdf(pdf, "price-board.pdf")
 
 
-@login_required
+@permission_required(access.COUNTY_WORK)
 def price_import(request: HttpRequest) -> HttpResponse:
     user = request.user
     county, counties = _county_choice(request)
@@ -390,7 +386,7 @@ def price_import(request: HttpRequest) -> HttpResponse:
 # --- Surveys ------------------------------------------------------------------------------------
 
 
-@login_required
+@permission_required()
 def surveys(request: HttpRequest) -> HttpResponse:
     user = request.user
     rows = [
@@ -402,12 +398,10 @@ def surveys(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(access.COUNTY_WORK)
 def survey_new(request: HttpRequest) -> HttpResponse:
     user = request.user
     counties = access.counties_for(user).order_by("code")
-    if not access.is_county_user(user):
-        raise PermissionDenied(_("只有县级人员可以发起调查"))
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         county = counties.filter(pk=request.POST.get("county") or 0).first()
@@ -447,7 +441,7 @@ def survey_new(request: HttpRequest) -> HttpResponse:
 LEVEL_LABELS = {"village": "行政村", "township": "乡镇", "county": "县区", "station": "站点"}
 
 
-@login_required
+@permission_required()
 def survey_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     survey = get_object_or_404(access.surveys_for(user).select_related("county"), pk=pk)
@@ -494,7 +488,7 @@ def survey_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "village_info/survey_detail.html", context)
 
 
-@login_required
+@permission_required(access.STATION_WORK)
 def survey_answer(request: HttpRequest, pk: int, household_id: int) -> HttpResponse:
     user = request.user
     survey = get_object_or_404(access.surveys_for(user), pk=pk)
@@ -550,7 +544,7 @@ def survey_answer(request: HttpRequest, pk: int, household_id: int) -> HttpRespo
     )
 
 
-@login_required
+@permission_required(access.COUNTY_WORK)
 @require_POST
 def survey_close(request: HttpRequest, pk: int) -> HttpResponse:
     survey = get_object_or_404(access.managed_surveys(request.user), pk=pk)
@@ -559,7 +553,7 @@ def survey_close(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("info:survey", pk)
 
 
-@login_required
+@permission_required(access.STATION_WORK)
 def survey_import(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     survey = get_object_or_404(access.surveys_for(user), pk=pk)
@@ -574,7 +568,7 @@ def survey_import(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "village_info/survey_import.html", {"survey": survey, "result": result})
 
 
-@login_required
+@permission_required(access.STATION_WORK)
 def survey_template(request: HttpRequest, pk: int) -> HttpResponse:
     """A CSV sheet with this station's households and one column set per crop, ready to fill in."""
     user = request.user
@@ -597,7 +591,7 @@ def survey_template(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Questions ----------------------------------------------------------------------------------
 
 
-@login_required
+@permission_required()
 def questions(request: HttpRequest) -> HttpResponse:
     user = request.user
     qs = access.questions_for(user).select_related("station", "county").annotate(n_answers=Count("answers"))
@@ -617,7 +611,7 @@ def questions(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(access.STATION_WORK)
 def question_new(request: HttpRequest) -> HttpResponse:
     user = request.user
     stations = access.askable_stations(user).order_by("code")
@@ -660,7 +654,7 @@ def question_new(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def question_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     question = get_object_or_404(
@@ -692,7 +686,7 @@ def question_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def question_photo(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     """Crop photos are served only to those who may read the question (not from public /media/)."""
     question = get_object_or_404(access.questions_for(request.user), pk=pk)
@@ -706,7 +700,7 @@ def question_photo(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse
     return response
 
 
-@login_required
+@permission_required()
 def question_archive(request: HttpRequest) -> HttpResponse:
     user = request.user
     q = request.GET.get("q", "").strip()[:64]
@@ -728,7 +722,7 @@ def question_archive(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(access.COUNTY_WORK)
 def question_stats(request: HttpRequest) -> HttpResponse:
     return render(
         request, "village_info/question_stats.html", {"rows": services.response_times(request.user)}
