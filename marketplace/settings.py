@@ -67,6 +67,7 @@ MARKETPLACE_PLUGINS = env_list(
         "plugins.delivery_routing",
         "plugins.group_orders",
         "plugins.produce",
+        "plugins.village_info",
     ],
 )
 
@@ -361,6 +362,10 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 # --- Group buys (plugins/group_orders; docs/group-orders.md) ----------------------------------
 # Database connections a campaign close uses at once (about one per database core).
 GROUP_ORDERS_CLOSE_WORKERS = int(env("GROUP_ORDERS_CLOSE_WORKERS", "2"))
+
+# --- Village information service (plugins/village_info; docs/village-info.md) ---------------
+# Information SMS (notices) one household receives per day at most.
+VILLAGE_INFO_SMS_DAILY_CAP = int(env("VILLAGE_INFO_SMS_DAILY_CAP", "2"))
 
 # --- Delivery routing (plugins/delivery_routing; docs/delivery-routing.md) -------------------
 # Travel matrices: "haversine" (great circle × detour factor at an average speed, no server),
