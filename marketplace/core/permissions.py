@@ -189,3 +189,28 @@ def licences_for(user: Any) -> QuerySet:
 def can_review_partners(user: Any) -> bool:
     """Approve, reject or suspend suppliers and cooperatives."""
     return is_operator(user)
+
+
+# --- Household credit (赊销) ------------------------------------------------------------------
+
+
+def can_approve_credit(user: Any, station: Station | int) -> bool:
+    """Approve or change a household's credit limit: the station's manager (站长) or an operator."""
+    station_id = station if isinstance(station, int) else station.pk
+    if is_operator(user):
+        return True
+    return (
+        _authenticated(user)
+        and user.role == Role.STATION_STAFF
+        and user.station_memberships.filter(station_id=station_id, is_manager=True).exists()
+    )
+
+
+def can_record_repayment(user: Any, station: Station | int) -> bool:
+    """Take a household's credit repayment in cash: the station's staff or an operator."""
+    return can_manage_station(user, station)
+
+
+def credit_stations(user: Any) -> QuerySet[Station]:
+    """Stations whose credit accounts (limits, balances, aged list) the user may read."""
+    return managed_stations(user)

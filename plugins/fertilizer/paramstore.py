@@ -29,6 +29,8 @@ from .agronomy.params import (
     get_parameter_set,
 )
 
+SOIL_TEST_METHODS = ("nutrient_balance", "zone_graded")
+
 DEFAULT_PLAN = {
     "tolerance": {"N": 0.15, "P2O5": 0.15, "K2O": 0.15},
     "basal_n_max_share": 0.6,
@@ -129,6 +131,7 @@ def to_data(p: ParameterSet, plan: dict[str, Any] | None = None) -> dict[str, An
         "abundance_thresholds": list(p.abundance_thresholds),
         "zone_formula": _formula_to_data(p.zone_formula),
         "source": p.source,
+        "soil_test_method": p.soil_test_method,
         "plan": {**DEFAULT_PLAN, **(plan or {})},
     }
 
@@ -148,6 +151,7 @@ def from_data(d: dict[str, Any]) -> ParameterSet:
         abundance_thresholds=tuple(float(x) for x in d["abundance_thresholds"]),  # type: ignore[arg-type]
         zone_formula=_formula_from_data(d.get("zone_formula")),
         source=d.get("source", ""),
+        soil_test_method=d.get("soil_test_method", "nutrient_balance"),
     )
 
 
@@ -240,6 +244,10 @@ def merge_changes(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, An
                     )
             data["plan"] = plan
         elif key == "source":
+            data[key] = str(value)
+        elif key == "soil_test_method":
+            if value not in SOIL_TEST_METHODS:
+                errors[key] = ValidationError(gettext("未知方法"), code="invalid")
             data[key] = str(value)
         else:
             errors[key] = ValidationError(gettext("不可修改的字段"), code="invalid")
