@@ -198,7 +198,10 @@ class AgedList:
     rows: list[AgedRow]
     totals: list[Decimal]
     total: Decimal
-    labels: tuple[str, ...] = tuple(str(b[0]) for b in AGE_BUCKETS)
+
+    @property
+    def labels(self) -> list[str]:
+        return [str(b[0]) for b in AGE_BUCKETS]
 
 
 def _bucket(days: int) -> int:

@@ -55,6 +55,11 @@ class FertilizerConfig(MarketplacePlugin):
             "fertilizer/_household_panel.html", {"household": household, "fields": list(fields)}, 20
         )
 
+    def demo_data(self, demo) -> None:
+        from .services import seed_demo_fields
+
+        seed_demo_fields(demo)
+
     def graphql_queries(self) -> Sequence[type]:
         from .schema import FertilizerQueries
 

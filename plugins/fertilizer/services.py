@@ -1201,3 +1201,60 @@ def models_mul(a: str, b: str) -> Any:
     from django.db.models import DecimalField, ExpressionWrapper, F
 
     return ExpressionWrapper(F(a) * F(b), output_field=DecimalField(max_digits=18, decimal_places=4))
+
+
+# =============================================================================================
+# Demo data
+# =============================================================================================
+
+#: Demo soil tests: (alkali N, Olsen P, available K mg/kg, organic matter g/kg) typical of the
+#: black soils of central Jilin, from rich to P-poor.
+DEMO_SOILS = ((135, 26, 165, 28), (118, 17, 140, 24), (96, 9, 110, 19), (142, 32, 190, 31))
+DEMO_FIELDS_PER_STATION = 4
+DEMO_PLANNED_STATIONS = 6
+
+
+def seed_demo_fields(demo: Any) -> int:
+    """Fields with yields and a soil test for the first households of each demo station, and a
+    current recommendation with a purchasable bag plan at the first stations (so the agronomist,
+    the station and the farmer open on advice they can buy). Deterministic: a second run adds
+    nothing. Returns how many plans were made."""
+    from marketplace.accounts.models import Role
+
+    operator = next((u for u in demo.users.values() if u.role == Role.OPERATOR), None)
+    made = 0
+    for s_i, station in enumerate(demo.stations):
+        households = list(station.households.filter(is_active=True).order_by("pk")[:DEMO_FIELDS_PER_STATION])
+        for h_i, household in enumerate(households):
+            area = Decimal(min(max(household.farm_area_mu, Decimal("5")), Decimal("60"))).quantize(TWO)
+            base = 600 + ((s_i * 7 + h_i * 13) % 9) * 15  # 600–720 kg/mu in the last three years
+            field, created = FarmField.objects.get_or_create(
+                household=household,
+                name="东大地",
+                defaults={
+                    "area_mu": area,
+                    "crop": "spring_maize_ne",
+                    "zone": "semi_humid",  # 双阳区: central Jilin
+                    "yield_1": Decimal(base),
+                    "yield_2": Decimal(base + 30),
+                    "yield_3": Decimal(base - 20),
+                },
+            )
+            if not created:
+                continue
+            n, p, k, om = DEMO_SOILS[(s_i + h_i) % len(DEMO_SOILS)]
+            SoilTest.objects.create(
+                field=field,
+                lab="双阳区农业技术推广中心土肥站",
+                sample_date=date(2026, 3, 20),
+                ph=Decimal("6.3"),
+                organic_matter_g_kg=Decimal(om),
+                alkali_n_mg_kg=Decimal(n),
+                olsen_p_mg_kg=Decimal(p),
+                available_k_mg_kg=Decimal(k),
+            )
+            if operator is not None and s_i < DEMO_PLANNED_STATIONS:
+                rec = create_recommendation(operator, field)
+                create_plan(operator, rec)
+                made += 1
+    return made

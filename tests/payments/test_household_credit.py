@@ -202,3 +202,38 @@ def test_graphql_credit_account_and_repayment(gql, staff_a, staff_b, household_a
     ]
     assert out["repayment"] is None and out["errors"]
     assert gql(staff_b)(query, {"id": household_a.pk})["data"]["household"] is None
+
+
+def test_credit_and_household_pages_are_english(staff_a, household_a, station_a):
+    from django.conf import settings
+    from testkit import CJK, data_strings, english_client, ui_outside_data
+
+    def check_english(client, url, data, expect=()):
+        html = client.get(url).content.decode()
+        assert '<html lang="en">' in html, url
+        left = ui_outside_data(html, data)
+        assert not CJK.findall(left), f"{url}: Chinese outside data: {''.join(CJK.findall(left))}"
+        for label in expect:
+            assert label in html, f"{url}: {label!r} missing"
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+        assert CJK.search(ui_outside_data(client.get(url).content.decode(), data)), url  # the check can fail
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    credit.set_credit_limit(staff_a, household_a, Decimal("2000"))
+    household_a.refresh_from_db()
+    _credit_sale(staff_a, household_a, "500", "s-1", days_ago=40)
+    repayment, _ = credit.record_repayment(staff_a, household_a, Decimal("100"), "en-1")
+    client = english_client(staff_a)
+    data = data_strings(staff_a, station_a, household_a)
+    check_english(client, reverse("storefront:station-credit", args=[station_a.pk]), data, ("31–60 days",))
+    check_english(
+        client,
+        reverse("storefront:household-credit", args=[household_a.pk]),
+        data,
+        ("Credit limit", "Record a repayment", "Approve credit limit"),
+    )
+    check_english(
+        client, reverse("storefront:credit-repayment", args=[repayment.pk]), [*data, repayment.receipt_no]
+    )
+    check_english(client, reverse("storefront:households"), data, ("Name, village or last digits of mobile",))
+    check_english(client, reverse("storefront:household", args=[household_a.pk]), data, ("Credit account",))
