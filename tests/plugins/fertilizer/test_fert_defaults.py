@@ -35,9 +35,7 @@ def test_seed_demo_soil_tests_produce_purchasable_plans(client):
     assert FarmField.objects.count() == fields and BagPlan.objects.count() == plans.count()
     plan = plans.first()
     client.force_login(User.objects.get(role=Role.OPERATOR))
-    page = client.get(
-        reverse("fertilizer:recommendation", args=[plans[0].recommendation_id])
-    ).content.decode()
+    page = client.get(reverse("fertilizer:recommendation", args=[plan.recommendation_id])).content.decode()
     assert 'data-testid="add-to-order"' in page and "可节省 -" not in page and "节省 ¥-" not in page
 
 
