@@ -4,17 +4,21 @@ plan handed over to a group buy with a payment choice per line (pages only, no G
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
+from django.utils import timezone
 from playwright.sync_api import sync_playwright
-from testkit import PASSWORD, make_fertilizer, make_group_buy
+from testkit import PASSWORD, make_fertilizer
 
 from marketplace.payments import credit
 from marketplace.payments import services as pay
 from marketplace.payments.models import CreditRepayment
 from plugins.fertilizer import services as fert
 from plugins.fertilizer.models import FarmField, PlanStatus, SoilTest
+from plugins.group_orders import services as group
 from plugins.group_orders.models import Pledge
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -59,8 +63,9 @@ def test_station_staff_takes_a_credit_repayment_and_prints_the_receipt(
 ):
     credit.set_credit_limit(staff_a, household_a, Decimal("3000"))
     household_a.refresh_from_db()
-    payment = pay.authorise_credit(staff_a, household_a, Decimal("850"), "GB1", "sale-1")
-    pay.capture(payment, Decimal("850"))
+    with transaction.atomic():
+        payment = pay.authorise_credit(staff_a, household_a, Decimal("850"), "GB1", "sale-1")
+        pay.capture(payment, Decimal("850"))
     _login(page, live_server, "staff_a")
     page.goto(live_server.url + "/households/")
     page.click(f"text={household_a.name}")
@@ -104,9 +109,17 @@ def test_plan_hand_over_asks_how_each_line_is_paid(
             ("S151515", "硫基复合肥", (15, 15, 15), "150.00"),
         )
     }
-    make_group_buy(
-        supplier_user, operator, supplier, [catalogue["UREA"]], title="尿素团购", min_total_quantity=10
+    campaign = group.create_campaign(
+        supplier_user,
+        partner=supplier,
+        title="尿素团购",
+        cutoff_at=timezone.now() + timedelta(days=3),
+        delivery_from=timezone.localdate() + timedelta(days=5),
+        delivery_until=timezone.localdate() + timedelta(days=10),
+        min_total_quantity=10,
+        items=[group.ItemSpec(catalogue["UREA"].pk, Decimal("90.00"))],  # cheaper than stock urea
     )
+    group.review_campaign(operator, campaign, True)
     field = FarmField.objects.create(
         household=household_a, name="东大地", area_mu=Decimal("15"), crop="spring_maize_ne",
         zone="semi_humid", yield_1=Decimal("650"), yield_2=Decimal("700"), yield_3=Decimal("680"),

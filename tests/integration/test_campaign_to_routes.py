@@ -243,3 +243,21 @@ def test_cash_is_booked_only_when_chosen_and_credit_stays_within_the_limit(
     assert _station_cash(household_a) == Decimal("0.00")  # no cash nobody collected
     household_a.refresh_from_db()
     assert credit.credit_account(household_a).available == Decimal("0.00")
+
+
+def test_graphql_hand_over_books_the_chosen_method(
+    gql, staff_a, operator, supplier, supplier_user, stocked, field_a, household_a
+):
+    urea = stocked["UREA"]
+    open_campaign(supplier_user, operator, supplier, [urea], base="90.00", title="尿素团购")
+    plan = _bag_plan(staff_a, field_a)
+    order = """mutation($p: ID!, $m: [FertPlanLinePaymentInput!]) { planAddToOrder(planId: $p, paymentMethods: $m) {
+      errors { field code message } plan { status } accepted { acceptedBy } } }"""
+    out = gql(staff_a)(order, {"p": plan.pk})["data"]["planAddToOrder"]
+    assert out["errors"][0]["field"] == "paymentMethods" and out["errors"][0]["code"] == "REQUIRED"
+    assert not Pledge.objects.exists()
+    choice = [{"lineId": str(key), "method": m} for key, m in _pay_all(staff_a, plan, "cash").items()]
+    out = gql(staff_a)(order, {"p": plan.pk, "m": choice})["data"]["planAddToOrder"]
+    assert out["errors"] == [] and out["plan"]["status"] == "ordered"
+    payment = Pledge.objects.get(household=household_a).payment
+    assert payment.method == "cash" and _station_cash(household_a) == payment.amount_authorised

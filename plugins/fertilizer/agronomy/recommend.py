@@ -113,14 +113,7 @@ def recommend(field_info: FieldInfo, soil_test: SoilTest | None, params: Paramet
         f = params.n_basal_fraction
         basal = NPK(total.N * f, total.P2O5, total.K2O)
         top = NPK(total.N * (1.0 - f), 0.0, 0.0)
-        grades = {
-            n: soil_grade(soil_test.as_npk().get(n), SOIL_INDICATOR_FOR_NUTRIENT[n], params.soil_grading)
-            for n in NUTRIENTS
-        }
-        if soil_test.organic_matter_g_kg is not None:
-            grades["organic_matter"] = soil_grade(
-                soil_test.organic_matter_g_kg, "organic_matter", params.soil_grading
-            )
+        grades = _soil_grades(soil_test, params)
         split = (
             Reason("n_split", f"氮肥 {f:.0%} 作基肥，其余 {1 - f:.0%} 以尿素追施；磷、钾肥全部作基肥")
             if f < 1.0
