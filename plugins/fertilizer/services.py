@@ -1211,6 +1211,7 @@ def models_mul(a: str, b: str) -> Any:
 #: black soils of central Jilin, from rich to P-poor.
 DEMO_SOILS = ((135, 26, 165, 28), (118, 17, 140, 24), (96, 9, 110, 19), (142, 32, 190, 31))
 DEMO_FIELDS_PER_STATION = 4
+DEMO_N_TRIAL = [[0, 520], [6, 640], [12, 700], [18, 705]]  # kg N/mu, yield kg/mu (demo, not a source)
 DEMO_PLANNED_STATIONS = 6
 
 
@@ -1222,6 +1223,18 @@ def seed_demo_fields(demo: Any) -> int:
     from marketplace.accounts.models import Role
 
     operator = next((u for u in demo.users.values() if u.role == Role.OPERATOR), None)
+    version = latest_parameter_version("spring_maize_ne", "semi_humid")
+    if not version.data.get("n_trials"):
+        # The demo county's N-series trial (3414 N0/N1/N2/N3 at medium P and K) and grain price:
+        # DEMO numbers, so the economic optimum shows; a real county enters its own trial.
+        ParameterSetVersion.objects.create(
+            crop="spring_maize_ne",
+            zone="semi_humid",
+            version=version.version + 1,
+            data={**version.data, "n_trials": DEMO_N_TRIAL, "grain_price_yuan_kg": 2.2},
+            note="演示数据：本县氮肥试验与粮价",
+            created_by=operator,
+        )
     made = 0
     for s_i, station in enumerate(demo.stations):
         households = list(station.households.filter(is_active=True).order_by("pk")[:DEMO_FIELDS_PER_STATION])
@@ -1258,3 +1271,58 @@ def seed_demo_fields(demo: Any) -> int:
                 create_plan(operator, rec)
                 made += 1
     return made
+
+
+# =============================================================================================
+# Economic optimum N rate (MRTN-style)
+# =============================================================================================
+
+
+@dataclass
+class NOptimum:
+    rate: float  # kg N/mu
+    low: float
+    high: float
+    yield_kg: float
+    n_price: Decimal  # ¥/kg N today, cheapest straight N fertilizer at the station
+    n_product: str
+    grain_price: float
+    recommended: float  # kg N/mu of the recommendation
+
+    @property
+    def position(self) -> str:
+        if self.recommended < self.low - 0.05:
+            return "below"
+        if self.recommended > self.high + 0.05:
+            return "above"
+        return "within"
+
+
+def n_economic_optimum(rec: Recommendation, station: Any) -> tuple[NOptimum | None, str]:
+    """The economic optimum N rate and its profitable range at today's prices (the station's
+    cheapest straight N fertilizer, the parameter set's grain price), from the parameter set's
+    N-series trial. ``(None, why)`` when it cannot be computed honestly."""
+    from .agronomy.economics import economic_optimum, fit_response
+
+    params = paramstore.from_data(rec.parameter_set.data)
+    if not params.n_trials or params.grain_price_yuan_kg <= 0:
+        return None, gettext("未设置本县氮肥试验（3414）产量和粮价，暂不显示经济最佳施氮量")
+    straight = [
+        (f.offer.unit_price / Decimal(str(f.bag_kg * f.grade.N / 100)), f.offer.title)
+        for f in fertilizer_offers(station)
+        if f.grade.N > 0 and f.grade.P2O5 == 0 and f.grade.K2O == 0 and f.bag_kg > 0
+    ]
+    if not straight:
+        return None, gettext("站点今天没有单质氮肥在售，无法按今日价格计算经济最佳施氮量")
+    n_price, title = min(straight)
+    try:
+        opt = economic_optimum(fit_response(params.n_trials), float(n_price), params.grain_price_yuan_kg)
+    except AgronomyError as e:
+        return None, e.message
+    return (
+        NOptimum(
+            round(opt.rate, 1), round(opt.low, 1), round(opt.high, 1), round(opt.yield_kg),
+            n_price.quantize(TWO), title, params.grain_price_yuan_kg, float(rec.n_kg_mu),
+        ),
+        "",
+    )  # fmt: skip

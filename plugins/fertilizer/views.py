@@ -425,6 +425,7 @@ def recommendation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         and access.orderable_plans(request.user).filter(pk=plan.pk).exists()
     )
     ctx["can_replan"] = access.managed_fields(request.user).filter(pk=rec.field_id).exists()
+    ctx["n_optimum"], ctx["n_optimum_missing"] = services.n_economic_optimum(rec, ctx["station"])
     return render(request, "fertilizer/recommendation.html", ctx)
 
 

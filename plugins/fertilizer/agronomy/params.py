@@ -172,6 +172,10 @@ class ParameterSet:
     abundance_thresholds: tuple[float, float, float] = DEFAULT_ABUNDANCE_THRESHOLDS
     source: str = ""
     soil_test_method: str = "nutrient_balance"
+    #: The county's N-series trial (kg N/mu, yield kg/mu) for the economic optimum; empty: not shown.
+    n_trials: tuple[tuple[float, float], ...] = ()
+    #: Grain price (¥/kg) the economic optimum is computed at; 0: not shown.
+    grain_price_yuan_kg: float = 0.0
 
     def effective_uptake(self) -> NPK:
         """Uptake per 100 kg that must come from soil + fertilizer."""

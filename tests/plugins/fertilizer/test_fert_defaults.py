@@ -54,3 +54,41 @@ def test_comparison_says_when_the_plan_costs_more_and_why():
     c = plan_comparison(plan)
     assert c["saves"] and c["headline"] == "比习惯施肥节省 ¥120.00" and "少施 N 10 kg" in c["why"]
     assert plan_comparison(BagPlan(usual_cost=None)) is None
+
+
+def test_economic_optimum_and_profitable_range_follow_prices():
+    import math
+
+    from plugins.fertilizer.agronomy.economics import economic_optimum, fit_response
+    from plugins.fertilizer.agronomy.methods import AgronomyError
+
+    # exact quadratic y = 500 + 30x − x² (kg/mu): x* = (Px/Py − 30) / −2
+    response = fit_response([(0, 500), (5, 625), (10, 700), (15, 725)])
+    assert (round(response.b1, 6), round(response.b2, 6)) == (30.0, -1.0)
+    opt = economic_optimum(response, n_price_yuan_kg=6.0, grain_price_yuan_kg=2.0)
+    assert opt.rate == pytest.approx((3.0 - 30) / -2)  # 13.5 kg N/mu
+    half = math.sqrt(1.0 / (1.0 * 2.0))  # within ¥1/mu of the best return
+    assert (opt.low, opt.high) == (pytest.approx(13.5 - half), pytest.approx(min(13.5 + half, 15)))
+    dearer = economic_optimum(response, n_price_yuan_kg=12.0, grain_price_yuan_kg=2.0)
+    assert dearer.rate < opt.rate  # dearer N: less N pays
+    with pytest.raises(AgronomyError):
+        fit_response([(0, 500), (10, 700)])
+    with pytest.raises(AgronomyError):  # no diminishing return: no optimum
+        fit_response([(0, 500), (5, 520), (10, 560), (15, 620)])
+
+
+def test_recommendation_page_shows_the_optimum_or_says_why_not(client):
+    seed_demo(villages=4, households=30)
+    rec = Recommendation.objects.filter(is_current=True).first()
+    client.force_login(User.objects.get(role=Role.OPERATOR))
+    page = client.get(reverse("fertilizer:recommendation", args=[rec.pk])).content.decode()
+    assert 'data-testid="n-optimum"' in page
+    assert rec.parameter_set.data["n_trials"]  # the demo county's trial: optimum and range shown
+    assert "kg N/亩</strong>，盈利范围" in page and "按今日价格" in page
+    from plugins.fertilizer.models import ParameterSetVersion
+
+    ParameterSetVersion.objects.filter(pk=rec.parameter_set_id).update(
+        data={**rec.parameter_set.data, "n_trials": []}
+    )
+    page = client.get(reverse("fertilizer:recommendation", args=[rec.pk])).content.decode()
+    assert "暂不显示经济最佳施氮量" in page
