@@ -130,6 +130,9 @@ def record_repayment(
     with transaction.atomic():
         # One repayment at a time per household, so two cannot both repay the last of what is owed.
         household = Household.objects.select_for_update().get(pk=household.pk)
+        existing = CreditRepayment.objects.filter(idempotency_key=key).first()
+        if existing is not None:  # the same request, committed while we waited for the lock
+            return existing, False
         owed = max(pay.balance(pay.household_receivable(household.pk)), ZERO)
         if owed <= 0:
             raise ValidationError({"amount": ValidationError(gettext("该农户没有赊销欠款"), code="invalid")})
