@@ -12,12 +12,14 @@ class HouseholdForm(forms.ModelForm):
         fields = ["name", "phone", "village", "id_number", "farm_area_mu", "notes"]
         widgets = {
             "phone": forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-            "farm_area_mu": forms.NumberInput(attrs={"step": "0.1", "min": "0"}),
+            "farm_area_mu": forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}),
+            "id_number": forms.TextInput(attrs={"autocomplete": "off", "maxlength": "18"}),
         }
 
     def __init__(self, *args, station: Station, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.station = station
+        self.instance.station = station  # so the model's own rules (duplicate phone) run on the form
         self.fields["village"].queryset = Village.objects.filter(township__county=station.county_id).order_by(
             "township__name", "name"
         )

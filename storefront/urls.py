@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import catalogue_views, supplier_views, views
+from . import catalogue_views, credit_views, supplier_views, views
 
 app_name = "storefront"
 
@@ -9,6 +9,13 @@ urlpatterns = [
     path("households/", views.households, name="households"),
     path("households/new/", views.household_create, name="household-create"),
     path("households/<int:pk>/", views.household_detail, name="household"),
+    path("households/<int:pk>/credit/", credit_views.household_credit, name="household-credit"),
+    path("households/<int:pk>/credit/repay/", credit_views.record_repayment, name="household-repay"),
+    path("households/<int:pk>/credit/limit/", credit_views.set_limit, name="household-credit-limit"),
+    path("credit/", credit_views.station_credit, name="credit"),
+    path("credit/stations/<int:pk>/", credit_views.station_credit, name="station-credit"),
+    path("credit/repayments/<int:pk>/", credit_views.repayment_detail, name="credit-repayment"),
+    path("credit/repayments/<int:pk>/receipt.pdf", credit_views.repayment_receipt, name="credit-receipt"),
     path("orders/", views.orders, name="orders"),
     path("orders/<str:number>/", views.order_detail, name="order"),
     path("catalogue/", catalogue_views.catalogue_search, name="catalogue"),

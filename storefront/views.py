@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -48,12 +47,11 @@ def households(request: HttpRequest) -> HttpResponse:
     user = request.user
     qs = permissions.households_for(user).filter(is_active=True).select_related("village", "station")
     station_id = request.GET.get("station")
-    if station_id:
+    if station_id and station_id.isdigit():
         qs = qs.filter(station_id=station_id)
     q = request.GET.get("q", "").strip()
-    if q:
-        qs = qs.filter(Q(name__icontains=q) | Q(phone__endswith=q))
-    page = Paginator(qs.order_by("name", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    sort = request.GET.get("sort", "")
+    page = Paginator(services.search_households(qs, q, sort), PAGE_SIZE).get_page(request.GET.get("page"))
     stations = permissions.stations_for(user).order_by("code")
     return render(
         request,
@@ -61,6 +59,8 @@ def households(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "q": q,
+            "sort": sort if sort in services.HOUSEHOLD_SORTS else "name",
+            "sorts": [(key, _(label)) for key, (label, _o) in services.HOUSEHOLD_SORTS.items()],
             "stations": stations[:200],
             "station_id": station_id,
             "can_register": permissions.managed_stations(user).exists(),
@@ -103,10 +103,22 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     can_manage = permissions.can_manage_household(user, household)
     orders = permissions.orders_for(user).filter(household=household).order_by("-date_placed")[:20]
+    credit_account = None
+    if permissions.credit_stations(user).filter(pk=household.station_id).exists():
+        from marketplace.payments.credit import credit_account as account_of
+
+        credit_account = account_of(household)
+    panels = sorted(collect("household_panels", request, household), key=lambda p: p.order)
     return render(
         request,
         "storefront/household_detail.html",
-        {"household": household, "can_manage": can_manage, "orders": orders},
+        {
+            "household": household,
+            "can_manage": can_manage,
+            "orders": orders,
+            "credit": credit_account,
+            "panels": panels,
+        },
     )
 
 

@@ -106,7 +106,12 @@ class PlanLine:
     """One line of a purchase plan (e.g. a fertilizer bag plan) built from purchasable offers.
 
     ``source`` / ``source_ref`` are copied from the offer, so the plugin (or the core, for
-    ``source == "stock"``) that made the offer can recognise and take the line."""
+    ``source == "stock"``) that made the offer can recognise and take the line.
+
+    ``payment_method`` is how the household pays for the line, as the person handing the plan over
+    chose it: ``"cash"`` (collected at the station now), ``"credit"`` (赊销, within the household's
+    limit) or ``"online"`` (paid online later, e.g. at basket checkout). A taker books exactly that
+    or refuses the line; it never picks a method itself."""
 
     product_id: int
     sku: str
@@ -117,6 +122,7 @@ class PlanLine:
     source_ref: str = ""
     partner_id: int | None = None
     note: str = ""  # e.g. "basal" / "topdress"
+    payment_method: str = ""  # "cash" | "credit" | "online"
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,11 @@ class MarketplacePlugin(AppConfig):
         return []
 
     def home_panels(self, request: HttpRequest) -> Iterable[HomePanel]:
+        return []
+
+    def household_panels(self, request: HttpRequest, household: Household) -> Iterable[HomePanel]:
+        """Fragments on a household's page (its fields, soil tests, pledges …). ``household`` is one
+        the user may read; a panel shows only what ``request.user`` may see of it."""
         return []
 
     def graphql_queries(self) -> Sequence[type]:

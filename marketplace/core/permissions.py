@@ -316,6 +316,19 @@ def can_review_partners(user: Any) -> bool:
     return is_operator(user)
 
 
+# --- Household credit (赊销) ------------------------------------------------------------------
+
+
+def can_record_repayment(user: Any, station: Station | int) -> bool:
+    """Take a household's credit repayment in cash: the station's staff or an operator."""
+    return can_manage_station(user, station)
+
+
+def credit_stations(user: Any) -> QuerySet[Station]:
+    """Stations whose credit accounts (limits, balances, aged list) the user may read."""
+    return managed_stations(user)
+
+
 # --- Pages: the same declared permissions -------------------------------------------------------
 
 

@@ -283,3 +283,42 @@ class RealNameRecord(models.Model):
         if timezone.now() < self.retain_until:
             raise ValidationError(_("实名记录须保存至少两年，不可删除"), code="invalid_state")
         return super().delete(*args, **kwargs)
+
+
+class CreditRepayment(models.Model):
+    """A household repaying its credit (赊销) at the station: one ledger entry (cash into the drawer,
+    out of the household's receivable) and the receipt printed for it."""
+
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    receipt_no = models.CharField(_("收据号"), max_length=32, unique=True)
+    household = models.ForeignKey(
+        "stations.Household",
+        on_delete=models.PROTECT,
+        related_name="credit_repayments",
+        verbose_name=_("农户"),
+    )
+    station = models.ForeignKey(
+        "stations.Station", on_delete=models.PROTECT, related_name="credit_repayments", verbose_name=_("站点")
+    )
+    amount = models.DecimalField(_("还款金额"), max_digits=12, decimal_places=2)
+    owed_before = models.DecimalField(_("还款前欠款"), max_digits=12, decimal_places=2)
+    entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="+")
+    notes = models.CharField(_("备注"), max_length=128, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("赊销还款")
+        verbose_name_plural = _("赊销还款")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["household", "created_at"], name="repayment_household_idx")]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="repayment_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.receipt_no} {self.amount}"
+
+    @property
+    def owed_after(self) -> Decimal:
+        return self.owed_before - self.amount

@@ -869,38 +869,7 @@ def pay_out_cash_refund(actor: Any, refund_obj: Refund) -> Refund:
     return refund_obj
 
 
-# --- Credit repayment, cash handover and daily reconciliation -------------------------------
-
-
-def record_credit_repayment(
-    actor: Any, household: Household, amount: Decimal, key: str
-) -> LedgerEntry | None:
-    if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, household.station_id)):
-        raise PermissionDenied(gettext("只有本站信息员可以登记还款"))
-    amount = money(amount)
-    owed = balance(household_receivable(household.pk))
-    if amount <= 0 or amount > owed:
-        raise ValidationError(
-            {
-                "amount": ValidationError(
-                    gettext("还款金额须在 0 到 %(owed)s 之间") % {"owed": owed}, code="invalid"
-                )
-            }
-        )
-    return post(
-        Move(
-            key,
-            "credit_repayment",
-            station_cash(household.station_id),
-            household_receivable(household.pk),
-            amount,
-            household.station_id,
-            household.pk,
-            None,
-            "",
-            "赊销还款",
-        )
-    )
+# --- Cash handover and daily reconciliation (credit repayments: see credit.py) -------------------------------
 
 
 def record_cash_handover(actor: Any, station: Station, amount: Decimal, key: str) -> LedgerEntry | None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from marketplace.accounts.models import phone_validator
+
+from .validation import duplicate_phone_error, normalise_id_number, validate_farm_area, validate_resident_id
 
 
 class County(models.Model):
@@ -145,13 +148,21 @@ class Household(models.Model):
     name = models.CharField(_("户主姓名"), max_length=64)
     phone = models.CharField(_("手机号"), max_length=11, blank=True, validators=[phone_validator])
     id_number = models.CharField(
-        _("身份证号"), max_length=18, blank=True, help_text=_("购买限制使用农药时实名登记所需")
+        _("身份证号"),
+        max_length=18,
+        blank=True,
+        validators=[validate_resident_id],
+        help_text=_("购买限制使用农药时实名登记所需"),
     )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="household"
     )
     farm_area_mu = models.DecimalField(
-        _("耕地面积(亩)"), max_digits=9, decimal_places=2, default=Decimal("0")
+        _("耕地面积(亩)"),
+        max_digits=9,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[validate_farm_area],
     )
     credit_limit = models.DecimalField(_("赊销额度"), max_digits=12, decimal_places=2, default=Decimal("0"))
     notes = models.CharField(_("备注"), max_length=255, blank=True)
@@ -171,6 +182,8 @@ class Household(models.Model):
                 fields=["station", "phone"],
                 condition=~models.Q(phone=""),
                 name="uniq_household_phone_per_station",
+                violation_error_message=_("该手机号已在本站登记，一个手机号只能登记一户"),
+                violation_error_code="unique",
             ),
             models.CheckConstraint(
                 condition=models.Q(credit_limit__gte=0), name="household_credit_non_negative"
@@ -179,6 +192,14 @@ class Household(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Rules across fields (see :mod:`.validation`); field rules run as field validators."""
+        self.id_number = normalise_id_number(self.id_number)
+        self.phone = (self.phone or "").strip()
+        duplicate = duplicate_phone_error(self)
+        if duplicate is not None:
+            raise ValidationError({"phone": duplicate})
 
     @property
     def masked_phone(self) -> str:

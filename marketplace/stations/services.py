@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.translation import gettext
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext, gettext_noop
 
 from marketplace.core import permissions
 
@@ -68,14 +69,23 @@ def update_household(actor: Any, household: Household, data: dict[str, Any]) -> 
     return household
 
 
-@transaction.atomic
-def set_credit_limit(actor: Any, household: Household, limit: Decimal) -> Household:
-    """Approve a household's credit (赊销) limit: the station manager or an operator."""
-    permissions.require(
-        permissions.can_approve_credit(actor, household.station), gettext("只有站长或平台运营可以审批赊销额度")
-    )
-    if limit < 0:
-        raise ValidationError({"credit_limit": ValidationError(gettext("额度不能为负"), code="invalid")})
-    household.credit_limit = limit
-    household.save(update_fields=["credit_limit"])
-    return household
+#: Orders of household lists: key → (label, ordering). The first is the default.
+HOUSEHOLD_SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "name": (gettext_noop("姓名"), ("name", "pk")),
+    "village": (gettext_noop("村"), ("village__name", "name", "pk")),
+    "area": (gettext_noop("面积从大到小"), ("-farm_area_mu", "name", "pk")),
+    "newest": (gettext_noop("最近登记"), ("-created_at", "-pk")),
+}
+
+
+def search_households(qs: QuerySet[Household], q: str = "", sort: str = "") -> QuerySet[Household]:
+    """Filter a household list (already scoped by permissions) by name, village or the last digits
+    of the phone number, and order it. Used by every household list (storefront, fertilizer, GraphQL)."""
+    q = (q or "").strip()[:64]
+    if q:
+        match = Q(name__icontains=q) | Q(village__name__icontains=q)
+        if q.isdigit():
+            match |= Q(phone__endswith=q)
+        qs = qs.filter(match)
+    _label, ordering = HOUSEHOLD_SORTS.get(sort, HOUSEHOLD_SORTS["name"])
+    return qs.order_by(*ordering)

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.core.extensions import MarketplacePlugin, MenuEntry
+from marketplace.core.extensions import HomePanel, MarketplacePlugin, MenuEntry
 
 
 class FertilizerConfig(MarketplacePlugin):
@@ -39,6 +39,26 @@ class FertilizerConfig(MarketplacePlugin):
             ),
             order=25,
         )
+
+    def household_panels(self, request: HttpRequest, household) -> Iterable[HomePanel]:
+        from django.db.models import Count, Max
+
+        from . import access
+
+        fields = (
+            access.fields_for(request.user)
+            .filter(household=household)
+            .annotate(n_tests=Count("soil_tests"), last_test=Max("soil_tests__sample_date"))
+            .order_by("name", "pk")
+        )
+        yield HomePanel(
+            "fertilizer/_household_panel.html", {"household": household, "fields": list(fields)}, 20
+        )
+
+    def demo_data(self, demo) -> None:
+        from .services import seed_demo_fields
+
+        seed_demo_fields(demo)
 
     def graphql_queries(self) -> Sequence[type]:
         from .schema import FertilizerQueries

@@ -29,6 +29,8 @@ from .agronomy.params import (
     get_parameter_set,
 )
 
+SOIL_TEST_METHODS = ("nutrient_balance", "zone_graded")
+
 DEFAULT_PLAN = {
     "tolerance": {"N": 0.15, "P2O5": 0.15, "K2O": 0.15},
     "basal_n_max_share": 0.6,
@@ -129,6 +131,9 @@ def to_data(p: ParameterSet, plan: dict[str, Any] | None = None) -> dict[str, An
         "abundance_thresholds": list(p.abundance_thresholds),
         "zone_formula": _formula_to_data(p.zone_formula),
         "source": p.source,
+        "soil_test_method": p.soil_test_method,
+        "n_trials": [list(t) for t in p.n_trials],
+        "grain_price_yuan_kg": p.grain_price_yuan_kg,
         "plan": {**DEFAULT_PLAN, **(plan or {})},
     }
 
@@ -148,6 +153,9 @@ def from_data(d: dict[str, Any]) -> ParameterSet:
         abundance_thresholds=tuple(float(x) for x in d["abundance_thresholds"]),  # type: ignore[arg-type]
         zone_formula=_formula_from_data(d.get("zone_formula")),
         source=d.get("source", ""),
+        soil_test_method=d.get("soil_test_method", "nutrient_balance"),
+        n_trials=tuple((float(x), float(y)) for x, y in d.get("n_trials") or ()),
+        grain_price_yuan_kg=float(d.get("grain_price_yuan_kg") or 0.0),
     )
 
 
@@ -240,6 +248,25 @@ def merge_changes(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, An
                     )
             data["plan"] = plan
         elif key == "source":
+            data[key] = str(value)
+        elif key == "n_trials":
+            try:
+                trials = [[float(x), float(y)] for x, y in value]
+            except (TypeError, ValueError):
+                trials = None
+            if trials is None or any(not (0 <= x <= 60 and 0 < y <= 2000) for x, y in trials):
+                errors[key] = ValidationError(
+                    gettext("试验数据须为（施氮量 0–60 kg/亩，产量 kg/亩）"), code="invalid"
+                )
+            data[key] = trials or []
+        elif key == "grain_price_yuan_kg":
+            price = float(value)
+            if not 0 <= price <= 20:
+                errors[key] = ValidationError(gettext("粮价须在 0–20 元/kg 之间"), code="invalid")
+            data[key] = price
+        elif key == "soil_test_method":
+            if value not in SOIL_TEST_METHODS:
+                errors[key] = ValidationError(gettext("未知方法"), code="invalid")
             data[key] = str(value)
         else:
             errors[key] = ValidationError(gettext("不可修改的字段"), code="invalid")

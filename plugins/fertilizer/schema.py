@@ -92,6 +92,7 @@ class ParameterSetType(graphene.ObjectType):
 
 
 class PlanLineType(graphene.ObjectType):
+    id = graphene.ID(required=True)
     phase = graphene.String(required=True)
     product_id = graphene.ID(required=True)
     title = graphene.String(required=True)
@@ -670,14 +671,24 @@ class AcceptedLineType(graphene.ObjectType):
         name = "FertAcceptedLine"
 
 
+class PlanLinePaymentInput(graphene.InputObjectType):
+    line_id = graphene.ID(required=True, description="The plan line (FertPlanLine.id) of the product.")
+    method = graphene.String(required=True, description="cash (collected now) | credit | online")
+
+    class Meta:
+        name = "FertPlanLinePaymentInput"
+
+
 class PlanAddToOrder(BaseMutation):
-    """加入团购/购物篮: hand the plan to the group buy (or whichever plugin offered it) or the basket."""
+    """加入团购/购物篮: hand the plan to the group buy (or whichever plugin offered it) or the basket,
+    each group-buy product paid as chosen in ``paymentMethods`` (stock lines: online at checkout)."""
 
     class Meta:
         permissions = (permissions.ACT_FOR_HOUSEHOLD,)
 
     class Arguments:
         plan_id = graphene.ID(required=True)
+        payment_methods = graphene.List(graphene.NonNull(PlanLinePaymentInput))
 
     plan = graphene.Field(PlanType)
     accepted = graphene.List(graphene.NonNull(AcceptedLineType), required=True)
@@ -687,14 +698,21 @@ class PlanAddToOrder(BaseMutation):
         return cls(accepted=[], errors=errors)
 
     @classmethod
-    def perform(cls, info: Any, plan_id: str) -> dict[str, Any]:
+    def perform(cls, info: Any, plan_id: str, payment_methods=None) -> dict[str, Any]:
         user = info.context.user
         plan = (
             access.orderable_plans(user)
             .select_related("recommendation__field__household", "station")
             .get(pk=plan_id)
         )
-        done, _missing = services.add_plan_to_order(user, plan)
+        methods: dict[int, str] = {}
+        for choice in payment_methods or []:
+            if not str(choice.line_id).isdigit():
+                raise ValidationError(
+                    {"paymentMethods": ValidationError(gettext("无效的方案行"), code="invalid")}
+                )
+            methods[int(choice.line_id)] = choice.method
+        done, _missing = services.add_plan_to_order(user, plan, methods)
         return {
             "plan": plan,
             "accepted": [

@@ -462,6 +462,49 @@ def import_soil_tests(user: Any, filename: str, content: bytes | str) -> SoilImp
     return batch
 
 
+def soil_template_rows(fields: Iterable[FarmField]) -> list[list[Any]]:
+    """Header and one row per field for the soil import template: the import's own column names
+    (Chinese, with the stored unit), 地块编号 filled in, 农户 / 地块 beside it (ignored on import)."""
+
+    def header(col: Column) -> str:
+        name = col.aliases[1] if len(col.aliases) > 1 else col.key
+        unit = next(iter(col.units or {}), "")
+        return f"{name}({unit})" if unit else name
+
+    head = [header(COLUMNS[0]), "农户", "地块", *(header(c) for c in COLUMNS[1:])]
+    rows: list[list[Any]] = [head]
+    for f in fields:
+        rows.append([f.pk, f.household.name, f.name, *([""] * (len(COLUMNS) - 1))])
+    return rows
+
+
+def _safe_cell(value: Any) -> Any:
+    """Keep a spreadsheet from reading a name as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def rows_to_csv(rows: Sequence[Sequence[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in rows:
+        writer.writerow([_safe_cell(v) for v in row])
+    return out.getvalue().encode("utf-8-sig")  # BOM: Excel opens it as UTF-8
+
+
+def rows_to_xlsx(rows: Sequence[Sequence[Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("soil")
+    for row in rows:
+        ws.append([_safe_cell(v) for v in row])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
 def create_soil_test(user: Any, field: FarmField, data: dict[str, Any]) -> SoilTest:
     permissions.require(
         access.soil_writable_fields(user).filter(pk=field.pk).exists(), gettext("无权录入该地块的测土结果")
@@ -901,41 +944,121 @@ def _check_still_available(plan: BagPlan, plan_lines: Sequence[PlanLine]) -> Non
         )
 
 
-def add_plan_to_order(user: Any, plan: BagPlan) -> tuple[list[BagPlanLine], list[BagPlanLine]]:
-    """Hand the plan to whichever plugin made the offers (group buy …) or the core basket.
+#: How a household may pay for one line of a plan handed over (see ``PlanLine.payment_method``).
+PAYMENT_CHOICES: dict[str, Any] = {
+    "cash": gettext_lazy("现金：现在向农户收取"),
+    "credit": gettext_lazy("赊销：计入农户赊销额度"),
+    "online": gettext_lazy("在线支付：加入购物篮，结账时支付"),
+}
+
+
+@dataclass
+class HandoverLine:
+    """One product of a plan as it is handed over (basal and top-dress bags of a product together).
+    ``key`` (the first plan line's id) names the line in the payment choice."""
+
+    key: int
+    title: str
+    source: str
+    bags: int
+    unit_price: Decimal
+    amount: Decimal
+    choices: tuple[str, ...]
+    lines: list[BagPlanLine]
+
+    @property
+    def choice_labels(self) -> list[tuple[str, str]]:
+        return [(c, str(PAYMENT_CHOICES[c])) for c in self.choices]
+
+
+def handover_lines(user: Any, plan: BagPlan) -> list[HandoverLine]:
+    """The plan's products and the payment methods each may use: stock goes into a basket and is
+    paid online at checkout; a group-buy line is paid in cash now (station staff only) or on credit."""
+    household = plan.recommendation.field.household
+    staff = permissions.can_manage_station(user, household.station_id)
+    merged: dict[tuple[str, str, int], list[BagPlanLine]] = defaultdict(list)
+    for line in plan.lines.order_by("pk"):
+        merged[(line.source, line.source_ref, line.product_id)].append(line)
+    out = []
+    for (source, _ref, _pid), group in merged.items():
+        bags = sum(x.bags for x in group)
+        choices: tuple[str, ...] = (
+            ("online",) if source == "stock" else (("cash", "credit") if staff else ("credit",))
+        )
+        out.append(
+            HandoverLine(
+                group[0].pk,
+                group[0].title,
+                source,
+                bags,
+                group[0].unit_price,
+                (group[0].unit_price * bags).quantize(TWO),
+                choices,
+                group,
+            )
+        )
+    return out
+
+
+def add_plan_to_order(
+    user: Any, plan: BagPlan, methods: dict[int, str] | None = None
+) -> tuple[list[BagPlanLine], list[BagPlanLine]]:
+    """Hand the plan to whichever plugin made the offers (group buy …) or the core basket, each line
+    paid exactly as chosen in ``methods`` (:func:`handover_lines` key → ``cash`` / ``credit`` /
+    ``online``; a stock line is always ``online``, at basket checkout). A group-buy line without a
+    choice is refused: nothing is booked that nobody chose.
 
     Atomic: the bags are first checked against what the offers can supply now (refused with
     ``out_of_stock`` naming each short offer); a line nobody takes refuses the whole hand-over."""
     with transaction.atomic():
-        return _add_plan_to_order(user, plan)
+        result = _add_plan_to_order(user, plan, methods or {})
+    plan.refresh_from_db()
+    return result
 
 
-def _add_plan_to_order(user: Any, plan: BagPlan) -> tuple[list[BagPlanLine], list[BagPlanLine]]:
+def _add_plan_to_order(
+    user: Any, plan: BagPlan, methods: dict[int, str]
+) -> tuple[list[BagPlanLine], list[BagPlanLine]]:
     permissions.require(access.orderable_plans(user).filter(pk=plan.pk).exists(), gettext("无权为该农户下单"))
+    plan = BagPlan.objects.select_for_update().select_related("station").get(pk=plan.pk)  # one hand-over
     if plan.status == PlanStatus.INFEASIBLE:
         raise ValidationError(gettext("该方案不可行，无法下单"), code="invalid_state")
     if plan.status == PlanStatus.ORDERED:
         raise ValidationError(gettext("该方案已加入团购/购物篮"), code="invalid_state")
     household = plan.recommendation.field.household
-    db_lines = list(plan.lines.all())
-    # one PlanLine per product (basal + top-dress of the same product are bought together)
-    merged: dict[tuple[str, str, int], list[BagPlanLine]] = defaultdict(list)
-    for line in db_lines:
-        merged[(line.source, line.source_ref, line.product_id)].append(line)
-    plan_lines = [
-        PlanLine(
-            product_id=pid,
-            sku=group[0].sku,
-            title=group[0].title,
-            quantity=sum(x.bags for x in group),
-            unit_price=group[0].unit_price,
-            source=source,
-            source_ref=ref,
-            partner_id=group[0].partner_id,
-            note="+".join(x.phase for x in group),
+    handover = handover_lines(user, plan)
+    merged = {(h.lines[0].source, h.lines[0].source_ref, h.lines[0].product_id): h.lines for h in handover}
+    missing_choice = []
+    plan_lines = []
+    for h in handover:
+        method = "online" if h.choices == ("online",) else str(methods.get(h.key) or "")
+        if method not in h.choices:
+            missing_choice.append(h.title)
+        first = h.lines[0]
+        plan_lines.append(
+            PlanLine(
+                product_id=first.product_id,
+                sku=first.sku,
+                title=first.title,
+                quantity=h.bags,
+                unit_price=first.unit_price,
+                source=first.source,
+                source_ref=first.source_ref,
+                partner_id=first.partner_id,
+                note="+".join(x.phase for x in h.lines),
+                payment_method=method,
+            )
         )
-        for (source, ref, pid), group in merged.items()
-    ]
+    if missing_choice:
+        raise ValidationError(
+            {
+                "paymentMethods": ValidationError(
+                    gettext("请为以下商品选择付款方式：%(names)s")
+                    % {"names": gettext("、").join(missing_choice)},
+                    code="required",
+                )
+            }
+        )
     _check_still_available(plan, plan_lines)
     accepted, _rest = extensions.accept_plan_lines(plan.station, household, plan_lines, user)
     taken = {(a.line.source, a.line.source_ref, a.line.product_id): a for a in accepted}
@@ -1199,3 +1322,128 @@ def models_mul(a: str, b: str) -> Any:
     from django.db.models import DecimalField, ExpressionWrapper, F
 
     return ExpressionWrapper(F(a) * F(b), output_field=DecimalField(max_digits=18, decimal_places=4))
+
+
+# =============================================================================================
+# Demo data
+# =============================================================================================
+
+#: Demo soil tests: (alkali N, Olsen P, available K mg/kg, organic matter g/kg) typical of the
+#: black soils of central Jilin, from rich to P-poor.
+DEMO_SOILS = ((135, 26, 165, 28), (118, 17, 140, 24), (96, 9, 110, 19), (142, 32, 190, 31))
+DEMO_FIELDS_PER_STATION = 4
+DEMO_N_TRIAL = [[0, 520], [6, 640], [12, 700], [18, 705]]  # kg N/mu, yield kg/mu (demo, not a source)
+DEMO_PLANNED_STATIONS = 6
+
+
+def seed_demo_fields(demo: Any) -> int:
+    """Fields with yields and a soil test for the first households of each demo station, and a
+    current recommendation with a purchasable bag plan at the first stations (so the agronomist,
+    the station and the farmer open on advice they can buy). Deterministic: a second run adds
+    nothing. Returns how many plans were made."""
+    from marketplace.accounts.models import Role
+
+    operator = next((u for u in demo.users.values() if u.role == Role.OPERATOR), None)
+    version = latest_parameter_version("spring_maize_ne", "semi_humid")
+    if not version.data.get("n_trials"):
+        # The demo county's N-series trial (3414 N0/N1/N2/N3 at medium P and K) and grain price:
+        # DEMO numbers, so the economic optimum shows; a real county enters its own trial.
+        ParameterSetVersion.objects.create(
+            crop="spring_maize_ne",
+            zone="semi_humid",
+            version=version.version + 1,
+            data={**version.data, "n_trials": DEMO_N_TRIAL, "grain_price_yuan_kg": 2.2},
+            note="演示数据：本县氮肥试验与粮价",
+            created_by=operator,
+        )
+    made = 0
+    for s_i, station in enumerate(demo.stations):
+        households = list(station.households.filter(is_active=True).order_by("pk")[:DEMO_FIELDS_PER_STATION])
+        for h_i, household in enumerate(households):
+            area = Decimal(min(max(household.farm_area_mu, Decimal("5")), Decimal("60"))).quantize(TWO)
+            base = 600 + ((s_i * 7 + h_i * 13) % 9) * 15  # 600–720 kg/mu in the last three years
+            field, created = FarmField.objects.get_or_create(
+                household=household,
+                name="东大地",
+                defaults={
+                    "area_mu": area,
+                    "crop": "spring_maize_ne",
+                    "zone": "semi_humid",  # 双阳区: central Jilin
+                    "yield_1": Decimal(base),
+                    "yield_2": Decimal(base + 30),
+                    "yield_3": Decimal(base - 20),
+                },
+            )
+            if not created:
+                continue
+            n, p, k, om = DEMO_SOILS[(s_i + h_i) % len(DEMO_SOILS)]
+            SoilTest.objects.create(
+                field=field,
+                lab="双阳区农业技术推广中心土肥站",
+                sample_date=date(2026, 3, 20),
+                ph=Decimal("6.3"),
+                organic_matter_g_kg=Decimal(om),
+                alkali_n_mg_kg=Decimal(n),
+                olsen_p_mg_kg=Decimal(p),
+                available_k_mg_kg=Decimal(k),
+            )
+            if operator is not None and s_i < DEMO_PLANNED_STATIONS:
+                rec = create_recommendation(operator, field)
+                create_plan(operator, rec)
+                made += 1
+    return made
+
+
+# =============================================================================================
+# Economic optimum N rate (MRTN-style)
+# =============================================================================================
+
+
+@dataclass
+class NOptimum:
+    rate: float  # kg N/mu
+    low: float
+    high: float
+    yield_kg: float
+    n_price: Decimal  # ¥/kg N today, cheapest straight N fertilizer at the station
+    n_product: str
+    grain_price: float
+    recommended: float  # kg N/mu of the recommendation
+
+    @property
+    def position(self) -> str:
+        if self.recommended < self.low - 0.05:
+            return "below"
+        if self.recommended > self.high + 0.05:
+            return "above"
+        return "within"
+
+
+def n_economic_optimum(rec: Recommendation, station: Any) -> tuple[NOptimum | None, str]:
+    """The economic optimum N rate and its profitable range at today's prices (the station's
+    cheapest straight N fertilizer, the parameter set's grain price), from the parameter set's
+    N-series trial. ``(None, why)`` when it cannot be computed honestly."""
+    from .agronomy.economics import economic_optimum, fit_response
+
+    params = paramstore.from_data(rec.parameter_set.data)
+    if not params.n_trials or params.grain_price_yuan_kg <= 0:
+        return None, gettext("未设置本县氮肥试验（3414）产量和粮价，暂不显示经济最佳施氮量")
+    straight = [
+        (f.offer.unit_price / Decimal(str(f.bag_kg * f.grade.N / 100)), f.offer.title)
+        for f in fertilizer_offers(station)
+        if f.grade.N > 0 and f.grade.P2O5 == 0 and f.grade.K2O == 0 and f.bag_kg > 0
+    ]
+    if not straight:
+        return None, gettext("站点今天没有单质氮肥在售，无法按今日价格计算经济最佳施氮量")
+    n_price, title = min(straight)
+    try:
+        opt = economic_optimum(fit_response(params.n_trials), float(n_price), params.grain_price_yuan_kg)
+    except AgronomyError as e:
+        return None, e.message
+    return (
+        NOptimum(
+            round(opt.rate, 1), round(opt.low, 1), round(opt.high, 1), round(opt.yield_kg),
+            n_price.quantize(TWO), title, params.grain_price_yuan_kg, float(rec.n_kg_mu),
+        ),
+        "",
+    )  # fmt: skip

@@ -13,6 +13,7 @@ urlpatterns = [
     path("recommendations/<int:pk>/card.pdf", views.recommendation_card, name="card"),
     path("plans/<int:pk>/order/", views.plan_order, name="plan-order"),
     path("import/", views.soil_import, name="import"),
+    path("import/template/", views.soil_import_template, name="import-template"),
     path("parameters/", views.parameter_sets, name="parameter-sets"),
     path("parameters/<str:crop>/<str:zone>/", views.parameter_set_edit, name="parameter-set"),
     path("demand/", views.demand_index, name="demand-index"),

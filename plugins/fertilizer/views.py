@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -21,6 +22,7 @@ from marketplace.accounts.models import Role
 from marketplace.core import permissions
 from marketplace.core.documents import render_pdf
 from marketplace.core.permissions import check, permission_required
+from marketplace.stations import services as station_services
 from marketplace.stations.models import County
 
 from . import access, charts, paramstore, services
@@ -175,19 +177,29 @@ class ParameterForm(forms.Form):
 def index(request: HttpRequest) -> HttpResponse:
     user = request.user
     fields = access.fields_for(user).select_related("household").order_by("household__name", "name")
-    households = (
-        permissions.households_for(user)
-        .filter(is_active=True)
-        .annotate(n_fields=Count("fert_fields"))
-        .order_by("name", "pk")
-    )
+    q = request.GET.get("q", "").strip()
+    sort = request.GET.get("sort", "")
+    page = None
+    if user.role != Role.FARMER:
+        households = station_services.search_households(
+            permissions.households_for(user)
+            .filter(is_active=True)
+            .select_related("village", "station")
+            .annotate(n_fields=Count("fert_fields")),
+            q,
+            sort,
+        )
+        page = Paginator(households, 30).get_page(request.GET.get("page"))
     return render(
         request,
         "fertilizer/index.html",
         {
             "is_farmer": user.role == Role.FARMER,
             "fields": fields[:100] if user.role == Role.FARMER else [],
-            "households": households[:100] if user.role != Role.FARMER else [],
+            "page": page,
+            "q": q,
+            "sort": sort if sort in station_services.HOUSEHOLD_SORTS else "name",
+            "sorts": [(k, gettext(label)) for k, (label, _o) in station_services.HOUSEHOLD_SORTS.items()],
             "can_import": access.can_import(user),
             "can_params": access.can_read_parameters(user),
             "counties": access.demand_counties(user),
@@ -322,6 +334,38 @@ def _rec(request: HttpRequest, pk: int) -> Recommendation:
     )
 
 
+NUTRIENT_LABELS = {"N": "N", "P2O5": "P₂O₅", "K2O": "K₂O"}
+
+
+def plan_comparison(plan: BagPlan | None) -> dict[str, Any] | None:
+    """The plan against the household's usual practice, told honestly: a saving when it saves, and
+    when it costs more, how much more and why (which nutrients it adds, or that usual practice was
+    priced at the cheapest straight fertilizers while the plan buys whole bags on offer)."""
+    if plan is None or plan.saving_cost is None or plan.usual_cost is None:
+        return None
+    diff = plan.saving_kg() or {}
+    more = [(NUTRIENT_LABELS[n], round(-v, 1)) for n, v in diff.items() if v < -0.05]
+    less = [(NUTRIENT_LABELS[n], round(v, 1)) for n, v in diff.items() if v > 0.05]
+    sep = gettext("、")
+    more_text = sep.join(f"{n} {kg:g} kg" for n, kg in more)
+    less_text = sep.join(f"{n} {kg:g} kg" for n, kg in less)
+    if plan.saving_cost >= 0:
+        headline = gettext("比习惯施肥节省 ¥%(amount)s") % {"amount": plan.saving_cost}
+        why = gettext("少施 %(less)s") % {"less": less_text} if less_text else ""
+        return {"saves": True, "headline": headline, "why": why, "more": more_text, "less": less_text}
+    extra = -plan.saving_cost
+    headline = gettext("比习惯施肥多花 ¥%(amount)s") % {"amount": extra}
+    if more_text:
+        why = gettext(
+            "因为本方案多施 %(more)s：按测土结果和目标产量，习惯施肥这些养分不足，补足后才能达到目标产量"
+        ) % {"more": more_text}
+    else:
+        why = gettext(
+            "养分并不比习惯施肥多；差价来自习惯施肥按今天最便宜的单质肥估价，而本方案按站点现有产品整袋购买"
+        )
+    return {"saves": False, "headline": headline, "why": why, "more": more_text, "less": less_text}
+
+
 def card_context(rec: Recommendation) -> dict[str, Any]:
     plan = rec.plans.prefetch_related("lines").order_by("-created_at", "-pk").first()
     field = rec.field
@@ -346,6 +390,7 @@ def card_context(rec: Recommendation) -> dict[str, Any]:
         )
     saving_kg = plan.saving_kg() if plan else None
     return {
+        "comparison": plan_comparison(plan),
         "rec": rec,
         "field": field,
         "household": field.household,
@@ -364,6 +409,7 @@ def card_context(rec: Recommendation) -> dict[str, Any]:
         "method_zh": {
             "nutrient_balance": gettext("养分平衡法（测土配方）"),
             "zone_formula": gettext("区域大配方"),
+            "zone_graded": gettext("区域大配方＋测土分级"),
         }.get(rec.method, rec.method),
     }
 
@@ -379,6 +425,7 @@ def recommendation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         and access.orderable_plans(request.user).filter(pk=plan.pk).exists()
     )
     ctx["can_replan"] = access.managed_fields(request.user).filter(pk=rec.field_id).exists()
+    ctx["n_optimum"], ctx["n_optimum_missing"] = services.n_economic_optimum(rec, ctx["station"])
     return render(request, "fertilizer/recommendation.html", ctx)
 
 
@@ -395,21 +442,43 @@ def recommendation_replan(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required()
-@require_POST
 def plan_order(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(access.orderable_plans(request.user).select_related("station"), pk=pk)
-    try:
-        with transaction.atomic():
-            done, _ = services.add_plan_to_order(request.user, plan)
-        taken = sorted({x.accepted_by for x in done})
-        where = gettext("、").join(
-            gettext("购物篮") if t == "stock" else gettext("%(source)s（团购）") % {"source": t}
-            for t in taken
-        )
-        messages.success(request, gettext("已加入%(where)s") % {"where": where})
-    except ValidationError as e:
-        _errors(request, e)
-    return redirect("fertilizer:recommendation", plan.recommendation_id)
+    """Hand a plan over: ask how each line is paid (cash collected now, credit, online at checkout),
+    then book exactly that."""
+    plan = get_object_or_404(
+        access.orderable_plans(request.user).select_related("station", "recommendation__field__household"),
+        pk=pk,
+    )
+    household = plan.recommendation.field.household
+    lines = services.handover_lines(request.user, plan)
+    chosen: dict[int, str] = {}
+    if request.method == "POST":
+        chosen = {h.key: request.POST.get(f"method_{h.key}", "") for h in lines}
+        try:
+            done, _ = services.add_plan_to_order(request.user, plan, chosen)
+        except ValidationError as e:
+            _errors(request, e)
+        else:
+            taken = sorted({x.accepted_by for x in done})
+            where = gettext("、").join(
+                gettext("购物篮") if t == "stock" else gettext("%(source)s（团购）") % {"source": t}
+                for t in taken
+            )
+            messages.success(request, gettext("已加入%(where)s") % {"where": where})
+            return redirect("fertilizer:recommendation", plan.recommendation_id)
+    from marketplace.payments.credit import credit_account
+
+    return render(
+        request,
+        "fertilizer/plan_order.html",
+        {
+            "plan": plan,
+            "household": household,
+            "lines": lines,
+            "chosen": chosen,
+            "credit": credit_account(household),
+        },
+    )
 
 
 @permission_required()
@@ -554,3 +623,32 @@ def demand_index(request: HttpRequest) -> HttpResponse:
 
 
 __all__ = ["BagPlan"]
+
+
+TEMPLATE_MAX_FIELDS = 5000
+
+
+@permission_required()
+def soil_import_template(request: HttpRequest) -> HttpResponse:
+    """The soil import file to fill in: the header the import reads, one row per field the user may
+    import results for (its 地块编号 filled in, household and field name beside it for orientation;
+    the import ignores those two columns). ``?household=`` limits it to one household."""
+    fields = (
+        access.soil_writable_fields(request.user)
+        .select_related("household")
+        .order_by("household__name", "name", "pk")
+    )
+    household = request.GET.get("household", "")
+    if household.isdigit():
+        fields = fields.filter(household_id=household)
+    rows = services.soil_template_rows(fields[:TEMPLATE_MAX_FIELDS])
+    if request.GET.get("format") == "xlsx":
+        content = services.rows_to_xlsx(rows)
+        response = HttpResponse(
+            content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        response["Content-Disposition"] = 'attachment; filename="soil-import-template.xlsx"'
+        return response
+    response = HttpResponse(services.rows_to_csv(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="soil-import-template.csv"'
+    return response

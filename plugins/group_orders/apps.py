@@ -39,6 +39,17 @@ class GroupOrdersConfig(MarketplacePlugin):
             on_online_payment_ready, dispatch_uid="group_orders.online_payment_ready"
         )
 
+    def household_panels(self, request: HttpRequest, household: Any) -> Iterable[HomePanel]:
+        from .access import pledges_for
+
+        pledges = (
+            pledges_for(request.user)
+            .filter(household=household)
+            .select_related("campaign", "item__product")
+            .order_by("-created_at", "-pk")[:20]
+        )
+        yield HomePanel("group_orders/_household_panel.html", {"pledges": list(pledges)}, 30)
+
     def storefront_urls(self) -> Sequence[URLPattern | URLResolver]:
         from .urls import urlpatterns
 

@@ -1074,6 +1074,20 @@ def _refuse(line: PlanLine, message: str, code: str = "invalid") -> ValidationEr
     )
 
 
+def _plan_payment_method(group: Sequence[PlanLine]) -> str:
+    methods = {line.payment_method for line in group}
+    if len(methods) > 1:
+        raise _refuse(group[0], gettext("同一商品的付款方式须一致"), "invalid")
+    method = methods.pop()
+    if not method:
+        raise _refuse(group[0], gettext("请选择付款方式（现金或赊销）"), "required")
+    if method not in (PaymentMethod.CASH, PaymentMethod.CREDIT):
+        raise _refuse(
+            group[0], gettext("团购只能现金或赊销认购；在线支付请农户在团购页面自行认购"), "invalid"
+        )
+    return method
+
+
 def accept_plan_lines(
     actor: Any,
     station: Station,
@@ -1085,8 +1099,10 @@ def accept_plan_lines(
     """Pledge the household into the campaigns its plan lines came from (``source`` the plugin's
     ``slug`` or one of its ``aliases``, ``source_ref`` the campaign id, as :meth:`GroupOrdersConfig.purchasable_offers`
     offered them). Each line goes through :func:`place_pledge` — same validation, per-household
-    limit, supply cap, restricted-pesticide and real-name rules. Payment: cash recorded by the
-    station's staff (the pledge screen's default); a household's own login uses its credit (赊销).
+    limit, supply cap, restricted-pesticide and real-name rules. Payment: exactly the line's
+    ``payment_method`` — ``cash`` (collected now by the station's staff) or ``credit`` (赊销, within
+    the household's limit, enforced where credit is authorised); a line without one, or paid
+    ``online`` (a group buy paid online is pledged by the payer on the campaign page), is refused.
 
     All or nothing: if any line cannot be taken, a ValidationError naming it is raised and no pledge
     of this hand-over remains. Lines of the same campaign product are pledged together. The pledge
@@ -1108,11 +1124,6 @@ def accept_plan_lines(
             campaign_id__in=campaign_ids, product_id__in={pid for _, pid in groups}
         ).select_related("campaign", "product")
     }
-    method = (
-        PaymentMethod.CASH
-        if permissions.can_manage_station(actor, household.station_id)
-        else PaymentMethod.CREDIT
-    )
     accepted: list[AcceptedLine] = []
     with transaction.atomic():
         for key, group in groups.items():
@@ -1120,6 +1131,7 @@ def accept_plan_lines(
             item = items.get(key)
             if item is None:
                 raise _refuse(first, gettext("该团购不存在或不含此商品"), "not_found")
+            method = _plan_payment_method(group)
             quantity = sum(line.quantity for line in group)
             try:
                 pledge = place_pledge(actor, item, household, quantity, method)

@@ -139,6 +139,11 @@ def stocked(product_classes, supplier):
     }
 
 
+def _pay_all(user, plan, method):
+    """The hand-over's payment choice: ``method`` for every group-buy line (stock is paid at checkout)."""
+    return {h.key: method for h in fert.handover_lines(user, plan) if h.source != "stock"}
+
+
 def _bag_plan(staff_a, field_a):
     rec = fert.create_recommendation(staff_a, field_a)
     return fert.create_plan(staff_a, rec)
@@ -155,7 +160,7 @@ def test_fertilizer_plan_from_campaign_offer_becomes_pledges(
         x.source == "group-buy" and x.source_ref == str(campaign.pk) for x in urea_lines
     )
     with transaction.atomic():  # as the view does
-        done, missing = fert.add_plan_to_order(staff_a, plan)
+        done, missing = fert.add_plan_to_order(staff_a, plan, _pay_all(staff_a, plan, "cash"))
     assert not missing
     pledge = Pledge.objects.get(campaign=campaign, household=household_a)
     assert pledge.quantity == sum(x.bags for x in urea_lines)
@@ -179,10 +184,80 @@ def test_refused_campaign_line_rolls_back_the_fertilizer_hand_over(
     # The campaign is limited to one bag per household after the plan was made.
     Campaign.objects.filter(pk=campaign.pk).update(per_household_limit=1)
     with pytest.raises(ValidationError) as err, transaction.atomic():
-        fert.add_plan_to_order(staff_a, plan)
+        fert.add_plan_to_order(staff_a, plan, _pay_all(staff_a, plan, "cash"))
     assert "尿素" in err.value.messages[0] and err.value.code == "limit_exceeded"
     assert not Pledge.objects.filter(campaign=campaign).exists()
     assert not Basket.objects.filter(owner=staff_a, lines__isnull=False).exists()
     plan.refresh_from_db()
     assert plan.status != PlanStatus.ORDERED
     assert Campaign.objects.get(pk=campaign.pk).total_quantity == 0
+
+
+# --- Hand-over payment choice: nothing is booked that nobody chose ---------------------------------
+
+
+def _station_cash(household):
+    from marketplace.payments import services as pay
+
+    return pay.balance(pay.station_cash(household.station_id))
+
+
+def test_hand_over_without_a_payment_choice_books_nothing(
+    staff_a, operator, supplier, supplier_user, stocked, field_a, household_a
+):
+    urea = stocked["UREA"]
+    open_campaign(supplier_user, operator, supplier, [urea], base="90.00", title="尿素团购")
+    plan = _bag_plan(staff_a, field_a)
+    for methods in ({}, _pay_all(staff_a, plan, "online"), _pay_all(staff_a, plan, "bogus")):
+        with pytest.raises(ValidationError) as err, transaction.atomic():
+            fert.add_plan_to_order(staff_a, plan, methods)
+        assert urea.title in " ".join(err.value.messages)
+    assert not Pledge.objects.exists() and _station_cash(household_a) == Decimal("0.00")
+    plan.refresh_from_db()
+    assert plan.status != PlanStatus.ORDERED
+
+
+def test_cash_is_booked_only_when_chosen_and_credit_stays_within_the_limit(
+    staff_a, operator, supplier, supplier_user, stocked, field_a, household_a
+):
+    from marketplace.payments import credit
+    from marketplace.payments.models import Payment
+
+    urea = stocked["UREA"]
+    open_campaign(supplier_user, operator, supplier, [urea], base="90.00", title="尿素团购")
+    plan = _bag_plan(staff_a, field_a)
+    group_amount = sum(x.bags * x.unit_price for x in plan.lines.all() if x.source == "group-buy")
+    # credit without an approved limit: refused by the one place credit is authorised, nothing booked
+    with pytest.raises(ValidationError) as err, transaction.atomic():
+        fert.add_plan_to_order(staff_a, plan, _pay_all(staff_a, plan, "credit"))
+    assert "赊销" in err.value.messages[0] and not Payment.objects.exists()
+    credit.set_credit_limit(staff_a, household_a, group_amount - 1)  # one yuan short
+    with pytest.raises(ValidationError), transaction.atomic():
+        fert.add_plan_to_order(staff_a, plan, _pay_all(staff_a, plan, "credit"))
+    assert not Payment.objects.exists()
+    credit.set_credit_limit(staff_a, household_a, group_amount)
+    with transaction.atomic():
+        fert.add_plan_to_order(staff_a, plan, _pay_all(staff_a, plan, "credit"))
+    payment = Pledge.objects.get(household=household_a).payment
+    assert payment.method == "credit" and payment.amount_authorised == group_amount
+    assert _station_cash(household_a) == Decimal("0.00")  # no cash nobody collected
+    household_a.refresh_from_db()
+    assert credit.credit_account(household_a).available == Decimal("0.00")
+
+
+def test_graphql_hand_over_books_the_chosen_method(
+    gql, staff_a, operator, supplier, supplier_user, stocked, field_a, household_a
+):
+    urea = stocked["UREA"]
+    open_campaign(supplier_user, operator, supplier, [urea], base="90.00", title="尿素团购")
+    plan = _bag_plan(staff_a, field_a)
+    order = """mutation($p: ID!, $m: [FertPlanLinePaymentInput!]) { planAddToOrder(planId: $p, paymentMethods: $m) {
+      errors { field code message } plan { status } accepted { acceptedBy } } }"""
+    out = gql(staff_a)(order, {"p": plan.pk})["data"]["planAddToOrder"]
+    assert out["errors"][0]["field"] == "paymentMethods" and out["errors"][0]["code"] == "REQUIRED"
+    assert not Pledge.objects.exists()
+    choice = [{"lineId": str(key), "method": m} for key, m in _pay_all(staff_a, plan, "cash").items()]
+    out = gql(staff_a)(order, {"p": plan.pk, "m": choice})["data"]["planAddToOrder"]
+    assert out["errors"] == [] and out["plan"]["status"] == "ordered"
+    payment = Pledge.objects.get(household=household_a).payment
+    assert payment.method == "cash" and _station_cash(household_a) == payment.amount_authorised

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from marketplace.payments import credit
 from marketplace.payments import services as pay
 from marketplace.payments.models import (
     LedgerEntry,
@@ -77,9 +78,10 @@ def test_credit_limit_enforced_and_released(staff_a, household_a):
     pay.capture(hold, Decimal("700"))
     assert pay.balance(pay.household_receivable(household_a.pk)) == Decimal("700.00")
     assert pay.available_credit(household_a) == Decimal("300.00")
-    pay.record_credit_repayment(staff_a, household_a, Decimal("700"), "repay-1")
-    assert pay.record_credit_repayment.__name__  # repeated key is a no-op:
-    assert pay.post(pay.Move("repay-1", "x", "a", "b", Decimal("1"))) is None
+    first, created = credit.record_repayment(staff_a, household_a, Decimal("700"), "repay-1")
+    again, created_again = credit.record_repayment(staff_a, household_a, Decimal("700"), "repay-1")
+    assert created and not created_again and again.pk == first.pk  # repeated key is a no-op
+    assert LedgerEntry.objects.filter(kind="credit_repayment").count() == 1
     assert pay.available_credit(household_a) == Decimal("1000.00")
     other = pay.authorise_credit(staff_a, household_a, Decimal("500"), "GB1", "c-3")
     pay.void(other)

@@ -5,10 +5,11 @@ from typing import Any
 import graphene
 
 from marketplace.core import permissions
+from marketplace.payments import credit
 from marketplace.stations import services
 
 from ..core.mutations import BaseMutation
-from .types import HouseholdType
+from .types import CreditRepaymentType, HouseholdType
 
 
 class HouseholdInput(graphene.InputObjectType):
@@ -79,4 +80,28 @@ class HouseholdSetCreditLimit(BaseMutation):
     def perform(cls, info: Any, id: str, credit_limit) -> dict[str, Any]:
         user = info.context.user
         household = permissions.managed_households(user).get(pk=id)
-        return {"household": services.set_credit_limit(user, household, credit_limit)}
+        return {"household": credit.set_credit_limit(user, household, credit_limit)}
+
+
+class HouseholdRecordRepayment(BaseMutation):
+    """Record a household's credit (赊销) repayment taken in cash at its station (that station's staff
+    or an operator). Idempotent: the same ``idempotencyKey`` returns the first repayment."""
+
+    class Meta:
+        permissions = (permissions.STATION_STAFF,)
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        amount = graphene.Decimal(required=True)
+        idempotency_key = graphene.String(required=True)
+        notes = graphene.String()
+
+    repayment = graphene.Field(CreditRepaymentType)
+    household = graphene.Field(HouseholdType)
+
+    @classmethod
+    def perform(cls, info: Any, id: str, amount, idempotency_key: str, notes: str = "") -> dict[str, Any]:
+        user = info.context.user
+        household = permissions.managed_households(user).get(pk=id)
+        repayment, _created = credit.record_repayment(user, household, amount, idempotency_key, notes or "")
+        return {"repayment": repayment, "household": household}

@@ -4,9 +4,10 @@ import graphene
 from django.db.models import Count, Q
 
 from marketplace.core import permissions
+from marketplace.stations.services import search_households
 
 from ..core.types import page, page_args
-from .mutations import HouseholdCreate, HouseholdSetCreditLimit, HouseholdUpdate
+from .mutations import HouseholdCreate, HouseholdRecordRepayment, HouseholdSetCreditLimit, HouseholdUpdate
 from .types import HouseholdPage, HouseholdType, StationPage, StationType
 
 STATION_RELATED = ("village__township", "county")
@@ -19,7 +20,8 @@ class StationQueries(graphene.ObjectType):
         HouseholdPage,
         required=True,
         station_id=graphene.ID(),
-        search=graphene.String(description="Name or the last 4 digits of the phone number."),
+        search=graphene.String(description="Name, village, or the last digits of the phone number."),
+        sort=graphene.String(description="name (default) | village | area | newest"),
         **page_args(),
     )
     household = graphene.Field(HouseholdType, id=graphene.ID(required=True))
@@ -42,14 +44,14 @@ class StationQueries(graphene.ObjectType):
         )
 
     @staticmethod
-    def resolve_households(root, info, station_id=None, search=None, first=None, offset=None):
+    def resolve_households(root, info, station_id=None, search=None, sort=None, first=None, offset=None):
         qs = permissions.households_for(info.context.user).filter(is_active=True)
         if station_id:
             qs = qs.filter(station_id=station_id)
-        if search:
-            qs = qs.filter(Q(name__icontains=search) | Q(phone__endswith=search))
-        qs = qs.select_related("village", "station__village__township", "station__county").order_by(
-            "name", "pk"
+        qs = search_households(
+            qs.select_related("village", "station__village__township", "station__county"),
+            search or "",
+            sort or "",
         )
         items, total = page(qs.distinct(), first, offset)
         return HouseholdPage(items=items, total_count=total)
@@ -72,3 +74,4 @@ class StationMutations(graphene.ObjectType):
     household_create = HouseholdCreate.Field()
     household_update = HouseholdUpdate.Field()
     household_set_credit_limit = HouseholdSetCreditLimit.Field()
+    household_record_repayment = HouseholdRecordRepayment.Field()

@@ -46,6 +46,70 @@ class StationType(graphene.ObjectType):
         return annotated if annotated is not None else station.households.filter(is_active=True).count()
 
 
+class CreditRepaymentType(graphene.ObjectType):
+    id = graphene.ID(required=True)
+    receipt_no = graphene.String(required=True)
+    amount = graphene.Field("marketplace.graphql.core.types.Money", required=True)
+    owed_after = graphene.Field("marketplace.graphql.core.types.Money", required=True)
+    created_at = graphene.DateTime(required=True)
+    receipt_url = graphene.String(required=True, description="Printable receipt (PDF).")
+
+    class Meta:
+        name = "CreditRepayment"
+
+    @staticmethod
+    def resolve_amount(repayment, info):
+        return money(repayment.amount)
+
+    @staticmethod
+    def resolve_owed_after(repayment, info):
+        return money(repayment.owed_after)
+
+    @staticmethod
+    def resolve_receipt_url(repayment, info) -> str:
+        from django.urls import reverse
+
+        return reverse("storefront:credit-receipt", args=[repayment.pk])
+
+
+class CreditAccountType(graphene.ObjectType):
+    limit = graphene.Field("marketplace.graphql.core.types.Money", required=True)
+    reserved = graphene.Field(
+        "marketplace.graphql.core.types.Money", required=True, description="Held for unsettled pledges."
+    )
+    owed = graphene.Field("marketplace.graphql.core.types.Money", required=True)
+    used = graphene.Field("marketplace.graphql.core.types.Money", required=True)
+    available = graphene.Field("marketplace.graphql.core.types.Money", required=True)
+    repayments = graphene.List(graphene.NonNull(CreditRepaymentType), required=True)
+
+    class Meta:
+        name = "CreditAccount"
+
+    @staticmethod
+    def resolve_limit(account, info):
+        return money(account.limit)
+
+    @staticmethod
+    def resolve_reserved(account, info):
+        return money(account.reserved)
+
+    @staticmethod
+    def resolve_owed(account, info):
+        return money(account.owed)
+
+    @staticmethod
+    def resolve_used(account, info):
+        return money(account.used)
+
+    @staticmethod
+    def resolve_available(account, info):
+        return money(account.available)
+
+    @staticmethod
+    def resolve_repayments(account, info):
+        return account.repayments
+
+
 class HouseholdType(graphene.ObjectType):
     id = graphene.ID(required=True)
     name = graphene.String(required=True)
@@ -55,9 +119,20 @@ class HouseholdType(graphene.ObjectType):
     farm_area_mu = graphene.Decimal(required=True)
     credit_limit = graphene.Field("marketplace.graphql.core.types.Money")
     has_login = graphene.Boolean(required=True)
+    credit = graphene.Field(
+        CreditAccountType, description="Credit (赊销) account; null unless the viewer works at its station."
+    )
 
     class Meta:
         name = "Household"
+
+    @staticmethod
+    def resolve_credit(household, info):
+        from marketplace.payments import credit
+
+        if not permissions.credit_stations(info.context.user).filter(pk=household.station_id).exists():
+            return None
+        return credit.credit_account(household, with_repayments=20)
 
     @staticmethod
     def resolve_phone(household, info) -> str:

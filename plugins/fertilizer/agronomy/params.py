@@ -151,6 +151,11 @@ class ParameterSet:
       available nutrient the crop uses).
     - ``n_basal_fraction``: share of fertilizer N applied basally; the rest is top-dressed as urea.
       P2O5 and K2O are always all basal.
+    - ``soil_test_method``: how a soil test is used. ``"nutrient_balance"`` (养分平衡法 with the
+      coefficients above) or ``"zone_graded"`` (the ministry zone formula, each nutrient read at the
+      low end of its range on medium-to-rich soil and at the high end on poor soil, graded by the
+      soil test — the published guidance for Jilin maize, which the nutrient-balance coefficients
+      above, without local 3414 trials, overshoot several times over).
     """
 
     crop: str
@@ -166,6 +171,11 @@ class ParameterSet:
     soil_grading: dict[str, tuple[float, ...]] = field(default_factory=lambda: dict(DEFAULT_SOIL_GRADING))
     abundance_thresholds: tuple[float, float, float] = DEFAULT_ABUNDANCE_THRESHOLDS
     source: str = ""
+    soil_test_method: str = "nutrient_balance"
+    #: The county's N-series trial (kg N/mu, yield kg/mu) for the economic optimum; empty: not shown.
+    n_trials: tuple[tuple[float, float], ...] = ()
+    #: Grain price (¥/kg) the economic optimum is computed at; 0: not shown.
+    grain_price_yuan_kg: float = 0.0
 
     def effective_uptake(self) -> NPK:
         """Uptake per 100 kg that must come from soil + fertilizer."""
@@ -192,6 +202,7 @@ DEFAULT_PARAMETER_SETS: dict[str, ParameterSet] = {
         zone="semi_humid",
         zone_formula=JILIN_MAIZE_ZONES["semi_humid"],
         source="seed-company extension page; Jilin ministry zone formulas",
+        soil_test_method="zone_graded",
     ),
     "rice": ParameterSet(
         crop="rice",

@@ -46,7 +46,7 @@ class Recommendation:
     """Nutrients in kg/ha, split basal / top-dress. ``topdress_kg_ha`` is N applied as urea."""
 
     crop: str
-    method: str  # "nutrient_balance" | "zone_formula"
+    method: str  # "nutrient_balance" | "zone_formula" | "zone_graded"
     area_ha: float
     target_yield_kg_ha: float
     basal_kg_ha: NPK
@@ -97,6 +97,9 @@ def recommend(field_info: FieldInfo, soil_test: SoilTest | None, params: Paramet
     if y_ha <= 0:
         raise AgronomyError("bad_target_yield", "目标产量必须大于 0")
 
+    if soil_test is not None and params.soil_test_method == "zone_graded" and params.zone_formula is not None:
+        return _zone_graded(field_info, soil_test, params, y_ha, y_reason)
+
     if soil_test is not None:
         res = nutrient_balance(
             y_ha,
@@ -110,14 +113,7 @@ def recommend(field_info: FieldInfo, soil_test: SoilTest | None, params: Paramet
         f = params.n_basal_fraction
         basal = NPK(total.N * f, total.P2O5, total.K2O)
         top = NPK(total.N * (1.0 - f), 0.0, 0.0)
-        grades = {
-            n: soil_grade(soil_test.as_npk().get(n), SOIL_INDICATOR_FOR_NUTRIENT[n], params.soil_grading)
-            for n in NUTRIENTS
-        }
-        if soil_test.organic_matter_g_kg is not None:
-            grades["organic_matter"] = soil_grade(
-                soil_test.organic_matter_g_kg, "organic_matter", params.soil_grading
-            )
+        grades = _soil_grades(soil_test, params)
         split = (
             Reason("n_split", f"氮肥 {f:.0%} 作基肥，其余 {1 - f:.0%} 以尿素追施；磷、钾肥全部作基肥")
             if f < 1.0
@@ -168,4 +164,68 @@ def recommend(field_info: FieldInfo, soil_test: SoilTest | None, params: Paramet
         base_grade=zr.base_grade,
         base_blend_kg_ha=zr.base_blend_kg * MU_PER_HA,
         topdress_urea_kg_ha=zr.topdress_urea_kg * MU_PER_HA,
+    )
+
+
+def _soil_grades(soil_test: SoilTest, params: ParameterSet) -> dict[str, int]:
+    grades = {
+        n: soil_grade(soil_test.as_npk().get(n), SOIL_INDICATOR_FOR_NUTRIENT[n], params.soil_grading)
+        for n in NUTRIENTS
+    }
+    if soil_test.organic_matter_g_kg is not None:
+        grades["organic_matter"] = soil_grade(
+            soil_test.organic_matter_g_kg, "organic_matter", params.soil_grading
+        )
+    return grades
+
+
+#: Soil grades (1 richest … 6 poorest) read at the low end of a zone range ("medium-to-high
+#: fertility soils take the low end"); poorer grades take the high end.
+LOW_END_GRADES = (1, 2, 3)
+GRADE_ZH = {1: "极丰", 2: "丰", 3: "中", 4: "缺", 5: "很缺", 6: "极缺"}
+
+
+def _zone_graded(
+    field_info: FieldInfo, soil_test: SoilTest, params: ParameterSet, y_ha: float, y_reason: Reason
+) -> Recommendation:
+    """The ministry zone formula with each nutrient graded by the soil test (see ParameterSet)."""
+    assert params.zone_formula is not None
+    grades = _soil_grades(soil_test, params)
+    y_mu = y_ha / MU_PER_HA
+    picked = {}
+    for n in NUTRIENTS:
+        fertility = "high" if grades[n] in LOW_END_GRADES else "low"
+        picked[n] = zone_formula_lookup(params.zone_formula, y_mu, fertility)
+    basal = NPK(picked["N"].basal_kg.N, picked["P2O5"].basal_kg.P2O5, picked["K2O"].basal_kg.K2O)
+    top = NPK(picked["N"].topdress_kg.N, 0.0, 0.0)
+    names = {"N": "碱解氮", "P2O5": "有效磷", "K2O": "速效钾"}
+    graded = "；".join(
+        f"{names[n]}{GRADE_ZH.get(grades[n], grades[n])}（{grades[n]}级）→ "
+        f"{'范围低端' if grades[n] in LOW_END_GRADES else '范围高端'}"
+        for n in NUTRIENTS
+    )
+    reasons = (
+        Reason(
+            "soil_test_zone_graded",
+            f"{params.name_zh}：有测土数据，采用{params.zone_formula.name_zh}区域大配方，按测土分级取用量",
+        ),
+        y_reason,
+        *picked["N"].reasons[1:],  # (the first says "no soil test": not so here)
+        Reason("soil_grades", graded),
+    )
+    first = picked["N"]
+    return Recommendation(
+        crop=params.crop,
+        method="zone_graded",
+        area_ha=field_info.area_ha,
+        target_yield_kg_ha=y_ha,
+        basal_kg_ha=basal.scale(MU_PER_HA),
+        topdress_kg_ha=top.scale(MU_PER_HA),
+        reasons=reasons,
+        covered_by_soil=(),
+        soil_grades=grades,
+        zone=first.zone,
+        base_grade=first.base_grade,
+        base_blend_kg_ha=first.base_blend_kg * MU_PER_HA,
+        topdress_urea_kg_ha=first.topdress_urea_kg * MU_PER_HA,
     )

@@ -146,8 +146,8 @@ def test_recommendation_plan_and_order(gql, staff_a, staff_b, farmer_a, fert_cat
     out = gql(staff_a)(REC_CREATE, {"f": field_a.pk})["data"]["recommendationCreate"]
     assert out["errors"] == []
     rec, plan = out["recommendation"], out["plan"]
-    assert rec["method"] == "nutrient_balance" and rec["parameterSet"]["version"] == 1
-    assert rec["reasons"][0]["code"] == "soil_test_present"
+    assert rec["method"] == "zone_graded" and rec["parameterSet"]["version"] == 1
+    assert rec["reasons"][0]["code"] == "soil_test_zone_graded"
     assert plan["status"] == "proposed" and plan["cost"]["currency"] == "CNY"
     assert {line["phase"] for line in plan["lines"]} == {"basal", "topdress"}
     assert plan["usualLabel"].startswith("习惯施肥") and plan["savingCost"] is not None

@@ -62,15 +62,16 @@ def test_offers_skip_non_fertilizers_and_keep_cheapest(
 
 def test_recommendation_with_soil_test_and_plan(fert_catalogue, staff_a, field_a, soil_a):
     rec = services.create_recommendation(staff_a, field_a)
-    assert rec.method == "nutrient_balance"
+    assert rec.method == "zone_graded"  # Jilin maize default: the zone formula graded by the soil test
     assert rec.soil_test == soil_a
     assert rec.parameter_set.version == 1
-    assert rec.reasons[0]["code"] == "soil_test_present"
+    assert rec.reasons[0]["code"] == "soil_test_zone_graded"
     assert rec.soil_grades["P2O5"] == 3
     assert float(rec.target_yield_kg_mu) == pytest.approx(1.1 * (650 + 700 + 680) / 3, abs=0.1)
-    # N split 40 % basal as the parameter set says
+    # basal N from the zone blend, the rest top-dressed as urea; P2O5 within the published range
     t = rec.targets
-    assert t["basal"]["N"] == pytest.approx(0.4 * (t["basal"]["N"] + t["topdress"]["N"]))
+    assert 0 < t["basal"]["N"] < t["basal"]["N"] + t["topdress"]["N"]
+    assert 4 <= t["basal"]["P2O5"] + t["topdress"]["P2O5"] <= 7
     plan = services.create_plan(staff_a, rec)
     assert plan.status == PlanStatus.PROPOSED, plan.error
     lines = list(plan.lines.all())
@@ -206,6 +207,7 @@ def test_plugin_offer_is_used_and_takes_its_lines(fert_catalogue, staff_a, field
     import fert_test_plugin.apps as tp
 
     tp.TAKEN.clear()
+    tp.LINES.clear()
     tp.CAMPAIGN["product_id"] = fert_catalogue["UREA"].pk
     try:
         rec = services.create_recommendation(staff_a, field_a)
@@ -214,9 +216,15 @@ def test_plugin_offer_is_used_and_takes_its_lines(fert_catalogue, staff_a, field
         assert urea and all(
             line.source == "fert-test" and line.unit_price == Decimal("90.00") for line in urea
         )
-        done, _ = services.add_plan_to_order(staff_a, plan)
+        choice = {h.key: "credit" for h in services.handover_lines(staff_a, plan) if h.source != "stock"}
+        done, _ = services.add_plan_to_order(staff_a, plan, choice)
         by = {line.product_id: line.accepted_by for line in done}
         assert by[fert_catalogue["UREA"].pk] == "fert-test"
+        assert {(x.source, x.payment_method) for x in tp.LINES} <= {
+            ("fert-test", "credit"),
+            ("stock", "online"),
+        }
+        assert ("fert-test", "credit") in {(x.source, x.payment_method) for x in tp.LINES}
         assert {v for k, v in by.items() if k != fert_catalogue["UREA"].pk} <= {"stock"}
         assert tp.TAKEN == [
             (

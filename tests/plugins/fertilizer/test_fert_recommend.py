@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from plugins.fertilizer.agronomy import (
@@ -19,7 +21,7 @@ def test_soil_test_uses_nutrient_balance_per_ha_with_n_split():
     # N: (2.86*105 - 120*2.25*0.5)/0.33 = (300.3 - 135)/0.33       = 500.909
     # P: (1.14*105 - 25*2.25*0.45)/0.15 = (119.7 - 25.3125)/0.15   = 629.25
     # K: (2.63*105 - 150*2.25*0.6)/0.45 = (276.15 - 202.5)/0.45    = 163.667
-    params = get_parameter_set("spring_maize_ne")
+    params = replace(get_parameter_set("spring_maize_ne"), soil_test_method="nutrient_balance")
     rec = recommend(FieldInfo(area_ha=2.0, target_yield_kg_ha=10500), SoilTest(120, 25, 150), params)
     assert rec.method == "nutrient_balance"
     assert rec.total_kg_ha.N == pytest.approx(500.909, abs=1e-3)
@@ -36,6 +38,28 @@ def test_soil_test_uses_nutrient_balance_per_ha_with_n_split():
     codes = [r.code for r in rec.reasons]
     assert codes[0] == "soil_test_present" and "n_split" in codes
     assert rec.total_kg_mu.N == pytest.approx(500.909 / 15, abs=1e-3)
+
+
+def test_jilin_maize_default_reads_the_zone_formula_graded_by_the_soil_test():
+    """The day-one default for Jilin spring maize: the ministry zone formula (semi-humid 15-18-12,
+    700–800 kg/mu band: base 31–35 kg + urea 16–18 kg per mu), each nutrient at the low end on
+    medium-to-rich soil and the high end on poor soil — not the nutrient balance's 42 kg P2O5/mu."""
+    params = get_parameter_set("spring_maize_ne", zone="semi_humid")
+    assert params.soil_test_method == "zone_graded"
+    field = FieldInfo(area_ha=1.0, target_yield_kg_ha=750 * 15)
+    rich = recommend(field, SoilTest(125, 25, 160), params)  # N grade 2, P 2, K 2: low ends
+    assert rich.method == "zone_graded"
+    assert rich.total_kg_mu.N == pytest.approx(31 * 0.15 + 16 * 0.46)
+    assert rich.total_kg_mu.P2O5 == pytest.approx(31 * 0.18)
+    assert rich.total_kg_mu.K2O == pytest.approx(31 * 0.12)
+    poor_p = recommend(field, SoilTest(125, 8, 160), params)  # Olsen-P 8 mg/kg: grade 4, high end
+    assert poor_p.total_kg_mu.P2O5 == pytest.approx(35 * 0.18)
+    assert poor_p.total_kg_mu.N == pytest.approx(rich.total_kg_mu.N)  # the others unchanged
+    assert poor_p.soil_grades["P2O5"] == 4 and "有效磷缺（4级）→ 范围高端" in poor_p.reasons[-1].message
+    for zone, grade in (("semi_arid", NPK(13, 20, 12)), ("cool", NPK(14, 18, 13))):
+        rec = recommend(field, SoilTest(125, 25, 160), get_parameter_set("spring_maize_ne", zone=zone))
+        assert rec.method == "zone_graded" and rec.base_grade == grade
+        assert 2 < rec.total_kg_mu.P2O5 < 8  # the published range, per mu
 
 
 def test_soybean_n_share_and_all_basal():

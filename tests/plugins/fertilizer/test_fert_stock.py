@@ -119,6 +119,22 @@ def test_infeasible_because_of_stock_names_nutrient_and_products():
 # --- Django layer: offers from core stock and plugins --------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _nutrient_balance_targets(db):
+    """These stock cases were sized for the nutrient-balance targets (large N and P): an agronomist's
+    parameter version that uses that method (the Jilin default reads the zone formula instead)."""
+    from plugins.fertilizer import paramstore
+    from plugins.fertilizer.models import ParameterSetVersion
+
+    data = {
+        **paramstore.default_data("spring_maize_ne", "semi_humid"),
+        "soil_test_method": "nutrient_balance",
+    }
+    ParameterSetVersion.objects.create(
+        crop="spring_maize_ne", zone="semi_humid", version=1, data=data, note="养分平衡法"
+    )
+
+
 def _set_stock(product, num_in_stock: int, allocated: int = 0) -> None:
     StockRecord = get_model("partner", "StockRecord")
     StockRecord.objects.filter(product=product).update(num_in_stock=num_in_stock, num_allocated=allocated)
@@ -228,15 +244,16 @@ def test_hand_over_refused_when_group_buy_cap_reached_meanwhile(fert_catalogue, 
         need = bags_by_offer(plan)[("fert-test", "campaign-7")]
         assert need > 1
         tp.CAMPAIGN.update(household_limit=need - 1)
+        paid = {h.key: "credit" for h in services.handover_lines(staff_a, plan) if h.source != "stock"}
         with pytest.raises(ValidationError) as e:
-            services.add_plan_to_order(staff_a, plan)
+            services.add_plan_to_order(staff_a, plan, paid)
         assert (
             e.value.code == "limit_exceeded"
             and f"团购尿素 需 {need} 袋、每户限购 {need - 1} 袋" in e.value.messages[0]
         )
         tp.CAMPAIGN.update(household_limit=None, available=need - 1)
         with pytest.raises(ValidationError) as e:
-            services.add_plan_to_order(staff_a, plan)
+            services.add_plan_to_order(staff_a, plan, paid)
         assert (
             e.value.code == "out_of_stock"
             and f"团购尿素 需 {need} 袋、现可买 {need - 1} 袋" in e.value.messages[0]

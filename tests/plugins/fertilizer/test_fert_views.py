@@ -54,7 +54,11 @@ def test_station_staff_flow(client, staff_a, household_a, fert_catalogue):
     r = c.post(reverse("fertilizer:field-recommend", args=[field.pk]))
     assert r.status_code == 302
     rec_page = c.get(r.url).content.decode()
-    assert "养分平衡法" in rec_page and 'data-testid="plan"' in rec_page and "加入团购/购物篮" in rec_page
+    assert (
+        "区域大配方＋测土分级" in rec_page
+        and 'data-testid="plan"' in rec_page
+        and "加入团购/购物篮" in rec_page
+    )
     plan = BagPlan.objects.get(recommendation__field=field, is_current=True)
     r = c.post(reverse("fertilizer:plan-order", args=[plan.pk]), follow=True)
     assert "已加入购物篮" in r.content.decode()
@@ -80,7 +84,7 @@ def test_card_pdfs_a4_and_a5(client, staff_a, fert_catalogue, field_a, soil_a):
             "测土配方施肥建议卡",
             "张国华",
             "东大地",
-            "养分平衡法",
+            "区域大配方＋测土分级",
             "碱解氮",
             "基肥",
             "追肥",
@@ -105,7 +109,7 @@ def test_tenancy_on_pages(client, staff_b, farmer_a, field_a, soil_a, staff_a, f
     index = c.get(reverse("fertilizer:index")).content.decode()
     assert "东大地" in index
     page = c.get(reverse("fertilizer:recommendation", args=[rec.pk])).content.decode()
-    assert "养分平衡法" in page
+    assert "区域大配方＋测土分级" in page
     assert c.get(reverse("fertilizer:import")).status_code == 403
 
 

@@ -200,7 +200,7 @@ def test_unit_weights_from_attributes(product_classes, fertilizer, seed, restric
 # --- accept_plan_lines ---------------------------------------------------------------------------
 
 
-def plan_line(campaign, product, quantity, price="150.00", source="group-buy"):
+def plan_line(campaign, product, quantity, price="150.00", source="group-buy", method="cash"):
     return PlanLine(
         product_id=product.pk,
         sku="x",
@@ -209,6 +209,7 @@ def plan_line(campaign, product, quantity, price="150.00", source="group-buy"):
         unit_price=Decimal(price),
         source=source,
         source_ref=str(campaign.pk),
+        payment_method=method,
     )
 
 
@@ -236,12 +237,14 @@ def test_plan_lines_from_a_campaign_offer_become_pledges(
 
 def test_household_login_pledges_on_credit(station_a, campaign, fertilizer, household_a, farmer_a):
     with pytest.raises(ValidationError) as err:  # no approved credit: refused, nothing pledged
-        extensions.accept_plan_lines(station_a, household_a, [plan_line(campaign, fertilizer, 3)], farmer_a)
+        extensions.accept_plan_lines(
+            station_a, household_a, [plan_line(campaign, fertilizer, 3, method="credit")], farmer_a
+        )
     assert "赊销" in err.value.messages[0] and fertilizer.title in err.value.messages[0]
     household_a.credit_limit = Decimal("5000")
     household_a.save()
     accepted, _ = extensions.accept_plan_lines(
-        station_a, household_a, [plan_line(campaign, fertilizer, 3)], farmer_a
+        station_a, household_a, [plan_line(campaign, fertilizer, 3, method="credit")], farmer_a
     )
     assert Pledge.objects.get(pk=int(accepted[0].ref.split(":")[1])).payment_method == PaymentMethod.CREDIT
 
@@ -259,7 +262,9 @@ def test_refusal_rolls_back_the_whole_hand_over(
     assert Payment.objects.count() == payments_before
     assert Campaign.objects.get(pk=c.pk).total_quantity == 0
     # an unknown campaign is refused by name, too
-    gone = PlanLine(fertilizer.pk, "x", fertilizer.title, 1, Decimal("1"), "group-buy", "999999")
+    gone = PlanLine(
+        fertilizer.pk, "x", fertilizer.title, 1, Decimal("1"), "group-buy", "999999", payment_method="cash"
+    )
     with pytest.raises(ValidationError) as err:
         extensions.accept_plan_lines(station_a, households_a[0], [gone], user=staff_a)
     assert err.value.code == "not_found" and fertilizer.title in err.value.messages[0]

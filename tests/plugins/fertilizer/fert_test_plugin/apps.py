@@ -16,6 +16,7 @@ CAMPAIGN: dict[str, object] = {
 }
 DEFAULTS = dict(CAMPAIGN)
 TAKEN: list = []
+LINES: list = []  # every plan line offered to this plugin (to check its payment method)
 
 
 class FertTestPluginConfig(MarketplacePlugin):
@@ -45,6 +46,7 @@ class FertTestPluginConfig(MarketplacePlugin):
 
     def accept_plan_lines(self, station, household, lines, user=None):
         out = []
+        LINES.extend(lines)
         for line in lines:
             if line.source == "fert-test":
                 TAKEN.append((station.pk, household.pk, line.product_id, line.quantity))
