@@ -68,6 +68,7 @@ MARKETPLACE_PLUGINS = env_list(
         "plugins.fertilizer",
         "plugins.delivery_routing",
         "plugins.group_orders",
+        "plugins.produce",
     ],
 )
 
@@ -222,6 +223,15 @@ OSCAR_HOMEPAGE = "/"
 OSCAR_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "noreply@localhost")
 OSCAR_ALLOW_ANON_CHECKOUT = False
 OSCAR_REQUIRED_ADDRESS_FIELDS = ("first_name", "line1", "line4", "country")
+# Order lifecycle (pledge → ordered → shipped → at station → collected / refunded), one pipeline for
+# group-buy and shop orders; changes go through marketplace.apps.order.services.change_status.
+from marketplace.apps.order import statuses as _order_statuses  # noqa: E402
+
+OSCAR_INITIAL_ORDER_STATUS = _order_statuses.ORDERED
+OSCAR_INITIAL_LINE_STATUS = _order_statuses.ORDERED
+OSCAR_ORDER_STATUS_PIPELINE = _order_statuses.ORDER_STATUS_PIPELINE
+OSCAR_LINE_STATUS_PIPELINE = _order_statuses.LINE_STATUS_PIPELINE
+OSCAR_ORDER_STATUS_CASCADE = _order_statuses.ORDER_STATUS_CASCADE
 # Supplier portal: Oscar's default menu plus a 供应商中心 group (products, stock, orders, licences,
 # warehouses, import); see marketplace/core/dashboard_menu.py.
 from marketplace.core.dashboard_menu import with_supplier_menu  # noqa: E402
