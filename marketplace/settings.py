@@ -43,6 +43,8 @@ PRODUCTION = MARKETPLACE_ENV == "production"
 
 DEFAULT_SECRET_KEY = "insecure-embedded-default-key-change-me"  # noqa: S105
 SECRET_KEY = env("DJANGO_SECRET_KEY", DEFAULT_SECRET_KEY)
+# Previous keys, still accepted for signatures while a rotation settles (docs/runbook.md).
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", [])
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 
 if PRODUCTION:

@@ -62,7 +62,8 @@ class Browser:
 
 
 def main() -> int:
-    var = tempfile.mkdtemp(prefix="marketplace-smoke-")
+    # SMOKE_VAR_DIR reuses an already migrated folder (local runs on a busy machine); CI starts fresh.
+    var = os.environ.get("SMOKE_VAR_DIR") or tempfile.mkdtemp(prefix="marketplace-smoke-")
     env = {
         k: v
         for k, v in os.environ.items()
