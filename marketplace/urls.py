@@ -7,6 +7,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.cache import never_cache
 
+from marketplace.core import private_media
 from marketplace.core.extensions import plugins
 from marketplace.graphql.views import MarketplaceGraphQLView
 from marketplace.payments.views import stripe_webhook
@@ -29,6 +30,8 @@ urlpatterns = [
     path("graphql/", MarketplaceGraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
     path("healthz", healthz, name="healthz"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
+    path("files/licences/<int:pk>/", private_media.partner_licence_file, name="partner-licence-file"),
+    path("files/station-licences/<int:pk>/", private_media.station_licence_file, name="station-licence-file"),
     path("admin/", admin.site.urls),
     path("shop/", include(apps.get_app_config("oscar").urls[0])),
 ]
@@ -39,4 +42,4 @@ for plugin in plugins():
         urlpatterns.append(path(f"p/{plugin.plugin_slug}/", include((patterns, plugin.plugin_slug))))
 
 if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    urlpatterns += static(settings.MEDIA_URL, view=private_media.public_media)

@@ -8,6 +8,7 @@ from marketplace.core import permissions
 from marketplace.stations import services
 
 from ..core.mutations import BaseMutation, require_login
+from ..scalars import MoneyAmount
 from .types import HouseholdType
 
 
@@ -61,7 +62,7 @@ class HouseholdSetCreditLimit(BaseMutation):
 
     class Arguments:
         id = graphene.ID(required=True)
-        credit_limit = graphene.Decimal(required=True)
+        credit_limit = MoneyAmount(required=True)
 
     household = graphene.Field(HouseholdType)
 
