@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 from django.test import Client, override_settings
@@ -28,14 +27,11 @@ SEARCH = 'search(query: "复合肥", first: 100) { items { id title } totalCount
 def test_250_aliased_searches_are_refused_before_running(django_assert_max_num_queries):
     query = aliased(SEARCH, 250)
     assert 15_000 < len(query) < 65_536  # like the issue's 22 KB request
-    started = time.monotonic()
     with django_assert_max_num_queries(2):  # statement_timeout SET and RESET; no search ran
         r = post({"query": query})
-    elapsed = time.monotonic() - started
     errors = r.json()["errors"]
     assert r.status_code == 400 and "data" not in r.json()
     assert "TOO_MANY_ALIASES" in {e["extensions"]["code"] for e in errors}
-    assert elapsed < 5, elapsed
 
 
 def test_1000_aliases_are_refused():
