@@ -124,9 +124,9 @@ class EdgeMiddleware:
             graphene_type = getattr(inner, "graphene_type", None)
         fields = getattr(info.return_type, "fields", None) or {}
         if graphene_type is not None and "errors" in fields:
-            return graphene_type(
-                errors=[{"field": bad.field, "code": CommonErrorCode.INVALID, "message": bad.message}]
-            )
+            errors = [{"field": bad.field, "code": CommonErrorCode.INVALID, "message": bad.message}]
+            failure = getattr(graphene_type, "failure", None)  # BaseMutation's refusal payload
+            return failure(errors) if failure else graphene_type(errors=errors)
         raise GraphQLError(
             f"{bad.field}: {bad.message}", extensions={"code": "BAD_USER_INPUT", "field": bad.field}
         )
