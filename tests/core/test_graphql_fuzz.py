@@ -15,6 +15,8 @@ import pytest
 import schemathesis
 from django.test import Client
 from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+from schemathesis.graphql import nodes
 
 from marketplace.accounts.models import ApiToken
 from marketplace.graphql.schema import schema as graphene_schema
@@ -30,6 +32,14 @@ INTERNAL = re.compile(
     r"IntegrityError|DataError|ProgrammingError|violates|NUL \(0x00\)|object has no attribute|"
     r"NoneType|KeyError|ValueError|TypeError|invalid literal for int|decimal\.|out of range for type",
 )
+
+# Our Decimal-based scalars take strings; fuzz them with numbers of every shape, hostile ones included.
+_NUMBERS = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["100.123456", "-50", "1e20", "NaN", "", "abc", "9" * 40]),
+)
+for _name in ("Decimal", "MoneyAmount"):
+    schemathesis.graphql.scalar(_name, _NUMBERS.map(nodes.String))
 
 SCHEMA = schemathesis.graphql.from_dict({"__schema": graphene_schema.introspect()["__schema"]})
 STRATEGY = SCHEMA.as_strategy()
