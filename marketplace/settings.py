@@ -108,7 +108,7 @@ INSTALLED_APPS = [
     "oscar.apps.search.apps.SearchConfig",
     "oscar.apps.voucher.apps.VoucherConfig",
     "oscar.apps.wishlists.apps.WishlistsConfig",
-    "oscar.apps.dashboard.apps.DashboardConfig",
+    "marketplace.apps.dashboard.apps.DashboardConfig",
     "oscar.apps.dashboard.reports.apps.ReportsDashboardConfig",
     "oscar.apps.dashboard.users.apps.UsersDashboardConfig",
     "oscar.apps.dashboard.orders.apps.OrdersDashboardConfig",
@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "sorl.thumbnail",
     "django_tables2",
     "graphene_django",
+    "axes",
     *MARKETPLACE_PLUGINS,
 ]
 
@@ -148,6 +149,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "oscar.apps.basket.middleware.BasketMiddleware",
     "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes documents: turns a lockout into lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -208,6 +212,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Embedded default: one process, so a process-local cache does hold login attempts and rate
+    # limits; production sets REDIS_URL and the counts are shared by every worker.
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 # --- Language, time, money ------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -244,8 +251,14 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_URL = env("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
+# MEDIA_ROOT folders nginx must not serve: licence scans go through marketplace/core/private_media.py.
+PRIVATE_MEDIA_PREFIXES = ("licences/", "station-licences/", "imports/")
+# Files only authorised views hand out (pending imports); never served by nginx.
+PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
+# Catalogue files above this size are imported by a task; the page shows its progress.
+IMPORT_INLINE_MAX_BYTES = int(env("IMPORT_INLINE_MAX_BYTES", str(1024 * 1024)))
 if not PRODUCTION:  # embedded default: keep runtime files in var/ and make sure the folders exist
-    for folder in (VAR_DIR, STATIC_ROOT, MEDIA_ROOT):
+    for folder in (VAR_DIR, STATIC_ROOT, MEDIA_ROOT, PRIVATE_MEDIA_ROOT):
         folder.mkdir(parents=True, exist_ok=True)
 # Hashed, compressed (Brotli + gzip) static files served by WhiteNoise with far-future caching:
 # always in production, and in the embedded server (serve_embedded sets STATIC_MANIFEST=1 and runs
@@ -286,6 +299,8 @@ STORAGES = {
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # First: refuses locked-out callers before any password is checked (marketplace/core/ratelimits.py).
+    "axes.backends.AxesStandaloneBackend",
     "marketplace.accounts.backends.UsernameOrPhoneBackend",
 ]
 LOGIN_URL = "login"
@@ -298,11 +313,49 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+# HTTPS only in production (nginx terminates TLS and redirects; Django redirects too unless told not to).
+SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000" if PRODUCTION else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Brute force (marketplace/core/ratelimits.py) ---------------------------------------------
+# django-axes on the shared cache: AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address lock that pair out for AXES_COOLOFF_MINUTES (the right password is refused meanwhile).
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = __import__("datetime").timedelta(minutes=int(env("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "marketplace.core.ratelimits.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "marketplace.core.ratelimits.client_ip"
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+# Reverse proxies in front of the app that append to X-Forwarded-For (nginx: 1). 0: use REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "1" if PRODUCTION else "0"))
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_IP_META_KEY = "marketplace.core.ratelimits.client_ip"
+# Failed pickup-code lookups per staff account before a pause (django-ratelimit rate syntax).
+PICKUP_CODE_FAILURE_RATE = env("PICKUP_CODE_FAILURE_RATE", "10/15m")
+SMS_PER_PHONE_RATE = env("SMS_PER_PHONE_RATE", "20/h")
 API_TOKEN_TTL_DAYS = int(env("API_TOKEN_TTL_DAYS", "30"))
 
 # --- GraphQL --------------------------------------------------------------------------------
 GRAPHENE = {"SCHEMA": "marketplace.graphql.schema.schema", "ATOMIC_MUTATIONS": False}
 GRAPHQL_MAX_PAGE_SIZE = 100
+# Edge limits (marketplace/graphql/views.py, limits.py, middleware.py).
+GRAPHQL_MAX_BODY_BYTES = int(env("GRAPHQL_MAX_BODY_BYTES", "65536"))
+GRAPHQL_MAX_TOKENS = int(env("GRAPHQL_MAX_TOKENS", "5000"))
+GRAPHQL_MAX_ALIASES = int(env("GRAPHQL_MAX_ALIASES", "30"))
+GRAPHQL_MAX_DEPTH = int(env("GRAPHQL_MAX_DEPTH", "10"))
+GRAPHQL_MAX_COST = int(env("GRAPHQL_MAX_COST", "1000"))
+GRAPHQL_MAX_STRING_LENGTH = int(env("GRAPHQL_MAX_STRING_LENGTH", "10000"))
+# Wall-clock budget of one GraphQL request (resolvers stop, PostgreSQL statement_timeout).
+GRAPHQL_REQUEST_SECONDS = float(env("GRAPHQL_REQUEST_SECONDS", "20"))
+# Introspection and "Did you mean" suggestions for anonymous callers (signed-in users always get them).
+GRAPHQL_PUBLIC_INTROSPECTION = env_bool("GRAPHQL_PUBLIC_INTROSPECTION", default=not PRODUCTION)
 
 # --- Celery ---------------------------------------------------------------------------------
 # CELERY_BROKER_URL, e.g. redis://127.0.0.1:6379/0. Without it tasks run in-process, at once.
@@ -332,9 +385,26 @@ STRIPE_API_BASE = env("STRIPE_API_BASE")
 STRIPE_JS_URL = env("STRIPE_JS_URL", "https://js.stripe.com/v3/")
 
 # --- Notifications --------------------------------------------------------------------------
-# Dotted path of the SMS gateway; the default writes messages to the log and the database.
+# Dotted path of the SMS gateway; the default records the message in the database and logs only
+# that one was sent (never the number or the text: pickup codes must not reach logs).
 SMS_BACKEND = env("SMS_BACKEND", "marketplace.core.sms.LoggingSMSBackend")
-EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Production sends e-mail over SMTP (EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+# EMAIL_USE_TLS); outside production it goes to the console.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+DEFAULT_FROM_EMAIL = OSCAR_FROM_EMAIL
+# The public host of links in e-mails and SMS (password reset, …): the Site row follows it after
+# every migrate (marketplace/core/apps.py). Production: the first DJANGO_ALLOWED_HOSTS entry.
+SITE_DOMAIN = env("SITE_DOMAIN", ALLOWED_HOSTS[0] if PRODUCTION and ALLOWED_HOSTS else "localhost:8000")
 
 # --- Documents ------------------------------------------------------------------------------
 PDF_FONT_FAMILY = env("PDF_FONT_FAMILY", '"Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif')
@@ -360,6 +430,31 @@ if SENTRY_DSN:
     )
 
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
+# Uploads (marketplace/core/uploads.py): images and documents are checked for size and type.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+UPLOAD_MAX_IMAGE_BYTES = int(env("UPLOAD_MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
+UPLOAD_MAX_DOCUMENT_BYTES = int(env("UPLOAD_MAX_DOCUMENT_BYTES", str(10 * 1024 * 1024)))
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------------------
+# Pages use their own script files (no inline script or handlers) and styles; the card form loads
+# Stripe.js, which talks to and frames Stripe.
+_STRIPE_JS_ORIGIN = "/".join(STRIPE_JS_URL.split("/")[:3])
+CONTENT_SECURITY_POLICY = {
+    # Oscar's dashboard and Django's admin (staff back office) rely on inline scripts.
+    "EXCLUDE_URL_PREFIXES": ["/shop/dashboard/", "/admin/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", _STRIPE_JS_ORIGIN],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'", _STRIPE_JS_ORIGIN, "https://api.stripe.com"],
+        "frame-src": ["'self'", _STRIPE_JS_ORIGIN, "https://hooks.stripe.com"],
+        "frame-ancestors": ["'self'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
 
 # --- Group buys (plugins/group_orders; docs/group-orders.md) ----------------------------------
 # Database connections a campaign close uses at once (about one per database core).

@@ -7,8 +7,8 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
-from django.views.static import serve
 
+from marketplace.core import private_media
 from marketplace.core.extensions import plugins
 from marketplace.core.health import healthz, readyz
 from marketplace.graphql.views import MarketplaceGraphQLView
@@ -23,6 +23,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
+    path("files/licences/<int:pk>/", private_media.partner_licence_file, name="partner-licence-file"),
+    path("files/station-licences/<int:pk>/", private_media.station_licence_file, name="station-licence-file"),
     path("admin/", admin.site.urls),
     path("shop/", include(apps.get_app_config("oscar").urls[0])),
 ]
@@ -33,14 +35,10 @@ for plugin in plugins():
         urlpatterns.append(path(f"p/{plugin.plugin_slug}/", include((patterns, plugin.plugin_slug))))
 
 if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    urlpatterns += static(settings.MEDIA_URL, view=private_media.public_media)
 elif settings.SERVE_MEDIA and not urlsplit(settings.MEDIA_URL).netloc:
-    # Embedded server with DEBUG off (serve_embedded): the app serves media itself; production
-    # leaves public media to nginx or the object store.
+    # Embedded server with DEBUG off (serve_embedded): the app serves media itself (not the private
+    # prefixes); production leaves public media to nginx or the object store.
     urlpatterns.append(
-        re_path(
-            rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$",
-            serve,
-            {"document_root": settings.MEDIA_ROOT},
-        )
+        re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$", private_media.public_media)
     )

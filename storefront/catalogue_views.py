@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext
 
+from marketplace.apps.catalogue import import_jobs
 from marketplace.apps.catalogue.importer import csv_template, import_catalogue
 from marketplace.apps.catalogue.product_types import CHLORIDE_LABELS, PRODUCT_TYPES
 from marketplace.core import permissions
@@ -90,9 +92,15 @@ def supplier_portal(request: HttpRequest, section: str = "") -> HttpResponse:
         partners[0],
     )
     report = None
+    job = import_jobs.job_for(request.user, request.GET.get("job")) if request.GET.get("job") else None
+    if job is not None and job.finished:
+        report = job.report
     if request.method == "POST" and request.FILES.get("file"):
         upload = request.FILES["file"]
         try:
+            if upload.size > settings.IMPORT_INLINE_MAX_BYTES:
+                job = import_jobs.start_import(request.user, partner, upload)
+                return redirect(f"{request.path}?partner={partner.pk}&job={job.pk}")
             report = import_catalogue(request.user, partner, upload.file, filename=upload.name)
         except ValidationError as exc:
             report = {"file_error": "; ".join(exc.messages)}
@@ -108,6 +116,7 @@ def supplier_portal(request: HttpRequest, section: str = "") -> HttpResponse:
             "blocked": blocked.select_related("product")[:100],
             "warehouses": permissions.warehouses_for(request.user).filter(partner=partner),
             "report": report,
+            "job": job,
             "section": section,
         },
     )

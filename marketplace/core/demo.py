@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.sites.models import Site
 from django.db import transaction
 from oscar.core.loading import get_model
@@ -127,7 +128,9 @@ def _name(rng: random.Random) -> str:
 @transaction.atomic
 def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> DemoSummary:
     rng = random.Random(seed)
-    Site.objects.update_or_create(pk=1, defaults={"domain": "localhost:8000", "name": "益农直采"})
+    Site.objects.update_or_create(
+        pk=settings.SITE_ID, defaults={"domain": settings.SITE_DOMAIN, "name": "益农直采"}
+    )
     county, _ = County.objects.update_or_create(code=COUNTY["code"], defaults=COUNTY)
     townships = [Township.objects.get_or_create(county=county, name=n)[0] for n in TOWNSHIPS]
 

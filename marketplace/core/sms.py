@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from . import ratelimits
 from .models import Notification
 
 logger = logging.getLogger("marketplace.sms")
@@ -22,11 +23,13 @@ class SMSBackend(Protocol):
 
 
 class LoggingSMSBackend:
-    """Default backend: writes the message to the log. The Notification row is the record."""
+    """Default backend (no gateway): the Notification row is the record; the log says only that a
+    message was handled, never the number or the text (pickup codes, names)."""
 
     def send(self, phone: str, text: str) -> str:
-        logger.info("SMS to %s: %s", phone, text)
-        return f"log-{uuid.uuid4().hex[:12]}"
+        message_id = f"log-{uuid.uuid4().hex[:12]}"
+        logger.info("SMS %s recorded (%d characters, no gateway configured)", message_id, len(text))
+        return message_id
 
 
 def get_backend() -> SMSBackend:
@@ -77,17 +80,27 @@ def deliver_many(notification_ids: list[int], batch: int = 1000) -> int:
                 .order_by("pk")
             )
             for note in notes:
+                if not ratelimits.sms_send_allowed(note.recipient):
+                    _refuse_flood(note)
+                    continue
                 try:
                     note.provider_id = backend.send(note.recipient, note.text)
                     note.status = Notification.Status.SENT
                     note.sent_at = timezone.now()
                     sent += 1
                 except Exception as exc:  # recorded, not raised: one bad number must not stop the batch
-                    logger.warning("SMS delivery to %s failed: %s", note.recipient, exc)
+                    logger.warning("SMS %s delivery failed: %s", note.pk, type(exc).__name__)
                     note.status = Notification.Status.FAILED
                     note.error = str(exc)[:255]
             _save_results(notes)
     return sent
+
+
+def _refuse_flood(note: Notification) -> None:
+    """Over SMS_PER_PHONE_RATE for this number: recorded as failed, not sent."""
+    logger.warning("SMS %s not sent: per-number rate limit reached", note.pk)
+    note.status = Notification.Status.FAILED
+    note.error = "rate_limited"
 
 
 def _save_results(notes: list[Notification]) -> None:
@@ -115,6 +128,10 @@ def _save_results(notes: list[Notification]) -> None:
 def deliver(notification_id: int) -> None:
     note = Notification.objects.filter(pk=notification_id, status=Notification.Status.QUEUED).first()
     if note is None:
+        return
+    if not ratelimits.sms_send_allowed(note.recipient):
+        _refuse_flood(note)
+        note.save(update_fields=["status", "error"])
         return
     try:
         note.provider_id = get_backend().send(note.recipient, note.text)

@@ -908,6 +908,11 @@ def reconcile_cash(
     """Record the day's counted cash against the ledger; re-recording the same day updates it."""
     if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, station)):
         raise PermissionDenied(gettext("只有本站信息员可以做现金日结"))
+    counted = Decimal(counted)
+    if not counted.is_finite() or counted < 0 or counted != money(counted) or counted >= Decimal("1e12"):
+        raise ValidationError(
+            {"counted": ValidationError(gettext("实点现金须为不小于 0、最多两位小数的金额"), code="invalid")}
+        )
     s = cash_summary(station, day)
     counted = money(counted)
     rec, _ = CashReconciliation.objects.update_or_create(

@@ -17,6 +17,7 @@ from marketplace.core import permissions
 from marketplace.graphql.core.errors import errors_from_exception
 from marketplace.graphql.core.mutations import BaseMutation
 from marketplace.graphql.core.types import Money, money, page, page_args
+from marketplace.graphql.scalars import MoneyAmount
 from marketplace.payments import services as payments
 from marketplace.payments.models import CommissionStatement, Payment
 
@@ -368,12 +369,12 @@ class GroupBuyQueries(graphene.ObjectType):
 
 class TierInput(graphene.InputObjectType):
     min_quantity = graphene.Int(required=True)
-    unit_price = graphene.Decimal(required=True)
+    unit_price = MoneyAmount(required=True)
 
 
 class ItemInput(graphene.InputObjectType):
     product_id = graphene.ID(required=True)
-    base_price = graphene.Decimal(required=True)
+    base_price = MoneyAmount(required=True)
     tiers = graphene.List(graphene.NonNull(TierInput), required=True)
 
 
@@ -725,7 +726,7 @@ class CashReconcile(BaseMutation):
 
     class Arguments:
         station_id = graphene.ID(required=True)
-        counted = graphene.Decimal(required=True)
+        counted = MoneyAmount(required=True)
         day = graphene.Date()
         notes = graphene.String()
 

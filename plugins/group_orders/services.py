@@ -21,7 +21,7 @@ from oscar.core.loading import get_model
 from marketplace.apps.catalogue.services import can_station_buy
 from marketplace.apps.order import services as orders
 from marketplace.apps.order import statuses as order_status
-from marketplace.core import permissions
+from marketplace.core import permissions, ratelimits
 from marketplace.core.extensions import AcceptedLine, DeliveryRequest, PlanLine
 from marketplace.core.sms import send_sms
 from marketplace.payments import services as payments
@@ -764,11 +764,15 @@ def find_pickups(actor: Any, code: str) -> list[Pickup]:
     code = (code or "").strip()
     if len(code) != 6 or not code.isdigit():
         raise _error("code", gettext("取货码为6位数字"))
-    return list(
+    miss = ratelimits.pickup_code_guard(actor)
+    found = list(
         access.managed_pickups(actor)
         .filter(code=code, status__in=(PickupStatus.READY, PickupStatus.PARTIAL))
         .select_related("household", "station", "campaign")
     )
+    if not found:
+        miss()
+    return found
 
 
 def collect(
@@ -780,9 +784,11 @@ def collect(
         raise PermissionDenied(gettext("只能在本站点发放货物"))
     key = idempotency_key or uuid.uuid4().hex
     events: list[PickupEvent] = []
+    miss = ratelimits.pickup_code_guard(actor)
     with transaction.atomic():
         pickup = Pickup.objects.select_for_update().select_related("campaign").get(pk=pickup.pk)
         if pickup.code != (code or "").strip():
+            miss()
             raise _error("code", gettext("取货码不正确"))
         if pickup.status not in (PickupStatus.READY, PickupStatus.PARTIAL):
             raise _error(None, gettext("货物尚未到站或已取完"), "invalid_state")

@@ -64,6 +64,20 @@ BASE_COLUMNS = {
 TYPE_ALIASES = {spec.name: slug for slug, spec in PRODUCT_TYPES.items()}
 REQUIRED_COLUMNS = ("sku", "product_type", "title", "price", "num_in_stock")
 MAX_ERRORS = 5000
+#: What the database can hold: a bad cell is reported with its row and column, never a 500.
+MAX_PRICE = Decimal("1e10")  # StockRecord.price: 12 digits, 2 places
+MAX_STOCK = 2**31 - 1  # an integer column
+MAX_CELL_CHARS = 10_000
+
+
+def _max_lengths() -> dict[str, int]:
+    return {
+        "sku": StockRecord._meta.get_field("partner_sku").max_length,
+        "title": Product._meta.get_field("title").max_length,
+        "upc": Product._meta.get_field("upc").max_length,
+        "warehouse": Warehouse._meta.get_field("code").max_length,
+        "product_type": 64,
+    }
 
 
 def attribute_columns() -> dict[str, str]:
@@ -282,6 +296,7 @@ class _Importer:
         self.restricted_changed: set[int] = set()
         self.categorised = False
         self._failed = False
+        self.max_lengths = _max_lengths()
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -298,6 +313,23 @@ class _Importer:
         if slug not in self.categories:
             self.categories[slug] = _category_for(self.classes[slug])
         return self.categories[slug]
+
+    def cells_ok(
+        self, number: int, raw: dict[str, Any], base: dict[str, Any], column_of: dict[str, str]
+    ) -> bool:
+        """NUL bytes anywhere, over-long text and over-long known columns are row errors."""
+        ok = True
+        for header, value in raw.items():
+            if isinstance(value, str) and ("\x00" in value or len(value) > MAX_CELL_CHARS):
+                problem = "不能包含空字符 (NUL)" if "\x00" in value else f"最多 {MAX_CELL_CHARS} 个字符"
+                self.error(number, str(header), problem)
+                ok = False
+        for key, limit in self.max_lengths.items():
+            value = base.get(key)
+            if ok and value not in (None, "") and len(str(value)) > limit:
+                self.error(number, column_of.get(key, key), f"最多 {limit} 个字符")
+                ok = False
+        return ok
 
     # -- driver --------------------------------------------------------------------------------
 
@@ -317,6 +349,8 @@ class _Importer:
                 for header in raw:
                     if header not in BASE_COLUMNS and header not in self.attr_columns:
                         self.error(1, header, "未知的列")
+            if not self.cells_ok(number, raw, base, column_of):
+                continue
             sku = str(base.get("sku") or "").strip()
             if not sku:
                 self.error(number, column_of["sku"], "SKU 为必填项")
@@ -381,9 +415,16 @@ class _Importer:
             product_type = TYPE_ALIASES.get(str(base.get("product_type") or ""), base.get("product_type"))
             bad = False
             try:
-                price = Decimal(str(base.get("price"))).quantize(Decimal("0.01"))
-                if price < 0 or not price.is_finite():
+                given = Decimal(str(base.get("price")).strip())
+                if not given.is_finite() or given < 0:
                     raise InvalidOperation
+                price = given.quantize(Decimal("0.01"))
+                if price != given:
+                    self.error(number, column_of["price"], "价格最多两位小数")
+                    bad = True
+                elif price >= MAX_PRICE:
+                    self.error(number, column_of["price"], "价格过大（须小于 100 亿）")
+                    bad = True
             except (InvalidOperation, ValueError):
                 self.error(number, column_of["price"], "价格须为非负数字")
                 bad = True
@@ -391,6 +432,9 @@ class _Importer:
                 stock = int(str(base.get("num_in_stock")).strip())
                 if stock < 0:
                     raise ValueError
+                if stock > MAX_STOCK:
+                    self.error(number, column_of["num_in_stock"], f"库存过大（最多 {MAX_STOCK}）")
+                    bad = True
             except ValueError:
                 self.error(number, column_of["num_in_stock"], "库存须为非负整数")
                 bad = True

@@ -15,6 +15,7 @@ from marketplace.apps.partner import services as partner_services
 from marketplace.core import permissions
 
 from ..core.mutations import BaseMutation
+from ..scalars import MoneyAmount
 from .schema import product_queryset
 from .types import PartnerType, ProductType, StockRecordType
 
@@ -89,7 +90,7 @@ class StockInput(graphene.InputObjectType):
     partner_id = graphene.ID(required=True)
     product_id = graphene.ID(required=True)
     sku = graphene.String(required=True)
-    price = graphene.Decimal(required=True)
+    price = MoneyAmount(required=True)
     num_in_stock = graphene.Int(required=True)
     warehouse_id = graphene.ID()
 

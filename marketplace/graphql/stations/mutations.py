@@ -9,6 +9,7 @@ from marketplace.payments import credit
 from marketplace.stations import services
 
 from ..core.mutations import BaseMutation
+from ..scalars import MoneyAmount
 from .types import CreditRepaymentType, HouseholdType
 
 
@@ -72,7 +73,7 @@ class HouseholdSetCreditLimit(BaseMutation):
 
     class Arguments:
         id = graphene.ID(required=True)
-        credit_limit = graphene.Decimal(required=True)
+        credit_limit = MoneyAmount(required=True)
 
     household = graphene.Field(HouseholdType)
 
@@ -92,7 +93,7 @@ class HouseholdRecordRepayment(BaseMutation):
 
     class Arguments:
         id = graphene.ID(required=True)
-        amount = graphene.Decimal(required=True)
+        amount = MoneyAmount(required=True)
         idempotency_key = graphene.String(required=True)
         notes = graphene.String()
 
