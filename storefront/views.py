@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -14,6 +13,7 @@ from django.utils.translation import gettext as _
 from marketplace.accounts.models import Role
 from marketplace.core import permissions
 from marketplace.core.extensions import collect
+from marketplace.core.permissions import permission_required
 from marketplace.stations import services
 
 from .forms import HouseholdForm
@@ -43,7 +43,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "storefront/home.html", context)
 
 
-@login_required
+@permission_required()
 def households(request: HttpRequest) -> HttpResponse:
     user = request.user
     qs = permissions.households_for(user).filter(is_active=True).select_related("village", "station")
@@ -68,7 +68,7 @@ def households(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def household_create(request: HttpRequest) -> HttpResponse:
     user = request.user
     stations = permissions.managed_stations(user).select_related("village__township__county")
@@ -95,7 +95,7 @@ def household_create(request: HttpRequest) -> HttpResponse:
     return render(request, "storefront/household_form.html", {"form": form, "station": station})
 
 
-@login_required
+@permission_required()
 def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     household = get_object_or_404(
@@ -110,14 +110,14 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def orders(request: HttpRequest) -> HttpResponse:
     qs = permissions.orders_for(request.user).select_related("station", "household").order_by("-date_placed")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "storefront/orders.html", {"page": page})
 
 
-@login_required
+@permission_required()
 def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     order = get_object_or_404(
         permissions.orders_for(request.user).select_related("station", "household").prefetch_related("lines"),

@@ -10,18 +10,25 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.utils.translation import gettext
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 
 from marketplace.accounts.models import Role
 from marketplace.stations.models import Household, Station
 
 
-def _authenticated(user: Any) -> bool:
-    return bool(user and user.is_authenticated and user.is_active)
+def is_authenticated(user: Any) -> bool:
+    """The one spelling of "logged in": an authenticated, active user."""
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
+
+
+_authenticated = is_authenticated  # plugins' access modules used the private name
 
 
 def is_operator(user: Any) -> bool:
@@ -30,6 +37,102 @@ def is_operator(user: Any) -> bool:
 
 def has_role(user: Any, *roles: str) -> bool:
     return is_operator(user) or (_authenticated(user) and user.role in roles)
+
+
+# --- Declared permissions ---------------------------------------------------------------------
+#
+# Role-level decisions with a name. GraphQL mutations declare them (``class Meta: permissions =
+# (...)``, checked in marketplace.graphql.core.mutations.BaseMutation before the mutation body) and
+# pages declare the same ones (:func:`marketplace.core.views.permission_required` /
+# ``PermissionRequiredMixin``). Object-level tenancy ("which households") stays in the querysets
+# below, which the mutation body and the page both start from.
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    test: Callable[[Any], bool]
+    message: str | Promise = gettext_lazy("无权操作")
+    public: bool = False
+
+    def allows(self, user: Any) -> bool:
+        if self.public:
+            return True
+        return is_authenticated(user) and bool(self.test(user))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+REGISTRY: dict[str, Permission] = {}
+
+
+def register(permission: Permission) -> Permission:
+    """Name a permission so pages and mutations can refer to it (plugins: in their access.py)."""
+    existing = REGISTRY.get(permission.name)
+    if existing is not None and existing != permission:
+        raise ValueError(f"permission {permission.name!r} is already registered")
+    REGISTRY[permission.name] = permission
+    return permission
+
+
+def get_permission(permission: Permission | str) -> Permission:
+    return permission if isinstance(permission, Permission) else REGISTRY[permission]
+
+
+def allowed(user: Any, permissions: tuple[Permission | str, ...] | list[Permission | str]) -> bool:
+    """True when the user holds at least one of ``permissions`` (an empty tuple allows nobody)."""
+    return any(get_permission(p).allows(user) for p in permissions)
+
+
+def check(user: Any, permissions: tuple[Permission | str, ...] | list[Permission | str]) -> None:
+    """Raise PermissionDenied (with "please log in" for anonymous users) unless :func:`allowed`."""
+    perms = [get_permission(p) for p in permissions]
+    if any(p.allows(user) for p in perms):
+        return
+    if not is_authenticated(user):
+        raise PermissionDenied(gettext("请先登录"))
+    raise PermissionDenied(str(perms[0].message) if len(perms) == 1 else gettext("无权操作"))
+
+
+def _is_station_manager(user: Any) -> bool:
+    return user.role == Role.STATION_STAFF and user.station_memberships.filter(is_manager=True).exists()
+
+
+PUBLIC = register(Permission("public", lambda user: True, public=True))
+AUTHENTICATED = register(Permission("authenticated", lambda user: True, gettext_lazy("请先登录")))
+OPERATOR = register(Permission("operator", is_operator, gettext_lazy("只有平台运营可以操作")))
+STATION_STAFF = register(
+    Permission(
+        "station_staff",
+        lambda user: has_role(user, Role.STATION_STAFF),
+        gettext_lazy("只有站点信息员可以操作"),
+    )
+)
+ACT_FOR_HOUSEHOLD = register(
+    Permission(
+        "act_for_household",
+        lambda user: has_role(user, Role.STATION_STAFF, Role.FARMER),
+        gettext_lazy("只有站点信息员或农户本人可以操作"),
+    )
+)
+PARTNER = register(
+    Permission(
+        "partner",
+        lambda user: has_role(user, Role.SUPPLIER, Role.COOPERATIVE),
+        gettext_lazy("只有供应商或合作社可以操作"),
+    )
+)
+REVIEW_PARTNERS = register(
+    Permission("review_partners", lambda user: can_review_partners(user), gettext_lazy("只有平台运营可以审核"))
+)
+APPROVE_CREDIT = register(
+    Permission(
+        "approve_credit",
+        lambda user: is_operator(user) or _is_station_manager(user),
+        gettext_lazy("只有站长或平台运营可以审批赊销额度"),
+    )
+)
 
 
 # --- Stations and households ----------------------------------------------------------------
@@ -96,6 +199,18 @@ def can_manage_household(user: Any, household: Household) -> bool:
     return managed_households(user).filter(pk=household.pk).exists()
 
 
+def can_approve_credit(user: Any, station: Station | int) -> bool:
+    """Approve a household's credit (赊销) limit at ``station``: that station's manager or an operator."""
+    if is_operator(user):
+        return True
+    station_id = station if isinstance(station, int) else station.pk
+    return (
+        is_authenticated(user)
+        and user.role == Role.STATION_STAFF
+        and user.station_memberships.filter(station_id=station_id, is_manager=True).exists()
+    )
+
+
 def require(condition: bool, message: str | None = None) -> None:
     if not condition:
         raise PermissionDenied(message or gettext("无权访问"))
@@ -145,6 +260,16 @@ def orders_for(user: Any) -> QuerySet:
     return scope_by_station(qs, user, "station")
 
 
+def can_see_order_buyers(user: Any) -> bool:
+    """May the user see WHO an order is for — the farmer household and its station? Suppliers and
+    cooperatives see the orders that carry their lines (what to supply) but never the farmers' names
+    or stations on them (they get station deliveries through consolidated purchase orders). Every path
+    that shows an order obeys this: storefront pages, GraphQL, documents."""
+    if is_operator(user):
+        return True
+    return _authenticated(user) and user.role not in (Role.SUPPLIER, Role.COOPERATIVE)
+
+
 # --- Catalogue: products, warehouses, licences (supplier tenancy) ---------------------------------
 
 
@@ -189,3 +314,46 @@ def licences_for(user: Any) -> QuerySet:
 def can_review_partners(user: Any) -> bool:
     """Approve, reject or suspend suppliers and cooperatives."""
     return is_operator(user)
+
+
+# --- Pages: the same declared permissions -------------------------------------------------------
+
+
+def permission_required(*required: Permission | str) -> Callable:
+    """View decorator taking the same permissions as a mutation's ``Meta.permissions``.
+
+    Anonymous (or inactive) users are sent to the login page; logged-in users without any of the
+    permissions get a 403 with the permission's message. No argument: :data:`AUTHENTICATED`.
+    """
+    import functools
+
+    needed = tuple(required) or (AUTHENTICATED,)
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(request: Any, *args: Any, **kwargs: Any) -> Any:
+            if not is_authenticated(request.user) and not allowed(request.user, needed):
+                from django.contrib.auth.views import redirect_to_login
+
+                return redirect_to_login(request.get_full_path())
+            check(request.user, needed)
+            return view(request, *args, **kwargs)
+
+        wrapped.permissions = tuple(get_permission(p) for p in needed)  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
+class PermissionRequiredMixin:
+    """Class-based views: ``permissions = (permissions.OPERATOR,)``, checked in ``dispatch``."""
+
+    permissions: tuple[Permission | str, ...] = (AUTHENTICATED,)
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if not is_authenticated(request.user) and not allowed(request.user, self.permissions):
+            from django.contrib.auth.views import redirect_to_login
+
+            return redirect_to_login(request.get_full_path())
+        check(request.user, self.permissions)
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]

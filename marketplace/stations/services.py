@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext
 
@@ -71,9 +71,9 @@ def update_household(actor: Any, household: Household, data: dict[str, Any]) -> 
 @transaction.atomic
 def set_credit_limit(actor: Any, household: Household, limit: Decimal) -> Household:
     """Approve a household's credit (赊销) limit: the station manager or an operator."""
-    is_manager = household.station.memberships.filter(user=actor, is_manager=True).exists()
-    if not (permissions.is_operator(actor) or is_manager):
-        raise PermissionDenied(gettext("只有站长或平台运营可以审批赊销额度"))
+    permissions.require(
+        permissions.can_approve_credit(actor, household.station), gettext("只有站长或平台运营可以审批赊销额度")
+    )
     if limit < 0:
         raise ValidationError({"credit_limit": ValidationError(gettext("额度不能为负"), code="invalid")})
     household.credit_limit = limit

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy
 
 from marketplace.accounts.models import Role
 from marketplace.core import permissions
@@ -27,10 +28,17 @@ def is_dispatcher(user: Any) -> bool:
     if permissions.is_operator(user):
         return True
     return (
-        bool(user and user.is_authenticated and user.is_active)
+        permissions.is_authenticated(user)
         and user.role in PARTNER_ROLES
         and permissions.partners_for(user).exists()
     )
+
+
+DISPATCH = permissions.register(
+    permissions.Permission(
+        "delivery_routing.dispatch", is_dispatcher, gettext_lazy("只有调度员可以操作配送计划")
+    )
+)
 
 
 def dispatch_partners(user: Any) -> QuerySet:

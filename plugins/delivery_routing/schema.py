@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.utils.translation import gettext
 
-from marketplace.graphql.core.mutations import BaseMutation, require_login
+from marketplace.graphql.core.mutations import BaseMutation
 from marketplace.graphql.core.types import page, page_args
 from marketplace.stations.models import Station
 
@@ -288,21 +288,20 @@ class PlanCreateInput(graphene.InputObjectType):
 
 
 def _my_plan(info, plan_id) -> DeliveryPlan:
-    user = require_login(info)
-    if not access.is_dispatcher(user):
-        raise PermissionDenied(gettext("只有调度员可以操作配送计划"))
+    user = info.context.user
     return access.plans_for(user).select_for_update().get(pk=plan_id)
 
 
 def _my_stop(info, stop_id) -> PlanStop:
-    user = require_login(info)
-    if not access.is_dispatcher(user):
-        raise PermissionDenied(gettext("只有调度员可以操作配送计划"))
+    user = info.context.user
     return PlanStop.objects.select_related("plan", "depot").get(pk=stop_id, plan__in=access.plans_for(user))
 
 
 class PlanCreate(BaseMutation):
     """Create a plan from the waiting loads (and/or given stops) and solve it within its time budget."""
+
+    class Meta:
+        permissions = (access.DISPATCH,)
 
     class Arguments:
         input = PlanCreateInput(required=True)
@@ -311,7 +310,7 @@ class PlanCreate(BaseMutation):
 
     @classmethod
     def perform(cls, info, input) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         stops = []
         for item in input.get("stops") or []:
             station = Station.objects.filter(pk=item["station_id"], is_active=True).first()
@@ -349,6 +348,9 @@ class PlanCreate(BaseMutation):
 class StopLock(BaseMutation):
     """Lock a stop to the vehicle serving it now (``locked: false`` unlocks it)."""
 
+    class Meta:
+        permissions = (access.DISPATCH,)
+
     class Arguments:
         stop_id = graphene.ID(required=True)
         locked = graphene.Boolean(default_value=True)
@@ -364,6 +366,9 @@ class StopLock(BaseMutation):
 class StopMove(BaseMutation):
     """Move a stop to another vehicle (locked there) and re-optimise the rest; refused with
     ``INFEASIBLE`` errors (plan unchanged) when that cannot be done."""
+
+    class Meta:
+        permissions = (access.DISPATCH,)
 
     class Arguments:
         stop_id = graphene.ID(required=True)
@@ -387,6 +392,9 @@ class StopMove(BaseMutation):
 class PlanReoptimise(BaseMutation):
     """Re-solve a draft/infeasible plan keeping locked stops on their vehicles."""
 
+    class Meta:
+        permissions = (access.DISPATCH,)
+
     class Arguments:
         id = graphene.ID(required=True)
         time_limit_seconds = graphene.Float()
@@ -404,6 +412,9 @@ class PlanReoptimise(BaseMutation):
 
 class PlanPublish(BaseMutation):
     """Publish a feasible draft: stations get their ETA by SMS, drivers their route sheets."""
+
+    class Meta:
+        permissions = (access.DISPATCH,)
 
     class Arguments:
         id = graphene.ID(required=True)

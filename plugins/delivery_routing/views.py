@@ -5,27 +5,23 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
+from marketplace.core.permissions import check, permission_required
+
 from . import access, services
 from .mapsvg import render_plan_svg, route_colour
 from .models import DeliveryPlan, PlanRoute, PlanStop, PlanVisit
 
 
-def _dispatcher(request: HttpRequest) -> None:
-    if not access.is_dispatcher(request.user):
-        raise PermissionDenied(gettext("只有调度员可以访问"))
-
-
 def _plan(request: HttpRequest, pk: int) -> DeliveryPlan:
-    _dispatcher(request)
+    check(request.user, (access.DISPATCH,))
     return get_object_or_404(access.plans_for(request.user), pk=pk)
 
 
@@ -33,9 +29,8 @@ def _errors(exc: ValidationError) -> str:
     return "；".join(exc.messages)
 
 
-@login_required
+@permission_required(access.DISPATCH)
 def plans(request: HttpRequest) -> HttpResponse:
-    _dispatcher(request)
     qs = access.plans_for(request.user).select_related("partner").order_by("-date", "-pk")[:50]
     vehicles = access.vehicles_for(request.user).filter(is_active=True).select_related("home_depot")
     tomorrow = timezone.localdate() + timedelta(days=1)
@@ -46,10 +41,9 @@ def plans(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(access.DISPATCH)
 @require_POST
 def plan_create(request: HttpRequest) -> HttpResponse:
-    _dispatcher(request)
     try:
         day = date.fromisoformat(request.POST.get("date", ""))
     except ValueError:
@@ -67,7 +61,7 @@ def plan_create(request: HttpRequest) -> HttpResponse:
     return redirect("routing:plan", pk=plan.pk)
 
 
-@login_required
+@permission_required(access.DISPATCH)
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _plan(request, pk)
     routes = list(plan.routes.select_related("vehicle", "depot").order_by("number"))
@@ -94,12 +88,12 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(access.DISPATCH)
 def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(render_plan_svg(_plan(request, pk)), content_type="image/svg+xml")
 
 
-@login_required
+@permission_required(access.DISPATCH)
 @require_POST
 def plan_reoptimise(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _plan(request, pk)
@@ -113,7 +107,7 @@ def plan_reoptimise(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("routing:plan", pk=pk)
 
 
-@login_required
+@permission_required(access.DISPATCH)
 @require_POST
 def plan_publish(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _plan(request, pk)
@@ -130,7 +124,7 @@ def _stop(request: HttpRequest, pk: int, stop_id: int) -> PlanStop:
     return get_object_or_404(plan.stops.select_related("plan", "depot"), pk=stop_id)
 
 
-@login_required
+@permission_required(access.DISPATCH)
 @require_POST
 def stop_lock(request: HttpRequest, pk: int, stop_id: int) -> HttpResponse:
     stop = _stop(request, pk, stop_id)
@@ -141,7 +135,7 @@ def stop_lock(request: HttpRequest, pk: int, stop_id: int) -> HttpResponse:
     return redirect("routing:plan", pk=pk)
 
 
-@login_required
+@permission_required(access.DISPATCH)
 @require_POST
 def stop_move(request: HttpRequest, pk: int, stop_id: int) -> HttpResponse:
     stop = _stop(request, pk, stop_id)
@@ -186,7 +180,7 @@ def route_sheet(request: HttpRequest, pk: int, route_id: int) -> HttpResponse:
     return response
 
 
-@login_required
+@permission_required()
 def station_deliveries(request: HttpRequest) -> HttpResponse:
     stops = services.upcoming_station_stops(request.user)[:100]
     return render(request, "delivery_routing/station_deliveries.html", {"stops": stops})

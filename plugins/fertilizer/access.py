@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy
 
 from marketplace.accounts.models import Role
 from marketplace.core import permissions
@@ -29,7 +30,7 @@ from .models import BagPlan, FarmField, Recommendation, SoilTest
 
 def _county_user(user: Any) -> bool:
     return (
-        permissions._authenticated(user)
+        permissions.is_authenticated(user)
         and not permissions.is_operator(user)
         and user.role in (Role.AGRONOMIST, Role.COUNTY_STAFF)
     )
@@ -50,7 +51,7 @@ def managed_fields(user: Any) -> QuerySet[FarmField]:
 def soil_writable_fields(user: Any) -> QuerySet[FarmField]:
     if permissions.is_operator(user):
         return FarmField.objects.all()
-    if not permissions._authenticated(user):
+    if not permissions.is_authenticated(user):
         return FarmField.objects.none()
     if user.role == Role.STATION_STAFF:
         return managed_fields(user)
@@ -62,7 +63,7 @@ def soil_writable_fields(user: Any) -> QuerySet[FarmField]:
 def recommendable_fields(user: Any) -> QuerySet[FarmField]:
     if permissions.is_operator(user):
         return FarmField.objects.all()
-    if permissions._authenticated(user) and user.role == Role.AGRONOMIST:
+    if permissions.is_authenticated(user) and user.role == Role.AGRONOMIST:
         return FarmField.objects.filter(household__station__county__assignments__user=user)
     return managed_fields(user)
 
@@ -92,7 +93,31 @@ def can_read_parameters(user: Any) -> bool:
 
 
 def can_import(user: Any) -> bool:
-    return permissions.has_role(user, Role.AGRONOMIST)
+    """Enter or import soil tests (page and ``soilTestImport`` alike): station staff for their own
+    households' fields, agronomists for their counties', operators. Each row is then checked
+    against :func:`soil_writable_fields`."""
+    return permissions.has_role(user, Role.STATION_STAFF, Role.AGRONOMIST)
+
+
+# Declared permissions (GraphQL ``Meta.permissions`` and ``permission_required`` pages).
+ENTER_SOIL_TESTS = permissions.register(
+    permissions.Permission("fertilizer.enter_soil_tests", can_import, gettext_lazy("无权录入或导入测土结果"))
+)
+EDIT_PARAMETERS = permissions.register(
+    permissions.Permission(
+        "fertilizer.edit_parameters", can_edit_parameters, gettext_lazy("只有农技人员可以修改施肥参数")
+    )
+)
+READ_PARAMETERS = permissions.register(
+    permissions.Permission("fertilizer.read_parameters", can_read_parameters, gettext_lazy("无权查看施肥参数"))
+)
+RECOMMEND = permissions.register(
+    permissions.Permission(
+        "fertilizer.recommend",
+        lambda user: permissions.has_role(user, Role.AGRONOMIST, Role.STATION_STAFF, Role.FARMER),
+        gettext_lazy("无权生成施肥建议"),
+    )
+)
 
 
 def demand_counties(user: Any) -> QuerySet[County]:
@@ -106,7 +131,7 @@ def demand_counties(user: Any) -> QuerySet[County]:
 
 def is_supplier(user: Any) -> bool:
     return (
-        permissions._authenticated(user)
+        permissions.is_authenticated(user)
         and not permissions.is_operator(user)
         and user.role in (Role.SUPPLIER, Role.COOPERATIVE)
     )

@@ -19,7 +19,7 @@ from graphene.types.generic import GenericScalar
 
 from marketplace.core import permissions
 from marketplace.graphql.core.errors import CommonErrorCode, errors_from_exception
-from marketplace.graphql.core.mutations import BaseMutation, require_login
+from marketplace.graphql.core.mutations import BaseMutation
 from marketplace.graphql.core.types import money, page, page_args
 from marketplace.stations.models import County
 
@@ -456,6 +456,10 @@ class FieldInput(graphene.InputObjectType):
 
 
 class FieldCreate(BaseMutation):
+
+    class Meta:
+        permissions = (permissions.ACT_FOR_HOUSEHOLD,)
+
     class Arguments:
         household_id = graphene.ID(required=True)
         input = FieldInput(required=True)
@@ -464,12 +468,16 @@ class FieldCreate(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, household_id: str, input: dict[str, Any]) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         household = permissions.managed_households(user).get(pk=household_id)
         return {"field": services.create_field(user, household, dict(input))}
 
 
 class FieldUpdate(BaseMutation):
+
+    class Meta:
+        permissions = (permissions.ACT_FOR_HOUSEHOLD,)
+
     class Arguments:
         id = graphene.ID(required=True)
         input = FieldInput(required=True)
@@ -478,7 +486,7 @@ class FieldUpdate(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         field = access.managed_fields(user).get(pk=id)
         return {"field": services.update_field(user, field, dict(input))}
 
@@ -495,6 +503,10 @@ class SoilTestInput(graphene.InputObjectType):
 
 
 class SoilTestCreate(BaseMutation):
+
+    class Meta:
+        permissions = (access.ENTER_SOIL_TESTS,)
+
     class Arguments:
         field_id = graphene.ID(required=True)
         input = SoilTestInput(required=True)
@@ -503,7 +515,7 @@ class SoilTestCreate(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, field_id: str, input: dict[str, Any]) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         field = access.soil_writable_fields(user).get(pk=field_id)
         return {"soil_test": services.create_soil_test(user, field, dict(input))}
 
@@ -525,6 +537,9 @@ _ROW_CODES = {
 class SoilTestImport(BaseMutation):
     """All-or-nothing import of a lab result file: CSV text, or an XLSX file as base64."""
 
+    class Meta:
+        permissions = (access.ENTER_SOIL_TESTS,)
+
     class Arguments:
         csv = graphene.String(description="CSV text (header row + one row per sample).")
         xlsx_base64 = graphene.String(description="An .xlsx file, base64-encoded.")
@@ -533,6 +548,10 @@ class SoilTestImport(BaseMutation):
     imported = graphene.Int(required=True)
     batch_id = graphene.ID()
     row_errors = graphene.List(graphene.NonNull(ImportRowError), required=True)
+
+    @classmethod
+    def failure(cls, errors: list[dict[str, Any]]):
+        return cls(imported=0, row_errors=[], errors=errors)
 
     @classmethod
     def mutate(cls, root: Any, info: Any, **data: Any):
@@ -553,12 +572,12 @@ class SoilTestImport(BaseMutation):
                 ],
             )
         except (ValidationError, PermissionDenied, ObjectDoesNotExist) as exc:
-            return cls(imported=0, row_errors=[], errors=errors_from_exception(exc))
+            return cls.failure(errors_from_exception(exc))
         return cls(errors=[], row_errors=[], **result)
 
     @classmethod
     def perform(cls, info: Any, csv: str | None = None, xlsx_base64: str | None = None, filename=None):
-        user = require_login(info)
+        user = info.context.user
         if bool(csv) == bool(xlsx_base64):
             raise ValidationError(
                 {"csv": ValidationError(gettext("请提供 csv 或 xlsxBase64 之一"), code="required")}
@@ -598,6 +617,9 @@ class ParameterSetInput(graphene.InputObjectType):
 class ParameterSetUpdate(BaseMutation):
     """Save a new immutable version of the parameters of a crop + zone."""
 
+    class Meta:
+        permissions = (access.EDIT_PARAMETERS,)
+
     class Arguments:
         crop = graphene.String(required=True)
         zone = graphene.String(required=True)
@@ -610,13 +632,16 @@ class ParameterSetUpdate(BaseMutation):
     def perform(
         cls, info: Any, crop: str, zone: str, input: dict[str, Any], note: str = ""
     ) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         changes = {k: v for k, v in dict(input).items() if v is not None}
         return {"parameter_set": services.update_parameter_set(user, crop, zone, changes, note or "")}
 
 
 class RecommendationCreate(BaseMutation):
     """Recommend nutrients for a field (latest parameters) and price a bag plan at its station."""
+
+    class Meta:
+        permissions = (access.RECOMMEND,)
 
     class Arguments:
         field_id = graphene.ID(required=True)
@@ -627,7 +652,7 @@ class RecommendationCreate(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, field_id: str, with_plan: bool = True) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         field = access.recommendable_fields(user).select_related("household__station").get(pk=field_id)
         rec = services.create_recommendation(user, field)
         plan = services.create_plan(user, rec) if with_plan else None
@@ -648,6 +673,9 @@ class AcceptedLineType(graphene.ObjectType):
 class PlanAddToOrder(BaseMutation):
     """加入团购/购物篮: hand the plan to the group buy (or whichever plugin offered it) or the basket."""
 
+    class Meta:
+        permissions = (permissions.ACT_FOR_HOUSEHOLD,)
+
     class Arguments:
         plan_id = graphene.ID(required=True)
 
@@ -655,15 +683,12 @@ class PlanAddToOrder(BaseMutation):
     accepted = graphene.List(graphene.NonNull(AcceptedLineType), required=True)
 
     @classmethod
-    def mutate(cls, root: Any, info: Any, **data: Any):
-        result = super().mutate(root, info, **data)
-        if result.accepted is None:
-            result.accepted = []
-        return result
+    def failure(cls, errors: list[dict[str, Any]]):
+        return cls(accepted=[], errors=errors)
 
     @classmethod
     def perform(cls, info: Any, plan_id: str) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         plan = (
             access.orderable_plans(user)
             .select_related("recommendation__field__household", "station")

@@ -450,7 +450,7 @@ def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict
 
 def import_soil_tests(user: Any, filename: str, content: bytes | str) -> SoilImportBatch:
     """All-or-nothing import of a CSV or XLSX lab file (one transaction)."""
-    permissions.require(access.can_import(user) or user.role == "station_staff", gettext("无权导入测土结果"))
+    permissions.require(access.can_import(user), gettext("无权导入测土结果"))
     records = parse_soil_file(user, filename, content)
     with transaction.atomic():
         batch = SoilImportBatch.objects.create(

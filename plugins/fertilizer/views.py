@@ -8,7 +8,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_POST
 from marketplace.accounts.models import Role
 from marketplace.core import permissions
 from marketplace.core.documents import render_pdf
+from marketplace.core.permissions import check, permission_required
 from marketplace.stations.models import County
 
 from . import access, charts, paramstore, services
@@ -171,7 +171,7 @@ class ParameterForm(forms.Form):
 # --- pages ------------------------------------------------------------------------------------
 
 
-@login_required
+@permission_required()
 def index(request: HttpRequest) -> HttpResponse:
     user = request.user
     fields = access.fields_for(user).select_related("household").order_by("household__name", "name")
@@ -196,7 +196,7 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def household_fields(request: HttpRequest, pk: int) -> HttpResponse:
     household = get_object_or_404(permissions.households_for(request.user).select_related("station"), pk=pk)
     can_manage = permissions.can_manage_household(request.user, household)
@@ -234,7 +234,7 @@ def _field(request: HttpRequest, pk: int) -> FarmField:
     )
 
 
-@login_required
+@permission_required()
 def field_detail(request: HttpRequest, pk: int) -> HttpResponse:
     field = _field(request, pk)
     can_soil = access.soil_writable_fields(request.user).filter(pk=pk).exists()
@@ -278,7 +278,7 @@ def _graded(test: Any) -> dict[str, Any]:
     return {"test": test, "rows": rows}
 
 
-@login_required
+@permission_required()
 def field_edit(request: HttpRequest, pk: int) -> HttpResponse:
     field = get_object_or_404(access.managed_fields(request.user).select_related("household"), pk=pk)
     form = FieldForm(request.POST or None, instance=field)
@@ -297,7 +297,7 @@ def field_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "fertilizer/field_form.html", {"form": form, "field": field})
 
 
-@login_required
+@permission_required()
 @require_POST
 def field_recommend(request: HttpRequest, pk: int) -> HttpResponse:
     field = get_object_or_404(
@@ -368,7 +368,7 @@ def card_context(rec: Recommendation) -> dict[str, Any]:
     }
 
 
-@login_required
+@permission_required()
 def recommendation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rec = _rec(request, pk)
     ctx = card_context(rec)
@@ -382,7 +382,7 @@ def recommendation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "fertilizer/recommendation.html", ctx)
 
 
-@login_required
+@permission_required()
 @require_POST
 def recommendation_replan(request: HttpRequest, pk: int) -> HttpResponse:
     rec = _rec(request, pk)
@@ -394,7 +394,7 @@ def recommendation_replan(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("fertilizer:recommendation", pk)
 
 
-@login_required
+@permission_required()
 @require_POST
 def plan_order(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(access.orderable_plans(request.user).select_related("station"), pk=pk)
@@ -412,7 +412,7 @@ def plan_order(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("fertilizer:recommendation", plan.recommendation_id)
 
 
-@login_required
+@permission_required()
 def recommendation_card(request: HttpRequest, pk: int) -> HttpResponse:
     rec = _rec(request, pk)
     size = "A5" if request.GET.get("size", "").upper() == "A5" else "A4"
@@ -422,11 +422,9 @@ def recommendation_card(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@login_required
+@permission_required(access.ENTER_SOIL_TESTS)
 def soil_import(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if not access.can_import(user):
-        raise PermissionDenied
     form = ImportForm(request.POST or None, request.FILES or None)
     row_errors = []
     if request.method == "POST" and form.is_valid():
@@ -454,10 +452,8 @@ def soil_import(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(access.READ_PARAMETERS)
 def parameter_sets(request: HttpRequest) -> HttpResponse:
-    if not access.can_read_parameters(request.user):
-        raise PermissionDenied
     rows = []
     for crop, crop_zh in CROPS.items():
         for zone, zone_zh in ZONES.items():
@@ -475,17 +471,16 @@ def parameter_sets(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required(access.READ_PARAMETERS)
 def parameter_set_edit(request: HttpRequest, crop: str, zone: str) -> HttpResponse:
     user = request.user
-    if not access.can_read_parameters(user) or crop not in CROPS or zone not in ZONES:
+    if crop not in CROPS or zone not in ZONES:
         raise Http404
     current = services.latest_parameter_version(crop, zone)
     can_edit = access.can_edit_parameters(user)
     form = ParameterForm(request.POST or None, initial=ParameterForm.initial_from(current.data))
     if request.method == "POST":
-        if not can_edit:
-            raise PermissionDenied
+        check(user, (access.EDIT_PARAMETERS,))
         if form.is_valid():
             try:
                 with transaction.atomic():
@@ -515,7 +510,7 @@ def parameter_set_edit(request: HttpRequest, crop: str, zone: str) -> HttpRespon
     )
 
 
-@login_required
+@permission_required()
 def demand(request: HttpRequest, county_id: int) -> HttpResponse:
     county = get_object_or_404(County, pk=county_id)
     try:
@@ -534,7 +529,7 @@ def demand(request: HttpRequest, county_id: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def demand_index(request: HttpRequest) -> HttpResponse:
     user = request.user
     counties = access.demand_counties(user)

@@ -41,7 +41,7 @@ def campaigns_for(user: Any) -> QuerySet[Campaign]:
     qs = Campaign.objects.all()
     if permissions.is_operator(user):
         return qs
-    if not getattr(user, "is_authenticated", False):
+    if not permissions.is_authenticated(user):
         return qs.none()
     if user.role in (Role.SUPPLIER, Role.COOPERATIVE):
         return qs.filter(partner__in=permissions.partners_for(user))
@@ -60,7 +60,7 @@ def pledges_for(user: Any) -> QuerySet[Pledge]:
     qs = Pledge.objects.all()
     if permissions.is_operator(user):
         return qs
-    if not getattr(user, "is_authenticated", False):
+    if not permissions.is_authenticated(user):
         return qs.none()
     if user.role in (Role.SUPPLIER, Role.COOPERATIVE):
         return qs.none()  # suppliers see totals and purchase orders, not farmers' pledges
@@ -71,7 +71,7 @@ def pickups_for(user: Any) -> QuerySet[Pickup]:
     qs = Pickup.objects.all()
     if permissions.is_operator(user):
         return qs
-    if not getattr(user, "is_authenticated", False):
+    if not permissions.is_authenticated(user):
         return qs.none()
     if user.role == Role.FARMER:
         return qs.filter(household__user=user)
@@ -92,7 +92,7 @@ def purchase_orders_for(user: Any) -> QuerySet[PurchaseOrder]:
 def deliveries_for(user: Any) -> QuerySet[StationDelivery]:
     if permissions.is_operator(user):
         return StationDelivery.objects.all()
-    if not getattr(user, "is_authenticated", False):
+    if not permissions.is_authenticated(user):
         return StationDelivery.objects.none()
     return StationDelivery.objects.filter(
         Q(station__in=permissions.managed_stations(user))

@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 
 from marketplace.core import permissions
 from marketplace.graphql.core.errors import errors_from_exception
-from marketplace.graphql.core.mutations import BaseMutation, require_login
+from marketplace.graphql.core.mutations import BaseMutation
 from marketplace.graphql.core.types import Money, money, page, page_args
 from marketplace.payments import services as payments
 from marketplace.payments.models import CommissionStatement, Payment
@@ -397,6 +397,9 @@ class CampaignInput(graphene.InputObjectType):
 class GroupBuyCampaignCreate(BaseMutation):
     """A supplier (or operator) proposes a campaign; it waits for operator approval."""
 
+    class Meta:
+        permissions = (permissions.PARTNER,)
+
     class Arguments:
         input = CampaignInput(required=True)
 
@@ -404,7 +407,7 @@ class GroupBuyCampaignCreate(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, input: dict[str, Any]) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         partner = permissions.partners_for(user).get(pk=input["partner_id"])
         items = [
             services.ItemSpec(
@@ -444,6 +447,9 @@ class GroupBuyCampaignCreate(BaseMutation):
 class GroupBuyCampaignReview(BaseMutation):
     """Operator approval (opens the campaign) or rejection."""
 
+    class Meta:
+        permissions = (permissions.OPERATOR,)
+
     class Arguments:
         id = graphene.ID(required=True)
         approve = graphene.Boolean(required=True)
@@ -453,7 +459,7 @@ class GroupBuyCampaignReview(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, id: str, approve: bool, note: str = "") -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         campaign = access.campaigns_for(user).get(pk=id)
         return {"campaign": services.review_campaign(user, campaign, approve, note or "")}
 
@@ -512,6 +518,9 @@ class GroupBuyPledgeCreate(BaseMutation):
     ``pledge`` is null and ``payment`` is ``pending`` with ``clientSecret`` / ``nextAction``; after the
     payer acted, call ``groupBuyPledgeComplete(paymentId)``."""
 
+    class Meta:
+        permissions = (permissions.ACT_FOR_HOUSEHOLD,)
+
     class Arguments:
         item_id = graphene.ID(required=True)
         household_id = graphene.ID(required=True)
@@ -533,7 +542,7 @@ class GroupBuyPledgeCreate(BaseMutation):
     def perform(
         cls, info: Any, item_id: str, household_id: str, quantity: int, payment_method: str, **kw: Any
     ):
-        user = require_login(info)
+        user = info.context.user
         household = permissions.managed_households(user).get(pk=household_id)
         item = CampaignItem.objects.select_related("campaign", "product").get(
             pk=item_id, campaign__in=access.campaigns_for(user)
@@ -558,6 +567,9 @@ class GroupBuyPledgeComplete(BaseMutation):
     """Second step of an online pledge, after the payer authenticated / paid. Idempotent; only the
     user who started the payment may complete it. If the campaign closed or its limits no longer
     allow the pledge, the payment is cancelled (or refunded) and the error says so."""
+
+    class Meta:
+        permissions = (permissions.ACT_FOR_HOUSEHOLD,)
 
     class Arguments:
         payment_id = graphene.ID(required=True)
@@ -584,13 +596,17 @@ class GroupBuyPledgeComplete(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, payment_id: str) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         payment = Payment.objects.select_related("household").get(pk=payment_id, method="stripe")
         result = online.complete_online_pledge(user, payment)
         return {"pledge": result.pledge, "payment": _online_payment(result)}
 
 
 class GroupBuyPledgeCancel(BaseMutation):
+
+    class Meta:
+        permissions = (permissions.ACT_FOR_HOUSEHOLD,)
+
     class Arguments:
         id = graphene.ID(required=True)
 
@@ -598,13 +614,16 @@ class GroupBuyPledgeCancel(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, id: str) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         pledge = access.pledges_for(user).select_related("household", "item__product").get(pk=id)
         return {"pledge": services.cancel_pledge(user, pledge)}
 
 
 class GroupBuyCampaignClose(BaseMutation):
     """Close by hand (operator): at or after the cutoff, or now with ``force``. Safe to repeat."""
+
+    class Meta:
+        permissions = (permissions.OPERATOR,)
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -614,11 +633,6 @@ class GroupBuyCampaignClose(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, id: str, force: bool = False) -> dict[str, Any]:
-        user = require_login(info)
-        if not permissions.is_operator(user):
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied(gettext("只有平台运营可以手动结算团购"))
         closing.close_campaign(int(id), force=bool(force))
         return {"campaign": Campaign.objects.prefetch_related(*CAMPAIGN_PREFETCH).get(pk=id)}
 
@@ -630,6 +644,10 @@ class DeliveryCountInput(graphene.InputObjectType):
 
 
 class GroupBuyDeliveryShip(BaseMutation):
+
+    class Meta:
+        permissions = (permissions.PARTNER,)
+
     class Arguments:
         id = graphene.ID(required=True)
 
@@ -637,13 +655,16 @@ class GroupBuyDeliveryShip(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, id: str) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         delivery = access.deliveries_for(user).select_related("purchase_order__partner", "station").get(pk=id)
         return {"status": services.mark_shipped(user, delivery).status}
 
 
 class GroupBuyDeliveryReceive(BaseMutation):
     """Station staff record received quantities, shortages and damage."""
+
+    class Meta:
+        permissions = (permissions.STATION_STAFF,)
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -654,7 +675,7 @@ class GroupBuyDeliveryReceive(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, id: str, counts: list[dict[str, Any]], notes: str = "") -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         delivery = access.deliveries_for(user).select_related("station").get(pk=id)
         parsed = {int(c["item_id"]): (c["received"], c.get("damaged") or 0) for c in counts}
         return {"status": services.receive_delivery(user, delivery, parsed, notes or "").status}
@@ -667,6 +688,9 @@ class PickupQuantityInput(graphene.InputObjectType):
 
 class GroupBuyPickupCollect(BaseMutation):
     """Staff verify the 6-digit pickup code and hand out all or part of the goods."""
+
+    class Meta:
+        permissions = (permissions.STATION_STAFF,)
 
     class Arguments:
         code = graphene.String(required=True)
@@ -681,7 +705,7 @@ class GroupBuyPickupCollect(BaseMutation):
     def perform(
         cls, info: Any, code: str, pickup_id: str | None = None, quantities=None, idempotency_key=None
     ):
-        user = require_login(info)
+        user = info.context.user
         matches = services.find_pickups(user, code)
         if pickup_id:
             matches = [m for m in matches if str(m.pk) == str(pickup_id)]
@@ -698,6 +722,10 @@ class GroupBuyPickupCollect(BaseMutation):
 
 
 class CashReconcile(BaseMutation):
+
+    class Meta:
+        permissions = (permissions.STATION_STAFF,)
+
     class Arguments:
         station_id = graphene.ID(required=True)
         counted = graphene.Decimal(required=True)
@@ -708,7 +736,7 @@ class CashReconcile(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, station_id: str, counted, day: date | None = None, notes: str = ""):
-        user = require_login(info)
+        user = info.context.user
         station = permissions.managed_stations(user).get(pk=station_id)
         rec = payments.reconcile_cash(user, station, day or timezone.localdate(), counted, notes or "")
         return {"difference": money(rec.difference)}

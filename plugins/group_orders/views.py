@@ -8,7 +8,6 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from marketplace.core import permissions
+from marketplace.core.permissions import permission_required
 from marketplace.payments import services as payments
 from marketplace.payments.models import CommissionStatement, PaymentMethod
 from marketplace.stations.models import Station
@@ -36,7 +36,7 @@ def _pdf(content: bytes, filename: str) -> HttpResponse:
     return response
 
 
-@login_required
+@permission_required()
 def campaigns(request: HttpRequest) -> HttpResponse:
     qs = (
         access.campaigns_for(request.user)
@@ -48,7 +48,7 @@ def campaigns(request: HttpRequest) -> HttpResponse:
     return render(request, "group_orders/campaigns.html", {"rows": rows})
 
 
-@login_required
+@permission_required()
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     campaign = get_object_or_404(
@@ -93,7 +93,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "group_orders/campaign_detail.html", context)
 
 
-@login_required
+@permission_required()
 @require_POST
 def pledge_create(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
@@ -142,7 +142,7 @@ def _payment_action(request: HttpRequest, key: str, result: online.PledgeResult)
     return redirect("group-buy:pledge-payment", key=key)
 
 
-@login_required
+@permission_required()
 def pledge_payment(request: HttpRequest, key: str) -> HttpResponse:
     """Finish an online pledge payment (3-D Secure done, QR code scanned, back from Alipay): shows
     what is still to do, or completes the pledge. Only the user who started the payment gets here."""
@@ -183,7 +183,7 @@ def pledge_payment(request: HttpRequest, key: str) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 @require_POST
 def pledge_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     pledge = get_object_or_404(access.pledges_for(request.user).select_related("household"), pk=pk)
@@ -200,7 +200,7 @@ def _managed_station(request: HttpRequest, station_id: int) -> Station:
     return get_object_or_404(permissions.managed_stations(request.user), pk=station_id)
 
 
-@login_required
+@permission_required()
 def station_pledges(request: HttpRequest, pk: int, station_id: int) -> HttpResponse:
     station = _managed_station(request, station_id)
     campaign = get_object_or_404(access.campaigns_for(request.user), pk=pk)
@@ -210,7 +210,7 @@ def station_pledges(request: HttpRequest, pk: int, station_id: int) -> HttpRespo
     )
 
 
-@login_required
+@permission_required()
 def pick_list_pdf(request: HttpRequest, pk: int, station_id: int) -> HttpResponse:
     station = _managed_station(request, station_id)
     campaign = get_object_or_404(access.campaigns_for(request.user), pk=pk)
@@ -220,7 +220,7 @@ def pick_list_pdf(request: HttpRequest, pk: int, station_id: int) -> HttpRespons
     return _pdf(documents.pick_list_pdf(context), f"picklist-{campaign.pk}-{station.code}.pdf")
 
 
-@login_required
+@permission_required(permissions.STATION_STAFF)
 def pickup_verify(request: HttpRequest) -> HttpResponse:
     if not permissions.managed_stations(request.user).exists():
         raise PermissionDenied(_("只有站点信息员可以核销取货"))
@@ -240,7 +240,7 @@ def pickup_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "group_orders/pickup_verify.html", {"code": code, "matches": matches})
 
 
-@login_required
+@permission_required()
 def pickup_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     pickup = get_object_or_404(
@@ -289,7 +289,7 @@ def pickup_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def receipt_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     pickup = get_object_or_404(
         access.pickups_for(request.user).select_related("household", "station", "campaign", "order"), pk=pk
@@ -299,7 +299,7 @@ def receipt_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def delivery_receive(request: HttpRequest, pk: int) -> HttpResponse:
     delivery = get_object_or_404(
         access.deliveries_for(request.user)
@@ -332,7 +332,7 @@ def delivery_receive(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def purchase_order_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     po = get_object_or_404(
         access.purchase_orders_for(request.user).select_related("partner", "warehouse", "campaign"), pk=pk
@@ -340,7 +340,7 @@ def purchase_order_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     return _pdf(documents.purchase_order_pdf(documents.purchase_order_context(po)), f"{po.number}.pdf")
 
 
-@login_required
+@permission_required()
 def cash(request: HttpRequest) -> HttpResponse:
     stations = permissions.managed_stations(request.user).order_by("code")
     station = (
@@ -389,7 +389,7 @@ def cash(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def commission(request: HttpRequest) -> HttpResponse:
     stations = permissions.managed_stations(request.user).order_by("code")
     station = stations.filter(pk=request.GET.get("station") or 0).first() or stations.first()

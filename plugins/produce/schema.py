@@ -8,8 +8,9 @@ from typing import Any
 import graphene
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 
+from marketplace.core import permissions as perms
 from marketplace.graphql.core.errors import Error, errors_from_exception
-from marketplace.graphql.core.mutations import BaseMutation, require_login
+from marketplace.graphql.core.mutations import BaseMutation
 from marketplace.graphql.core.types import Money, money
 
 from . import services, trace
@@ -245,6 +246,9 @@ def _partner(user: Any, partner_id: Any):
 
 
 class ProduceLotCreate(BaseMutation):
+    class Meta:
+        permissions = (perms.PARTNER,)
+
     lot = graphene.Field(LotType)
 
     class Arguments:
@@ -252,7 +256,7 @@ class ProduceLotCreate(BaseMutation):
 
     @classmethod
     def perform(cls, info, input):
-        user = require_login(info)
+        user = info.context.user
         partner = _partner(user, input.partner_id)
         data = services.LotInput(
             code=input.code, crop=input.crop, variety=input.variety, grade=input.grade,
@@ -277,6 +281,9 @@ class SlotInput(graphene.InputObjectType):
 
 
 class ProduceRoundOpen(BaseMutation):
+    class Meta:
+        permissions = (perms.PARTNER,)
+
     round = graphene.Field(RoundType)
 
     class Arguments:
@@ -288,7 +295,7 @@ class ProduceRoundOpen(BaseMutation):
 
     @classmethod
     def perform(cls, info, partner_id, title, cutoff_at, lot_ids, slots):
-        user = require_login(info)
+        user = info.context.user
         partner = _partner(user, partner_id)
         ids = [int(x) for x in lot_ids if str(x).isdigit()]
         rnd = services.open_round(user, partner, title, cutoff_at, ids, [dict(s) for s in slots])
@@ -342,7 +349,7 @@ class ProduceCheckout(graphene.Mutation):
         cls, root, info, round_id, slot_id, lines, address, online_type, idempotency_key, stripe_token=""
     ):
         try:
-            user = require_login(info)
+            user = info.context.user
             rnd = Round.objects.get(pk=int(round_id) if str(round_id).isdigit() else 0)
             quantities = {int(ln.sale_unit_id): ln.quantity for ln in lines if str(ln.sale_unit_id).isdigit()}
             result = services.start_checkout(
@@ -361,6 +368,9 @@ class ProduceCheckout(graphene.Mutation):
 
 
 class ProduceOrderCancel(BaseMutation):
+    class Meta:
+        permissions = (perms.AUTHENTICATED,)
+
     order = graphene.Field(OrderType)
 
     class Arguments:
@@ -368,12 +378,15 @@ class ProduceOrderCancel(BaseMutation):
 
     @classmethod
     def perform(cls, info, order_id):
-        user = require_login(info)
+        user = info.context.user
         po = services.orders_for_buyer(user).get(pk=int(order_id) if str(order_id).isdigit() else 0)
         return {"order": _order(services.cancel_order(user, po))}
 
 
 class ProduceOrderPack(BaseMutation):
+    class Meta:
+        permissions = (perms.PARTNER,)
+
     order = graphene.Field(OrderType)
 
     class Arguments:
@@ -381,12 +394,15 @@ class ProduceOrderPack(BaseMutation):
 
     @classmethod
     def perform(cls, info, order_id):
-        user = require_login(info)
+        user = info.context.user
         po = services.orders_for_cooperative(user).get(pk=int(order_id) if str(order_id).isdigit() else 0)
         return {"order": _order(services.mark_packed(user, po))}
 
 
 class ProduceDeliveryConfirm(BaseMutation):
+    class Meta:
+        permissions = (perms.PARTNER,)
+
     order = graphene.Field(OrderType)
 
     class Arguments:
@@ -395,12 +411,15 @@ class ProduceDeliveryConfirm(BaseMutation):
 
     @classmethod
     def perform(cls, info, order_id, code):
-        user = require_login(info)
+        user = info.context.user
         po = services.orders_for_cooperative(user).get(pk=int(order_id) if str(order_id).isdigit() else 0)
         return {"order": _order(services.confirm_delivery(user, po, code))}
 
 
 class ProduceBuyerSignUp(BaseMutation):
+    class Meta:
+        permissions = (perms.PUBLIC,)
+
     user_id = graphene.ID()
 
     class Arguments:

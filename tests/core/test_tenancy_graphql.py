@@ -90,7 +90,7 @@ def test_agronomist_reads_county_but_cannot_write(gql, agronomist, household_a, 
     payload = client(CREATE, {"station": str(station_a.pk), "input": {"name": "王五"}})["data"][
         "householdCreate"
     ]
-    assert payload["errors"][0]["code"] == "NOT_FOUND"
+    assert payload["errors"][0]["code"] == "PERMISSION_DENIED"  # role refusal: agronomists do not register households
 
 
 def test_farmer_sees_only_own_household(gql, farmer_a, household_a, household_b):

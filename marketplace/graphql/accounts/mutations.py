@@ -8,13 +8,17 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 
 from marketplace.accounts.models import ApiToken
+from marketplace.core import permissions
 
-from ..core.mutations import BaseMutation, require_login
+from ..core.mutations import BaseMutation
 from .types import UserType
 
 
 class TokenCreate(BaseMutation):
     """Exchange a username (or phone) and password for a bearer token."""
+
+    class Meta:
+        permissions = (permissions.PUBLIC,)
 
     class Arguments:
         username = graphene.String(required=True)
@@ -37,13 +41,15 @@ class TokenCreate(BaseMutation):
 class TokenRevoke(BaseMutation):
     """Revoke the bearer token this request was made with."""
 
+    class Meta:
+        permissions = (permissions.AUTHENTICATED,)
+
     revoked = graphene.Boolean()
 
     @classmethod
     def perform(cls, info: Any) -> dict[str, Any]:
         from django.utils import timezone
 
-        require_login(info)
         raw = getattr(info.context, "api_token", None)
         if not raw:
             raise ValidationError(gettext("此请求未使用令牌"), code="invalid")

@@ -14,7 +14,7 @@ from marketplace.apps.catalogue import services
 from marketplace.apps.partner import services as partner_services
 from marketplace.core import permissions
 
-from ..core.mutations import BaseMutation, require_login
+from ..core.mutations import BaseMutation
 from .schema import product_queryset
 from .types import PartnerType, ProductType, StockRecordType
 
@@ -49,6 +49,9 @@ def _product_data(value: dict[str, Any]) -> dict[str, Any]:
 class ProductCreate(BaseMutation):
     """A supplier adds a product it owns (typed attributes validated per product type)."""
 
+    class Meta:
+        permissions = (permissions.PARTNER,)
+
     class Arguments:
         partner_id = graphene.ID(required=True)
         input = ProductInput(required=True)
@@ -57,13 +60,17 @@ class ProductCreate(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, partner_id: str, input: dict[str, Any]) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         partner = permissions.partners_for(user).get(pk=partner_id)
         product = services.create_product(user, partner, _product_data(input))
         return {"product": product_queryset(public_only=False).get(pk=product.pk)}
 
 
 class ProductUpdate(BaseMutation):
+
+    class Meta:
+        permissions = (permissions.PARTNER,)
+
     class Arguments:
         id = graphene.ID(required=True)
         input = ProductInput(required=True)
@@ -72,7 +79,7 @@ class ProductUpdate(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         product = permissions.products_for(user).get(pk=id)
         services.update_product(user, product, _product_data(input))
         return {"product": product_queryset(public_only=False).get(pk=product.pk)}
@@ -90,6 +97,9 @@ class StockInput(graphene.InputObjectType):
 class StockUpdate(BaseMutation):
     """Create or update a supplier's stock record (by partner + SKU)."""
 
+    class Meta:
+        permissions = (permissions.PARTNER,)
+
     class Arguments:
         input = StockInput(required=True)
 
@@ -98,7 +108,7 @@ class StockUpdate(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, input: dict[str, Any]) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         partner = permissions.partners_for(user).get(pk=input["partner_id"])
         visible = Product.objects.filter(
             Q(is_public=True) | Q(pk__in=permissions.products_for(user).values("pk"))
@@ -122,6 +132,9 @@ class StockUpdate(BaseMutation):
 class PartnerReview(BaseMutation):
     """Operator review: approve / reject / suspend a supplier (reason required to reject/suspend)."""
 
+    class Meta:
+        permissions = (permissions.REVIEW_PARTNERS,)
+
     class Arguments:
         partner_id = graphene.ID(required=True)
         action = graphene.String(required=True, description="approve / reject / suspend / resubmit")
@@ -131,7 +144,7 @@ class PartnerReview(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, partner_id: str, action: str, reason: str = "") -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         partner = permissions.partners_for(user).get(pk=partner_id)
         return {"partner": partner_services.transition(user, partner, action, reason or "")}
 

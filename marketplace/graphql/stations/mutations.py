@@ -7,7 +7,7 @@ import graphene
 from marketplace.core import permissions
 from marketplace.stations import services
 
-from ..core.mutations import BaseMutation, require_login
+from ..core.mutations import BaseMutation
 from .types import HouseholdType
 
 
@@ -23,6 +23,9 @@ class HouseholdInput(graphene.InputObjectType):
 class HouseholdCreate(BaseMutation):
     """Register a farmer household at a station (staff of that station, or an operator)."""
 
+    class Meta:
+        permissions = (permissions.STATION_STAFF,)
+
     class Arguments:
         station_id = graphene.ID(required=True)
         input = HouseholdInput(required=True)
@@ -31,7 +34,7 @@ class HouseholdCreate(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, station_id: str, input: dict[str, Any]) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         station = permissions.managed_stations(user).get(pk=station_id)
         household = services.register_household(user, station, dict(input))
         info.context._full_phone_for = household.pk
@@ -39,6 +42,10 @@ class HouseholdCreate(BaseMutation):
 
 
 class HouseholdUpdate(BaseMutation):
+
+    class Meta:
+        permissions = (permissions.ACT_FOR_HOUSEHOLD,)
+
     class Arguments:
         id = graphene.ID(required=True)
         input = HouseholdInput(required=True)
@@ -47,7 +54,7 @@ class HouseholdUpdate(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         household = (
             permissions.managed_households(user).select_related("station__village__township").get(pk=id)
         )
@@ -59,6 +66,9 @@ class HouseholdUpdate(BaseMutation):
 class HouseholdSetCreditLimit(BaseMutation):
     """Approve a household's credit (赊销) limit: station manager or operator."""
 
+    class Meta:
+        permissions = (permissions.APPROVE_CREDIT,)
+
     class Arguments:
         id = graphene.ID(required=True)
         credit_limit = graphene.Decimal(required=True)
@@ -67,6 +77,6 @@ class HouseholdSetCreditLimit(BaseMutation):
 
     @classmethod
     def perform(cls, info: Any, id: str, credit_limit) -> dict[str, Any]:
-        user = require_login(info)
+        user = info.context.user
         household = permissions.managed_households(user).get(pk=id)
         return {"household": services.set_credit_limit(user, household, credit_limit)}

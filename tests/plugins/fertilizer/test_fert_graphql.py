@@ -96,7 +96,7 @@ def test_soil_test_create_and_import(gql, agronomist, farmer_a, field_a):
     refused = gql(farmer_a)(m, {"f": field_a.pk, "i": {**inp, "sampleDate": "2026-04-02"}})["data"][
         "soilTestCreate"
     ]
-    assert refused["errors"][0]["code"] == "NOT_FOUND"
+    assert refused["errors"][0]["code"] == "PERMISSION_DENIED"  # farmers do not enter soil tests (declared permission)
     imp = """mutation($csv: String) { soilTestImport(csv: $csv) { imported errors { field code message } rowErrors { row column code } } }"""
     header = "地块编号,检测机构,采样日期,pH,有机质,碱解氮,有效磷,速效钾\n"
     bad = gql(agronomist)(
