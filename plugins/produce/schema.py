@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 
 from marketplace.core import permissions as perms
-from marketplace.graphql.core.errors import Error, errors_from_exception
 from marketplace.graphql.core.mutations import BaseMutation
 from marketplace.graphql.core.types import Money, money
 
@@ -324,12 +323,14 @@ class AddressInput(graphene.InputObjectType):
         name = "ProduceAddressInput"
 
 
-class ProduceCheckout(graphene.Mutation):
+class ProduceCheckout(BaseMutation):
     """Pay and order. Card: ``stripeToken`` (Stripe.js createToken). Returns the order, or
-    ``nextAction`` / ``clientSecret`` when the payer still has to act (then ``produceCheckoutResume``).
-    Not in one transaction with the payment call: the service voids the payment if it cannot order."""
+    ``nextActionType`` / ``clientSecret`` when the payer still has to act (then
+    ``produceCheckoutResume``). A payment that cannot become an order is voided by the service."""
 
-    errors = graphene.List(graphene.NonNull(Error), required=True)
+    class Meta:
+        permissions = (perms.AUTHENTICATED,)
+
     order = graphene.Field(OrderType)
     next_action_type = graphene.String()
     next_action_url = graphene.String()
@@ -345,26 +346,46 @@ class ProduceCheckout(graphene.Mutation):
         idempotency_key = graphene.String(required=True)
 
     @classmethod
-    def mutate(
-        cls, root, info, round_id, slot_id, lines, address, online_type, idempotency_key, stripe_token=""
-    ):
-        try:
-            user = info.context.user
-            rnd = Round.objects.get(pk=int(round_id) if str(round_id).isdigit() else 0)
-            quantities = {int(ln.sale_unit_id): ln.quantity for ln in lines if str(ln.sale_unit_id).isdigit()}
-            result = services.start_checkout(
-                user, rnd, quantities, int(slot_id) if str(slot_id).isdigit() else 0,
-                services.Address(**{k: (address.get(k) or "") for k in services.Address.__dataclass_fields__}),
-                online_type, f"produce:checkout:{user.pk}:{idempotency_key[:64]}", token=stripe_token or "",
-            )  # fmt: skip
-        except (ValidationError, PermissionDenied, ObjectDoesNotExist) as exc:
-            return cls(errors=errors_from_exception(exc))
-        action = result.next_action or {}
-        return cls(
-            errors=[], order=_order(result.order) if result.order else None,
-            next_action_type=action.get("type"), next_action_url=action.get("url"),
-            client_secret=result.client_secret or None,
+    def perform(cls, info, round_id, slot_id, lines, address, online_type, idempotency_key, stripe_token=""):
+        user = info.context.user
+        rnd = Round.objects.get(pk=int(round_id) if str(round_id).isdigit() else 0)
+        quantities = {int(ln.sale_unit_id): ln.quantity for ln in lines if str(ln.sale_unit_id).isdigit()}
+        result = services.start_checkout(
+            user, rnd, quantities, int(slot_id) if str(slot_id).isdigit() else 0,
+            services.Address(**{k: (address.get(k) or "") for k in services.Address.__dataclass_fields__}),
+            online_type, f"produce:checkout:{user.pk}:{idempotency_key[:64]}", token=stripe_token or "",
         )  # fmt: skip
+        action = result.next_action or {}
+        return {
+            "order": _order(result.order) if result.order else None,
+            "next_action_type": action.get("type"),
+            "next_action_url": action.get("url"),
+            "client_secret": result.client_secret or None,
+        }
+
+
+class ProduceCheckoutResume(BaseMutation):
+    """The payer finished 3-D Secure / scanned the QR code / came back from Alipay: place the order."""
+
+    class Meta:
+        permissions = (perms.AUTHENTICATED,)
+
+    order = graphene.Field(OrderType)
+    next_action_type = graphene.String()
+    client_secret = graphene.String()
+
+    class Arguments:
+        idempotency_key = graphene.String(required=True)
+
+    @classmethod
+    def perform(cls, info, idempotency_key):
+        user = info.context.user
+        result = services.resume_checkout(user, f"produce:checkout:{user.pk}:{idempotency_key[:64]}")
+        return {
+            "order": _order(result.order) if result.order else None,
+            "next_action_type": (result.next_action or {}).get("type"),
+            "client_secret": result.client_secret or None,
+        }
 
 
 class ProduceOrderCancel(BaseMutation):
@@ -436,6 +457,7 @@ class ProduceMutations(graphene.ObjectType):
     produce_lot_create = ProduceLotCreate.Field()
     produce_round_open = ProduceRoundOpen.Field()
     produce_checkout = ProduceCheckout.Field()
+    produce_checkout_resume = ProduceCheckoutResume.Field()
     produce_order_cancel = ProduceOrderCancel.Field()
     produce_order_pack = ProduceOrderPack.Field()
     produce_delivery_confirm = ProduceDeliveryConfirm.Field()
