@@ -235,6 +235,11 @@ class LotInput(graphene.InputObjectType):
         name = "ProduceLotInput"
 
 
+def _pk(value: Any) -> int:
+    """An ID argument as a primary key (0, which matches nothing, for anything that is not one)."""
+    return int(value) if str(value).isdigit() else 0
+
+
 def _partner(user: Any, partner_id: Any):
     partner = (
         services.cooperatives_for(user).filter(pk=partner_id).first() if str(partner_id).isdigit() else None
@@ -348,10 +353,10 @@ class ProduceCheckout(BaseMutation):
     @classmethod
     def perform(cls, info, round_id, slot_id, lines, address, online_type, idempotency_key, stripe_token=""):
         user = info.context.user
-        rnd = Round.objects.get(pk=int(round_id) if str(round_id).isdigit() else 0)
+        rnd = Round.objects.get(pk=_pk(round_id))
         quantities = {int(ln.sale_unit_id): ln.quantity for ln in lines if str(ln.sale_unit_id).isdigit()}
         result = services.start_checkout(
-            user, rnd, quantities, int(slot_id) if str(slot_id).isdigit() else 0,
+            user, rnd, quantities, _pk(slot_id),
             services.Address(**{k: (address.get(k) or "") for k in services.Address.__dataclass_fields__}),
             online_type, f"produce:checkout:{user.pk}:{idempotency_key[:64]}", token=stripe_token or "",
         )  # fmt: skip
@@ -400,7 +405,7 @@ class ProduceOrderCancel(BaseMutation):
     @classmethod
     def perform(cls, info, order_id):
         user = info.context.user
-        po = services.orders_for_buyer(user).get(pk=int(order_id) if str(order_id).isdigit() else 0)
+        po = services.orders_for_buyer(user).get(pk=_pk(order_id))
         return {"order": _order(services.cancel_order(user, po))}
 
 
@@ -416,7 +421,7 @@ class ProduceOrderPack(BaseMutation):
     @classmethod
     def perform(cls, info, order_id):
         user = info.context.user
-        po = services.orders_for_cooperative(user).get(pk=int(order_id) if str(order_id).isdigit() else 0)
+        po = services.orders_for_cooperative(user).get(pk=_pk(order_id))
         return {"order": _order(services.mark_packed(user, po))}
 
 
@@ -433,7 +438,7 @@ class ProduceDeliveryConfirm(BaseMutation):
     @classmethod
     def perform(cls, info, order_id, code):
         user = info.context.user
-        po = services.orders_for_cooperative(user).get(pk=int(order_id) if str(order_id).isdigit() else 0)
+        po = services.orders_for_cooperative(user).get(pk=_pk(order_id))
         return {"order": _order(services.confirm_delivery(user, po, code))}
 
 
