@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import graphene
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 
 from marketplace.core import permissions as perms
+from marketplace.graphql.core.errors import errors_from_exception
 from marketplace.graphql.core.mutations import BaseMutation
 from marketplace.graphql.core.types import Money, money
 
@@ -349,6 +350,16 @@ class ProduceCheckout(BaseMutation):
         online_type = graphene.String(required=True)
         stripe_token = graphene.String()
         idempotency_key = graphene.String(required=True)
+
+    @classmethod
+    def mutate(cls, root: Any, info: Any, **data: Any):
+        """Not one transaction around the payment: the checkout record of a voided authorisation
+        must stay (audit), and the service runs its own transactions around the stock."""
+        try:  # the declared permissions were checked by BaseMutation's resolver
+            result = cls.perform(info, **data)
+        except (ValidationError, PermissionDenied, ObjectDoesNotExist) as exc:
+            return cls.failure(errors_from_exception(exc))
+        return cls(errors=[], **result)
 
     @classmethod
     def perform(cls, info, round_id, slot_id, lines, address, online_type, idempotency_key, stripe_token=""):
