@@ -9,7 +9,7 @@ import graphene
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 
 from marketplace.core import permissions as perms
-from marketplace.graphql.core.errors import Error, errors_from_exception
+from marketplace.graphql.core.errors import errors_from_exception
 from marketplace.graphql.core.mutations import BaseMutation
 from marketplace.graphql.core.types import Money, money
 
@@ -236,6 +236,11 @@ class LotInput(graphene.InputObjectType):
         name = "ProduceLotInput"
 
 
+def _pk(value: Any) -> int:
+    """An ID argument as a primary key (0, which matches nothing, for anything that is not one)."""
+    return int(value) if str(value).isdigit() else 0
+
+
 def _partner(user: Any, partner_id: Any):
     partner = (
         services.cooperatives_for(user).filter(pk=partner_id).first() if str(partner_id).isdigit() else None
@@ -324,12 +329,14 @@ class AddressInput(graphene.InputObjectType):
         name = "ProduceAddressInput"
 
 
-class ProduceCheckout(graphene.Mutation):
+class ProduceCheckout(BaseMutation):
     """Pay and order. Card: ``stripeToken`` (Stripe.js createToken). Returns the order, or
-    ``nextAction`` / ``clientSecret`` when the payer still has to act (then ``produceCheckoutResume``).
-    Not in one transaction with the payment call: the service voids the payment if it cannot order."""
+    ``nextActionType`` / ``clientSecret`` when the payer still has to act (then
+    ``produceCheckoutResume``). A payment that cannot become an order is voided by the service."""
 
-    errors = graphene.List(graphene.NonNull(Error), required=True)
+    class Meta:
+        permissions = (perms.AUTHENTICATED,)
+
     order = graphene.Field(OrderType)
     next_action_type = graphene.String()
     next_action_url = graphene.String()
@@ -345,26 +352,56 @@ class ProduceCheckout(graphene.Mutation):
         idempotency_key = graphene.String(required=True)
 
     @classmethod
-    def mutate(
-        cls, root, info, round_id, slot_id, lines, address, online_type, idempotency_key, stripe_token=""
-    ):
-        try:
-            user = info.context.user
-            rnd = Round.objects.get(pk=int(round_id) if str(round_id).isdigit() else 0)
-            quantities = {int(ln.sale_unit_id): ln.quantity for ln in lines if str(ln.sale_unit_id).isdigit()}
-            result = services.start_checkout(
-                user, rnd, quantities, int(slot_id) if str(slot_id).isdigit() else 0,
-                services.Address(**{k: (address.get(k) or "") for k in services.Address.__dataclass_fields__}),
-                online_type, f"produce:checkout:{user.pk}:{idempotency_key[:64]}", token=stripe_token or "",
-            )  # fmt: skip
+    def mutate(cls, root: Any, info: Any, **data: Any):
+        """Not one transaction around the payment: the checkout record of a voided authorisation
+        must stay (audit), and the service runs its own transactions around the stock."""
+        try:  # the declared permissions were checked by BaseMutation's resolver
+            result = cls.perform(info, **data)
         except (ValidationError, PermissionDenied, ObjectDoesNotExist) as exc:
-            return cls(errors=errors_from_exception(exc))
-        action = result.next_action or {}
-        return cls(
-            errors=[], order=_order(result.order) if result.order else None,
-            next_action_type=action.get("type"), next_action_url=action.get("url"),
-            client_secret=result.client_secret or None,
+            return cls.failure(errors_from_exception(exc))
+        return cls(errors=[], **result)
+
+    @classmethod
+    def perform(cls, info, round_id, slot_id, lines, address, online_type, idempotency_key, stripe_token=""):
+        user = info.context.user
+        rnd = Round.objects.get(pk=_pk(round_id))
+        quantities = {int(ln.sale_unit_id): ln.quantity for ln in lines if str(ln.sale_unit_id).isdigit()}
+        result = services.start_checkout(
+            user, rnd, quantities, _pk(slot_id),
+            services.Address(**{k: (address.get(k) or "") for k in services.Address.__dataclass_fields__}),
+            online_type, f"produce:checkout:{user.pk}:{idempotency_key[:64]}", token=stripe_token or "",
         )  # fmt: skip
+        action = result.next_action or {}
+        return {
+            "order": _order(result.order) if result.order else None,
+            "next_action_type": action.get("type"),
+            "next_action_url": action.get("url"),
+            "client_secret": result.client_secret or None,
+        }
+
+
+class ProduceCheckoutResume(BaseMutation):
+    """The payer finished 3-D Secure / scanned the QR code / came back from Alipay: place the order."""
+
+    class Meta:
+        permissions = (perms.AUTHENTICATED,)
+
+    order = graphene.Field(OrderType)
+    next_action_type = graphene.String()
+    client_secret = graphene.String()
+
+    class Arguments:
+        idempotency_key = graphene.String(required=True)
+
+    @classmethod
+    def perform(cls, info, idempotency_key):
+        user = info.context.user
+        result = services.resume_checkout(user, f"produce:checkout:{user.pk}:{idempotency_key[:64]}")
+        return {
+            "order": _order(result.order) if result.order else None,
+            "next_action_type": (result.next_action or {}).get("type"),
+            "client_secret": result.client_secret or None,
+        }
 
 
 class ProduceOrderCancel(BaseMutation):
@@ -379,7 +416,7 @@ class ProduceOrderCancel(BaseMutation):
     @classmethod
     def perform(cls, info, order_id):
         user = info.context.user
-        po = services.orders_for_buyer(user).get(pk=int(order_id) if str(order_id).isdigit() else 0)
+        po = services.orders_for_buyer(user).get(pk=_pk(order_id))
         return {"order": _order(services.cancel_order(user, po))}
 
 
@@ -395,7 +432,7 @@ class ProduceOrderPack(BaseMutation):
     @classmethod
     def perform(cls, info, order_id):
         user = info.context.user
-        po = services.orders_for_cooperative(user).get(pk=int(order_id) if str(order_id).isdigit() else 0)
+        po = services.orders_for_cooperative(user).get(pk=_pk(order_id))
         return {"order": _order(services.mark_packed(user, po))}
 
 
@@ -412,7 +449,7 @@ class ProduceDeliveryConfirm(BaseMutation):
     @classmethod
     def perform(cls, info, order_id, code):
         user = info.context.user
-        po = services.orders_for_cooperative(user).get(pk=int(order_id) if str(order_id).isdigit() else 0)
+        po = services.orders_for_cooperative(user).get(pk=_pk(order_id))
         return {"order": _order(services.confirm_delivery(user, po, code))}
 
 
@@ -436,6 +473,7 @@ class ProduceMutations(graphene.ObjectType):
     produce_lot_create = ProduceLotCreate.Field()
     produce_round_open = ProduceRoundOpen.Field()
     produce_checkout = ProduceCheckout.Field()
+    produce_checkout_resume = ProduceCheckoutResume.Field()
     produce_order_cancel = ProduceOrderCancel.Field()
     produce_order_pack = ProduceOrderPack.Field()
     produce_delivery_confirm = ProduceDeliveryConfirm.Field()

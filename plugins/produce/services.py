@@ -906,6 +906,7 @@ def cancel_order(user: Any, po: ProduceOrder, reason: str = "") -> ProduceOrder:
         po.state, po.cancelled_at = OrderState.CANCELLED, timezone.now()
         po.save(update_fields=["state", "cancelled_at"])
     _return_money(po, po.amount, reason or _("买家取消"))
+    po.refresh_from_db()
     return po
 
 

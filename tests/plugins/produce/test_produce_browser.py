@@ -20,7 +20,13 @@ from plugins.produce.models import Lot, ProduceOrder
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+]
 
 
 @pytest.fixture
@@ -51,7 +57,15 @@ def _login(page, base, username):
 @pytest.mark.stripe
 @pytest.mark.django_db(transaction=True)
 def test_cooperative_to_buyer_to_delivery_to_trace(
-    live_server, browser_page, stripe_settings, localstripe_url, coop_user, coop, household_a, product_classes, supplier
+    live_server,
+    browser_page,
+    stripe_settings,
+    localstripe_url,
+    coop_user,
+    coop,
+    household_a,
+    product_classes,
+    supplier,
 ):
     from test_produce_trace import _bought
 
@@ -90,7 +104,9 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     # A new buyer signs up, buys and pays by card.
     page.context.clear_cookies()
     weights: list[int] = []
-    page.on("response", lambda r: weights.append(int(r.headers.get("content-length") or len(r.body() or b""))))
+    page.on(
+        "response", lambda r: weights.append(int(r.headers.get("content-length") or len(r.body() or b"")))
+    )
     page.goto(base + "/p/produce/")
     market_bytes = sum(weights)
     assert market_bytes < 300_000, market_bytes

@@ -37,7 +37,9 @@ def _open(coop_user, coop, lot, title):
 def test_standing_orders_get_fair_orders_in_each_round(stripe_settings, coop_user, coop):
     canteen = make_user("13900000201", "city_buyer")
     shop = make_user("13900000202", "city_buyer")
-    a = services.create_standing_order(canteen, coop, "rice", "10", 15, ADDRESS, stripe_card_token(CARD_PLAIN))
+    a = services.create_standing_order(
+        canteen, coop, "rice", "10", 15, ADDRESS, stripe_card_token(CARD_PLAIN)
+    )
     b = services.create_standing_order(shop, coop, "rice", "10", 10, ADDRESS, stripe_card_token(CARD_PLAIN))
     lot = services.create_lot(coop_user, coop, lot_input(units=20))
     first = _open(coop_user, coop, lot, "第一周")
@@ -53,9 +55,9 @@ def test_standing_orders_get_fair_orders_in_each_round(stripe_settings, coop_use
     a.save()
     lot2 = services.create_lot(coop_user, coop, lot_input(code="QJ2026-002", units=50))
     second = _open(coop_user, coop, lot2, "第二周")
-    assert list(StandingAllocation.objects.filter(round=second).values_list("standing_order_id", "allocated")) == [
-        (b.pk, 10)
-    ]
+    assert list(
+        StandingAllocation.objects.filter(round=second).values_list("standing_order_id", "allocated")
+    ) == [(b.pk, 10)]
     # Skipping an open round cancels that round's order and voids its authorisation.
     skipped = StandingAllocation.objects.get(round=second, standing_order=b).order
     services.skip_round(shop, b, second)
