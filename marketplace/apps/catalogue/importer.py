@@ -16,7 +16,7 @@ import io
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +29,7 @@ from oscar.core.loading import get_model
 
 from marketplace.apps.partner.models import Partner, StockRecord, Warehouse
 from marketplace.core import permissions
+from marketplace.core.money import cny
 from marketplace.search.sync import schedule_product_reindex
 
 from .compliance import blocking_reason, enforce_licences, notify_blocked, partner_licences
@@ -381,7 +382,7 @@ class _Importer:
             product_type = TYPE_ALIASES.get(str(base.get("product_type") or ""), base.get("product_type"))
             bad = False
             try:
-                price = Decimal(str(base.get("price"))).quantize(Decimal("0.01"))
+                price = cny(base.get("price"))
                 if price < 0 or not price.is_finite():
                     raise InvalidOperation
             except (InvalidOperation, ValueError):
