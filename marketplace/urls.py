@@ -7,6 +7,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.cache import never_cache
 
+from marketplace.core import shop_gate
 from marketplace.core.extensions import plugins
 from marketplace.graphql.views import MarketplaceGraphQLView
 from marketplace.payments.views import stripe_webhook
@@ -30,6 +31,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
+    # Oscar: the dashboard stays (operators' back office); every other /shop/ page redirects to
+    # the storefront (marketplace/core/shop_gate.py). The include keeps Oscar's URL names.
+    *shop_gate.urlpatterns,
     path("shop/", include(apps.get_app_config("oscar").urls[0])),
 ]
 
