@@ -35,7 +35,6 @@ __all__ = [
     "PlanLine",
     "AcceptedLine",
     "accept_plan_lines",
-    "PriceAdjustment",
     "DeliveryRequest",
     "delivery_requests",
     "HomePanel",
@@ -43,7 +42,6 @@ __all__ = [
     "collect",
     "menu_entries",
     "purchasable_offers",
-    "price_adjustments",
     "order_placed",
     "order_status_changed",
     "line_status_changed",
@@ -155,15 +153,6 @@ class DeliveryRequest:
     lines: tuple[tuple[str, int], ...] = ()  # (description, quantity) for route sheets
 
 
-@dataclass(frozen=True)
-class PriceAdjustment:
-    """A change to a unit price contributed by a plugin (negative = discount)."""
-
-    amount: Decimal
-    reason: str
-    source: str
-
-
 class MarketplacePlugin(AppConfig):
     """Base class for plugin AppConfigs. Override only the hooks you need."""
 
@@ -198,11 +187,6 @@ class MarketplacePlugin(AppConfig):
     def purchasable_offers(
         self, station: Station, product_ids: Sequence[int] | None = None
     ) -> Iterable[PurchasableOffer]:
-        return []
-
-    def price_adjustments(
-        self, product_id: int, quantity: int, station: Station | None, household: Household | None
-    ) -> Iterable[PriceAdjustment]:
         return []
 
     def delivery_requests(self, ready_by: date | None = None) -> Iterable[DeliveryRequest]:
@@ -257,12 +241,6 @@ def purchasable_offers(station: Station, product_ids: Sequence[int] | None = Non
     return sorted(offers, key=lambda o: (o.product_id, o.unit_price, o.source))
 
 
-def price_adjustments(
-    product_id: int, quantity: int, station: Station | None = None, household: Household | None = None
-) -> list[PriceAdjustment]:
-    return collect("price_adjustments", product_id, quantity, station, household)
-
-
 def delivery_requests(ready_by: date | None = None) -> list[DeliveryRequest]:
     """Every installed plugin's loads waiting for delivery (whatever plugin produced them)."""
     return sorted(collect("delivery_requests", ready_by), key=lambda r: r.ref)
@@ -279,7 +257,18 @@ def accept_plan_lines(
     for plugin in plugins():
         if not remaining:
             break
-        taken = list(plugin.accept_plan_lines(station, household, tuple(remaining), user) or [])
+        # The contract: a plugin sees only the lines it offered (``source`` is its slug or label),
+        # and a line counts as taken only when the plugin accepted it whole, under its own slug.
+        own_sources = {plugin.plugin_slug, plugin.label} - {""}
+        offered = tuple(line for line in remaining if line.source in own_sources)
+        if not offered:
+            continue
+        by_id = {id(line): line for line in offered}
+        taken = [
+            a
+            for a in plugin.accept_plan_lines(station, household, offered, user) or []
+            if id(a.line) in by_id and a.quantity == a.line.quantity and a.accepted_by in own_sources
+        ]
         taken_ids = {id(a.line) for a in taken}
         accepted.extend(taken)
         remaining = [line for line in remaining if id(line) not in taken_ids]
