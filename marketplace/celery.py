@@ -28,3 +28,9 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
 @app.on_after_finalize.connect
 def _install_beat_schedule(sender: Celery, **kwargs: Any) -> None:
     sender.conf.beat_schedule = beat_schedule()
+
+
+# The request id of whoever queued a task goes with it into the worker's log lines.
+from marketplace.core.logs import install_celery_signals  # noqa: E402
+
+install_celery_signals()

@@ -66,6 +66,7 @@ MARKETPLACE_PLUGINS = env_list(
         "plugins.fertilizer",
         "plugins.delivery_routing",
         "plugins.group_orders",
+        "plugins.produce",
     ],
 )
 
@@ -131,6 +132,7 @@ AUTH_USER_MODEL = "accounts.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 MIDDLEWARE = [
+    "marketplace.core.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -179,6 +181,8 @@ DATABASES = {
         conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(env("DATABASE_CONNECT_TIMEOUT", "5"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
@@ -191,7 +195,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # --- Cache --------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis outage fails fast (readiness turns 503) instead of hanging web threads.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -210,6 +221,15 @@ OSCAR_HOMEPAGE = "/"
 OSCAR_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "noreply@localhost")
 OSCAR_ALLOW_ANON_CHECKOUT = False
 OSCAR_REQUIRED_ADDRESS_FIELDS = ("first_name", "line1", "line4", "country")
+# Order lifecycle (pledge → ordered → shipped → at station → collected / refunded), one pipeline for
+# group-buy and shop orders; changes go through marketplace.apps.order.services.change_status.
+from marketplace.apps.order import statuses as _order_statuses  # noqa: E402
+
+OSCAR_INITIAL_ORDER_STATUS = _order_statuses.ORDERED
+OSCAR_INITIAL_LINE_STATUS = _order_statuses.ORDERED
+OSCAR_ORDER_STATUS_PIPELINE = _order_statuses.ORDER_STATUS_PIPELINE
+OSCAR_LINE_STATUS_PIPELINE = _order_statuses.LINE_STATUS_PIPELINE
+OSCAR_ORDER_STATUS_CASCADE = _order_statuses.ORDER_STATUS_CASCADE
 # Supplier portal: Oscar's default menu plus a 供应商中心 group (products, stock, orders, licences,
 # warehouses, import); see marketplace/core/dashboard_menu.py.
 from marketplace.core.dashboard_menu import with_supplier_menu  # noqa: E402
@@ -224,14 +244,38 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 if not PRODUCTION:  # embedded default: keep runtime files in var/ and make sure the folders exist
     for folder in (VAR_DIR, STATIC_ROOT, MEDIA_ROOT):
         folder.mkdir(parents=True, exist_ok=True)
-WHITENOISE_USE_FINDERS = DEBUG
+# Hashed, compressed (Brotli + gzip) static files served by WhiteNoise with far-future caching:
+# always in production, and in the embedded server (serve_embedded sets STATIC_MANIFEST=1 and runs
+# collectstatic). Without it (development, tests) files come from the apps' folders as they are.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", PRODUCTION)
+WHITENOISE_USE_FINDERS = DEBUG and not STATIC_MANIFEST
+WHITENOISE_AUTOREFRESH = DEBUG and not STATIC_MANIFEST
+WHITENOISE_MANIFEST_STRICT = False  # a template naming a missing file gets its plain URL, not a 500
+# Media served by the app itself (embedded default; production: nginx / object storage).
+SERVE_MEDIA = env_bool("MARKETPLACE_SERVE_MEDIA", not PRODUCTION)
+MEDIA_STORAGE_BACKEND = env("MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+MEDIA_STORAGE_OPTIONS: dict[str, object] = {}
+if MEDIA_STORAGE_BACKEND == "storages.backends.s3.S3Storage":
+    # S3-compatible object store (MinIO in deploy/compose.yaml): private bucket, signed URLs.
+    MEDIA_STORAGE_OPTIONS = {
+        "bucket_name": env("MEDIA_S3_BUCKET", "marketplace-media"),
+        "endpoint_url": env("MEDIA_S3_ENDPOINT_URL") or None,
+        "access_key": env("MEDIA_S3_ACCESS_KEY_ID") or None,
+        "secret_key": env("MEDIA_S3_SECRET_ACCESS_KEY") or None,
+        "region_name": env("MEDIA_S3_REGION", "us-east-1"),
+        "default_acl": None,
+        "querystring_auth": True,
+        "querystring_expire": int(env("MEDIA_S3_URL_EXPIRE_SECONDS", "600")),
+        "file_overwrite": False,
+        "addressing_style": "path",
+    }
 STORAGES = {
     # MEDIA_STORAGE_BACKEND may name any Django storage class (e.g. an S3-compatible one).
-    "default": {"BACKEND": env("MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "default": {"BACKEND": MEDIA_STORAGE_BACKEND, "OPTIONS": MEDIA_STORAGE_OPTIONS},
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if PRODUCTION
+            if STATIC_MANIFEST
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
@@ -292,17 +336,25 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBac
 # --- Documents ------------------------------------------------------------------------------
 PDF_FONT_FAMILY = env("PDF_FONT_FAMILY", '"Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif')
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        "jieba": {"level": "WARNING"},
-        "oscar": {"level": "WARNING"},
-    },
-}
+# --- Logs and errors (marketplace/core/logs.py; docs/operations.md) ---------------------------
+# LOG_FORMAT=json (default in production): one JSON object per line with a request id; text
+# otherwise. Every handler masks phone numbers, ID numbers, codes, tokens and reset links.
+from marketplace.core.logs import logging_config  # noqa: E402
+
+LOG_FORMAT = env("LOG_FORMAT", "json" if PRODUCTION else "text")
+LOGGING = logging_config(LOG_FORMAT, env("LOG_LEVEL", "INFO"))
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # the worker logs through LOGGING above
+# Optional error reporting through the Sentry SDK (events masked like the logs).
+SENTRY_DSN = env("SENTRY_DSN")
+if SENTRY_DSN:
+    from marketplace.core.logs import init_sentry  # noqa: E402
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", MARKETPLACE_ENV),
+        release=env("SENTRY_RELEASE"),
+        traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )
 
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 

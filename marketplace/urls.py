@@ -1,26 +1,19 @@
+import re
+from urllib.parse import urlsplit
+
 from django.apps import apps
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
-from django.urls import include, path
-from django.views.decorators.cache import never_cache
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 from marketplace.core import shop_gate
 from marketplace.core.extensions import plugins
+from marketplace.core.health import healthz, readyz
 from marketplace.graphql.views import MarketplaceGraphQLView
 from marketplace.payments.views import stripe_webhook
-
-
-@never_cache
-def healthz(request):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
-
 
 urlpatterns = [
     path("", include("storefront.urls")),
@@ -29,6 +22,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("graphql/", MarketplaceGraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("admin/", admin.site.urls),
     # Oscar: the dashboard stays (operators' back office); every other /shop/ page redirects to
@@ -44,3 +38,13 @@ for plugin in plugins():
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+elif settings.SERVE_MEDIA and not urlsplit(settings.MEDIA_URL).netloc:
+    # Embedded server with DEBUG off (serve_embedded): the app serves media itself; production
+    # leaves public media to nginx or the object store.
+    urlpatterns.append(
+        re_path(
+            rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$",
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+        )
+    )

@@ -2,7 +2,9 @@
 
 Starts `manage.py serve_embedded` (what bin/demo runs) with no DATABASE_URL and no broker, in a
 fresh var/ folder, then signs in as a station's information officer and clicks through.
-Prints 'N passed, N failed' and exits non-zero on any failure.
+Checks that it serves through gunicorn (not the development server) with hashed, compressed,
+cached static files, and that /readyz answers. Prints 'N passed, N failed' and exits non-zero on
+any failure.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def main() -> int:
         if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "ELASTICSEARCH_URL"}
     }
     env["MARKETPLACE_VAR_DIR"] = var
+    env["PYTHONUNBUFFERED"] = "1"  # the server log is readable if the smoke test fails
     port = free_port()
     log = open(Path(var) / "server.log", "w")
     server = subprocess.Popen(
@@ -90,7 +93,7 @@ def main() -> int:
 
     try:
         b = Browser(base)
-        deadline = time.time() + 240
+        deadline = time.time() + 600
         status = 0
         while time.time() < deadline and server.poll() is None:
             try:
@@ -106,6 +109,24 @@ def main() -> int:
         check("database is SQLite in the var folder", (Path(var) / "marketplace.sqlite3").exists())
         status, html = b.get("/")
         check("landing page", status == 200 and "登录" in html)
+        with urllib.request.urlopen(base + "/") as r:
+            server_header = r.headers.get("Server", "")
+        check("served by gunicorn, not the development server", "gunicorn" in server_header, server_header)
+        status, body = b.get("/readyz")
+        check("readiness: database, cache ready; broker disabled", status == 200 and '"ready"' in body, body)
+        css = re.search(r'href="(/static/storefront/app\.[0-9a-f]{12}\.css)"', html)
+        check("static file URL has a content hash", bool(css), html[:1500])
+        if css:
+            req = urllib.request.Request(base + css.group(1), headers={"Accept-Encoding": "br, gzip"})
+            with urllib.request.urlopen(req) as r:
+                headers = r.headers
+            check(
+                "static file compressed and cached for a year",
+                headers.get("Content-Encoding") in {"br", "gzip"}
+                and "immutable" in headers.get("Cache-Control", "")
+                and "max-age=315360000" in headers.get("Cache-Control", ""),
+                str(dict(headers)),
+            )
         status, html = b.get("/login/")
         token = b.cookie("csrftoken")
         status, html = b.post(

@@ -356,6 +356,22 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
 
     _licences(suppliers, stations)
 
+    # Each installed plugin adds its own demo rows (the core never imports a plugin).
+    from marketplace.core.extensions import DemoContext, plugins
+
+    demo = DemoContext(
+        county=county,
+        stations=stations,
+        suppliers=suppliers,
+        cooperatives=coops,
+        users={u.username: u for u in User.objects.filter(username__in=logins.values())},
+        logins=logins,
+        password=DEMO_PASSWORD,
+        seed=seed,
+    )
+    for plugin in plugins():
+        plugin.demo_data(demo)
+
     return DemoSummary(
         stations=len(stations),
         households=Household.objects.filter(station__county=county).count(),

@@ -38,6 +38,9 @@ __all__ = [
     "DeliveryRequest",
     "delivery_requests",
     "HomePanel",
+    "DemoContext",
+    "DemandFigure",
+    "demand_figures",
     "plugins",
     "collect",
     "menu_entries",
@@ -153,6 +156,41 @@ class DeliveryRequest:
     lines: tuple[tuple[str, int], ...] = ()  # (description, quantity) for route sheets
 
 
+@dataclass(frozen=True)
+class DemandFigure:
+    """One figure of expected demand in a county, for the county demand view: e.g. the planted area
+    and planned fertilizer of a planting-intention survey, or the quantity pledged in group buys."""
+
+    source: str  # provider slug, e.g. "village-info"
+    kind: str  # what it measures: "survey", "pledges", "orders", "recommendations"
+    label: str  # shown to people, e.g. "备耕调查：玉米"
+    county_id: int
+    quantity: Decimal
+    unit: str  # "kg", "亩", "袋" …
+    category: str = ""  # "fertilizer", "seed", "pesticide", a crop name …
+    station_id: int | None = None  # None: a county-wide figure
+    township: str = ""
+    village: str = ""
+
+
+@dataclass
+class DemoContext:
+    """What ``seed_demo`` built before it asks each plugin for its own demo data.
+
+    A plugin adds its rows in :meth:`MarketplacePlugin.demo_data` (deterministically: running the demo
+    twice changes nothing) and may add a login to ``logins`` (label → username; the password is
+    ``password``)."""
+
+    county: Any
+    stations: list[Any]
+    suppliers: list[Any]
+    cooperatives: list[Any]
+    users: dict[str, Any]  # e.g. "operator", "station01", "agronomist01", "county01", "buyer01"
+    logins: dict[str, str]
+    password: str
+    seed: int = 2020
+
+
 class MarketplacePlugin(AppConfig):
     """Base class for plugin AppConfigs. Override only the hooks you need."""
 
@@ -192,6 +230,13 @@ class MarketplacePlugin(AppConfig):
     def delivery_requests(self, ready_by: date | None = None) -> Iterable[DeliveryRequest]:
         """Loads waiting to be delivered (not yet planned), for the delivery planner."""
         return []
+
+    def demand_figures(self, county_ids: Sequence[int]) -> Iterable[DemandFigure]:
+        """Expected demand this plugin knows of in these counties (surveys, pledges …)."""
+        return []
+
+    def demo_data(self, demo: DemoContext) -> None:
+        """Add this plugin's demo rows (called by ``seed_demo`` after the core's own)."""
 
     def accept_plan_lines(
         self, station: Station, household: Household | None, lines: Sequence[PlanLine], user: Any = None
@@ -244,6 +289,11 @@ def purchasable_offers(station: Station, product_ids: Sequence[int] | None = Non
 def delivery_requests(ready_by: date | None = None) -> list[DeliveryRequest]:
     """Every installed plugin's loads waiting for delivery (whatever plugin produced them)."""
     return sorted(collect("delivery_requests", ready_by), key=lambda r: r.ref)
+
+
+def demand_figures(county_ids: Sequence[int]) -> list[DemandFigure]:
+    """Every installed plugin's demand figures for these counties (county demand view)."""
+    return collect("demand_figures", list(county_ids))
 
 
 def accept_plan_lines(

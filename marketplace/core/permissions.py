@@ -260,6 +260,16 @@ def orders_for(user: Any) -> QuerySet:
     return scope_by_station(qs, user, "station")
 
 
+def can_see_order_buyers(user: Any) -> bool:
+    """May the user see WHO an order is for — the farmer household and its station? Suppliers and
+    cooperatives see the orders that carry their lines (what to supply) but never the farmers' names
+    or stations on them (they get station deliveries through consolidated purchase orders). Every path
+    that shows an order obeys this: storefront pages, GraphQL, documents."""
+    if is_operator(user):
+        return True
+    return _authenticated(user) and user.role not in (Role.SUPPLIER, Role.COOPERATIVE)
+
+
 # --- Catalogue: products, warehouses, licences (supplier tenancy) ---------------------------------
 
 

@@ -115,11 +115,11 @@ def create_intent(
     payment_method: str = "",
     token: str = "",
     return_url: str = "",
+    customer: str = "",
 ) -> Any:
     """Create and confirm a PaymentIntent (see :func:`intent_params`); returns it in whatever state
     Stripe left it: ``requires_capture`` (card authorised), ``requires_action`` (3-D Secure, QR code,
     redirect), ``succeeded`` (charged), or ``requires_payment_method`` (declined)."""
-    customer = ""
     if online_type not in AUTOMATIC_CAPTURE_TYPES and token:
         customer, payment_method = card_from_token(token, idempotency_key, metadata)
     params = intent_params(
@@ -135,6 +135,33 @@ def authorise(
 ) -> Any:
     """Kept for callers of the one-step API: create and confirm with a PaymentMethod id."""
     return create_intent(amount, online_type, idempotency_key, metadata, payment_method=payment_method)
+
+
+def reauthorise(intent: Any, idempotency_key: str) -> Any:
+    """A fresh manual-capture authorisation for the same amount, card and customer as ``intent``
+    (off-session: the payer is not there). Returns the new intent in whatever state Stripe left it
+    (``requires_capture`` when the bank accepted it)."""
+    data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
+    method = data.get("payment_method")
+    if isinstance(method, dict):
+        method = method.get("id")
+    customer = data.get("customer")
+    if isinstance(customer, dict):
+        customer = customer.get("id")
+    params: dict[str, Any] = {
+        "amount": data["amount"],
+        "currency": data.get("currency", "cny"),
+        "confirm": True,
+        "capture_method": "manual",
+        "payment_method_types": ["card"],
+        "payment_method": method,
+        "metadata": data.get("metadata") or {},
+    }
+    if customer:
+        params["customer"] = customer
+    return _call(
+        client().v1.payment_intents.create, params=params, options={"idempotency_key": idempotency_key}
+    )
 
 
 def retrieve(intent_id: str) -> Any:
@@ -160,6 +187,18 @@ def refund(intent_id: str, amount: Decimal, idempotency_key: str) -> Any:
         params={"payment_intent": intent_id, "amount": to_fen(amount)},
         options={"idempotency_key": idempotency_key},
     )
+
+
+def amount_received(intent: Any) -> int:
+    """Fen Stripe really received for a PaymentIntent (its ``amount_received``). localstripe has no
+    such field; there it is the captured charge's amount less what a partial capture released."""
+    data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
+    if data.get("amount_received") is not None:
+        return int(data["amount_received"])
+    charge = data.get("latest_charge")
+    if isinstance(charge, dict) and charge.get("captured") and charge.get("status") == "succeeded":
+        return int(charge.get("amount") or 0) - int(charge.get("amount_refunded") or 0)
+    return 0
 
 
 def construct_event(payload: bytes, signature: str) -> Any:

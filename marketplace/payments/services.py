@@ -514,12 +514,81 @@ def capture_moves(payment: Payment, amount: Decimal) -> list[Move]:
     return moves
 
 
+#: Stripe keeps an uncaptured card authorisation for about 7 days, then cancels it.
+AUTHORISATION_WINDOW = timedelta(days=7)
+#: Renew an authorisation this old (a day's margin before Stripe drops it).
+REAUTHORISE_AFTER = timedelta(days=6)
+
+
+def authorisation_expires_at(payment: Payment) -> datetime:
+    """When Stripe drops this card authorisation. ``updated_at`` of an authorised card payment is
+    the moment it was (re-)authorised: nothing else writes an authorised card payment."""
+    return payment.updated_at + AUTHORISATION_WINDOW
+
+
+def reauthorise(payment: Payment) -> bool:
+    """Renew a card authorisation before Stripe drops it: a new manual-capture PaymentIntent for the
+    same amount and card, then the old one is cancelled and the payment points at the new one. If
+    the bank refuses (or wants the payer, e.g. 3-D Secure), nothing changes and False is returned:
+    the old authorisation stays until it expires, and the close then treats the pledge as unpaid."""
+    if payment.method != PaymentMethod.STRIPE or is_prepaid(payment):
+        return False
+    old_id = payment.stripe_payment_intent
+    try:
+        old = gateway.retrieve(old_id)
+        if old.status != "requires_capture":
+            return False
+        fresh = gateway.reauthorise(old, f"{payment.idempotency_key}:reauth:{old_id}")
+    except gateway.GatewayError:
+        logger.warning("re-authorisation of payment %s refused", payment.pk)
+        return False
+    if fresh.status != "requires_capture":
+        if fresh.status in gateway.CANCELLABLE:
+            gateway.cancel(fresh.id, f"{payment.idempotency_key}:reauth-abandon:{fresh.id}")
+        return False
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.status != PaymentStatus.AUTHORISED or locked.stripe_payment_intent != old_id:
+            gateway.cancel(fresh.id, f"{payment.idempotency_key}:reauth-abandon:{fresh.id}")
+            return False
+        locked.stripe_payment_intent = fresh.id
+        locked.save(update_fields=["stripe_payment_intent", "updated_at"])
+    gateway.cancel(old_id, f"{payment.idempotency_key}:reauth-cancel:{old_id}")
+    payment.stripe_payment_intent = fresh.id
+    return True
+
+
+class NotCapturable(ValidationError):
+    """The payment can no longer be settled: Stripe dropped or cancelled the card authorisation
+    (e.g. it expired after about 7 days), or it was already cancelled or failed here. Nothing was
+    written; the caller decides what becomes of what it paid for (:func:`mark_unpaid`)."""
+
+    def __init__(self, payment: Payment, state: str) -> None:
+        super().__init__(
+            gettext("在线支付授权已失效（%(state)s），无法扣款") % {"state": state}, code="not_capturable"
+        )
+        self.payment = payment
+        self.state = state
+
+
+#: PaymentIntent states from which no capture can ever happen.
+NOT_CAPTURABLE = frozenset({"canceled", "requires_payment_method"})
+
+
 def capture(payment: Payment, amount: Decimal) -> Payment:
     """Settle at the final amount, never more than authorised. Idempotent and safe to re-run after a
-    crash: a Stripe capture that went through but was not recorded is detected and recorded."""
+    crash: a Stripe capture that went through but was not recorded is detected and recorded.
+
+    Card payments are reconciled with the PaymentIntent's real state at Stripe before anything is
+    booked: ``succeeded`` → booked at what Stripe received (never more than authorised);
+    ``canceled`` / ``requires_payment_method`` (an authorisation that expired or was cancelled) →
+    :class:`NotCapturable`, nothing written; anything else (e.g. Stripe unreachable) →
+    ``ValidationError(code="payment_retry")`` so the caller can try again later."""
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == PaymentStatus.CAPTURED:
         return payment
+    if payment.status in (PaymentStatus.CANCELLED, PaymentStatus.FAILED):
+        raise NotCapturable(payment, payment.status)
     if payment.status != PaymentStatus.AUTHORISED:
         raise ValidationError(gettext("支付状态不允许结算"), code="invalid_state")
     amount = min(money(amount), payment.amount_authorised)
@@ -528,27 +597,72 @@ def capture(payment: Payment, amount: Decimal) -> Payment:
     if payment.method == PaymentMethod.STRIPE:
         if amount <= 0:
             return void(payment, "零金额结算")
-        intent = gateway.retrieve(payment.stripe_payment_intent)
-        if intent.status == "requires_capture":
-            intent = gateway.capture(
-                payment.stripe_payment_intent, amount, f"{payment.idempotency_key}:capture"
-            )
+        try:
+            intent = gateway.retrieve(payment.stripe_payment_intent)
+            if intent.status == "requires_capture":
+                try:
+                    intent = gateway.capture(
+                        payment.stripe_payment_intent, amount, f"{payment.idempotency_key}:capture"
+                    )
+                except gateway.GatewayError:
+                    # Refused (e.g. the authorisation expired meanwhile) or lost on the way: what
+                    # Stripe now says is the truth.
+                    intent = gateway.retrieve(payment.stripe_payment_intent)
+        except gateway.GatewayError as exc:
+            raise ValidationError(
+                gettext("在线支付暂时无法结算：%(reason)s") % {"reason": exc}, code="payment_retry"
+            ) from exc
+        if intent.status in NOT_CAPTURABLE:
+            raise NotCapturable(payment, intent.status)
         if intent.status != "succeeded":
             raise ValidationError(
-                gettext("在线支付结算失败（%(status)s）") % {"status": intent.status}, code="payment_failed"
+                gettext("在线支付结算失败（%(status)s）") % {"status": intent.status}, code="payment_retry"
             )
-        received = intent.to_dict().get("amount_received")
-        if received is not None:
-            amount = gateway.from_fen(received)
+        return _record_capture(payment, intent)
+    _book_capture(payment, amount)
+    if payment.method == PaymentMethod.CASH and amount < payment.amount_authorised:
+        refund(
+            payment, payment.amount_authorised - amount, f"{payment.idempotency_key}:change", "团购差价退还"
+        )
+    return payment
+
+
+def _record_capture(payment: Payment, intent: Any) -> Payment:
+    """Book a card capture that Stripe reports ``succeeded`` (payment row locked by the caller):
+    the amount is what Stripe really received for OUR intent, never more than we authorised."""
+    data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
+    if data.get("id") != payment.stripe_payment_intent:
+        raise ValidationError(gettext("支付凭证不匹配"), code="payment_failed")
+    received = min(gateway.from_fen(gateway.amount_received(intent)), payment.amount_authorised)
+    if received <= 0:
+        raise NotCapturable(payment, str(data.get("status", "")))
+    return _book_capture(payment, received)
+
+
+def _book_capture(payment: Payment, amount: Decimal) -> Payment:
+    """Ledger moves and the captured state for ``amount`` (payment row locked by the caller)."""
     for move in capture_moves(payment, amount):
         post(move)
     payment.status = PaymentStatus.CAPTURED
     payment.amount_captured = amount
     payment.save(update_fields=["status", "amount_captured", "updated_at"])
-    if payment.method == PaymentMethod.CASH and amount < payment.amount_authorised:
-        refund(
-            payment, payment.amount_authorised - amount, f"{payment.idempotency_key}:change", "团购差价退还"
-        )
+    return payment
+
+
+def mark_unpaid(payment: Payment, reason: str = "") -> Payment:
+    """A payment that can no longer be settled (:class:`NotCapturable`): recorded as failed (a
+    cancelled one stays cancelled); an intent still waiting for a payment method is cancelled at
+    Stripe so nothing can be charged later. Moves no money (nothing was captured)."""
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status not in (PaymentStatus.AUTHORISED, PaymentStatus.PENDING):
+        return payment
+    if payment.method == PaymentMethod.STRIPE and payment.stripe_payment_intent:
+        intent = gateway.retrieve(payment.stripe_payment_intent)
+        if intent.status in gateway.CANCELLABLE and intent.status != "requires_capture":
+            gateway.cancel(payment.stripe_payment_intent, f"{payment.idempotency_key}:unpaid")
+    payment.status = PaymentStatus.FAILED
+    payment.save(update_fields=["status", "updated_at"])
+    logger.info("payment %s could not be settled: %s", payment.pk, reason)
     return payment
 
 
@@ -562,12 +676,7 @@ def _settle_prepaid(payment: Payment, amount: Decimal) -> Payment:
     if difference > 0:
         refund(payment, difference, f"{payment.idempotency_key}:settle", gettext("团购差价退款"))
         payment.refresh_from_db()
-    for move in capture_moves(payment, amount):
-        post(move)
-    payment.status = PaymentStatus.CAPTURED
-    payment.amount_captured = amount
-    payment.save(update_fields=["status", "amount_captured", "updated_at"])
-    return payment
+    return _book_capture(payment, amount)
 
 
 def void(payment: Payment, reason: str = "") -> Payment:
@@ -977,7 +1086,11 @@ def real_name_record(
 
 
 def handle_stripe_event(event: Any) -> bool:
-    """Apply a verified Stripe event once. Returns False for an event already processed."""
+    """Apply a verified Stripe event once. Returns False for an event already processed.
+
+    An event is only a hint that something changed: the PaymentIntent is retrieved from Stripe and
+    the payment follows its REAL state and amounts (:func:`sync_with_stripe`); nothing in the event
+    body (status, ``amount_received``) is trusted."""
     if hasattr(event, "to_dict"):
         event = event.to_dict()
     try:
@@ -986,44 +1099,49 @@ def handle_stripe_event(event: Any) -> bool:
     except IntegrityError:
         return False
     obj = event["data"]["object"]
-    if event["type"].startswith("payment_intent."):
-        payment = Payment.objects.filter(stripe_payment_intent=obj["id"]).first()
-        if payment is None:
-            return True
-        if payment.status == PaymentStatus.PENDING:
-            _pending_event(payment, event["type"])
-        elif event["type"] == "payment_intent.canceled" and payment.status == PaymentStatus.AUTHORISED:
-            Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.CANCELLED)
-        elif event["type"] == "payment_intent.payment_failed" and payment.status == PaymentStatus.AUTHORISED:
-            Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.FAILED)
-        elif (
-            event["type"] == "payment_intent.succeeded"
-            and payment.status == PaymentStatus.AUTHORISED
-            and not is_prepaid(payment)  # prepaid: the charge at pledge, already recorded
-        ):
-            amount = gateway.from_fen(obj.get("amount_received") or 0)
-            if amount > 0:
-                for move in capture_moves(payment, amount):
-                    post(move)
-                Payment.objects.filter(pk=payment.pk).update(
-                    status=PaymentStatus.CAPTURED, amount_captured=min(amount, payment.amount_authorised)
-                )
+    if event["type"].startswith("payment_intent.") and obj.get("id"):
+        payment = Payment.objects.filter(stripe_payment_intent=obj["id"], method=PaymentMethod.STRIPE).first()
+        if payment is not None:
+            sync_with_stripe(payment)
     return True
 
 
-def _pending_event(payment: Payment, kind: str) -> None:
-    """A pending payment moved at Stripe (the payer authenticated, scanned or paid, or gave up):
-    let its owner complete it (``online_payment_ready``), or record that it failed. The payment's
-    state is always re-read from Stripe, never taken from the event."""
+def sync_with_stripe(payment: Payment) -> Payment:
+    """Bring a Stripe payment in line with its PaymentIntent's real state at Stripe.
+
+    * pending: usable → its owner is told (``online_payment_ready``) and completes it; failed or
+      cancelled at Stripe → failed here (:func:`check_pending`); still waiting → nothing.
+    * authorised card: cancelled at Stripe (or expired) → cancelled here; captured outside our flow →
+      booked at what Stripe received (≤ authorised); still ``requires_capture`` → nothing, whatever
+      the event said.
+    * anything else (captured, cancelled, failed): nothing to do."""
     from .signals import online_payment_ready
 
-    if kind == "payment_intent.canceled":
-        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.PENDING).update(
-            status=PaymentStatus.CANCELLED, updated_at=timezone.now()
-        )
-    elif kind in ("payment_intent.amount_capturable_updated", "payment_intent.succeeded"):
-        for _receiver, result in online_payment_ready.send_robust(sender=Payment, payment=payment):
-            if isinstance(result, Exception) and not isinstance(result, (ValidationError, PermissionDenied)):
-                logger.error("Completing payment %s failed: %r", payment.pk, result)
-    elif kind == "payment_intent.payment_failed":
-        check_pending(payment)
+    if payment.status == PaymentStatus.PENDING:
+        state = check_pending(payment)
+        if state.state == "ready":
+            for _receiver, result in online_payment_ready.send_robust(sender=Payment, payment=payment):
+                if isinstance(result, Exception) and not isinstance(
+                    result, (ValidationError, PermissionDenied)
+                ):
+                    logger.error("Completing payment %s failed: %r", payment.pk, result)
+        return payment
+    if payment.status != PaymentStatus.AUTHORISED or is_prepaid(payment):
+        return payment  # prepaid: the charge at pledge is already booked; settled by capture()
+    intent = gateway.retrieve(payment.stripe_payment_intent)
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.status != PaymentStatus.AUTHORISED:
+            return locked
+        if intent.status == "canceled":
+            locked.status = PaymentStatus.CANCELLED
+            locked.save(update_fields=["status", "updated_at"])
+        elif intent.status == "requires_payment_method":
+            locked.status = PaymentStatus.FAILED
+            locked.save(update_fields=["status", "updated_at"])
+        elif intent.status == "succeeded":
+            try:
+                _record_capture(locked, intent)
+            except ValidationError:
+                logger.error("PaymentIntent %s succeeded without money for payment %s", intent.id, locked.pk)
+        return locked

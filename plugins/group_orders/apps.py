@@ -97,6 +97,10 @@ class GroupOrdersConfig(MarketplacePlugin):
                 "task": "plugins.group_orders.tasks.cancel_abandoned_payments",
                 "schedule": timedelta(minutes=10).total_seconds(),
             },
+            "group-buy.reauthorise-card-pledges": {
+                "task": "plugins.group_orders.tasks.reauthorise_card_pledges",
+                "schedule": timedelta(hours=1).total_seconds(),
+            },
             "group-buy.expire-uncollected": {
                 "task": "plugins.group_orders.tasks.expire_uncollected",
                 "schedule": timedelta(hours=1).total_seconds(),

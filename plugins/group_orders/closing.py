@@ -46,7 +46,7 @@ from marketplace.payments.models import (
     RefundStatus,
 )
 
-from . import sql
+from . import messages, sql
 from .models import (
     Campaign,
     CampaignItem,
@@ -224,9 +224,45 @@ class _Close:
         self.set_phase("purchase_orders")
 
     def _settle_chunk(self, station_ids: list[int]) -> None:
+        self._settle_online(station_ids)
         order_ids = self._orders_chunk(station_ids)
-        self._capture_chunk(station_ids)
+        self._capture_offline(station_ids)
         self._notify_chunk(station_ids, order_ids)
+        queue_announcement(self.campaign.pk, f"settle:{station_ids[0]}-{station_ids[-1]}", order_ids)
+
+    def _settle_online(self, station_ids: list[int]) -> None:
+        """Each online pledge's payment settles on its own, BEFORE any order exists: the capture is
+        reconciled with the PaymentIntent's real state at Stripe (a capture that went through earlier
+        is recorded, never repeated). A pledge whose authorisation can no longer be captured (expired
+        after ~7 days, cancelled) is marked unpaid — no order, no pickup; household and station are
+        told and the station may take cash instead — and the close goes on. A transient Stripe
+        error rolls this chunk back and a later run retries it (other chunks are not held up)."""
+        items = self.items()
+        unpaid: list[Pledge] = []
+        for pledge in (
+            Pledge.objects.filter(
+                campaign=self.campaign,
+                station_id__in=station_ids,
+                status=PledgeStatus.ACTIVE,
+                payment_method=PaymentMethod.STRIPE,
+            )
+            .select_related("payment")
+            .order_by("pk")
+        ):
+            final = payments.money(
+                pledge.quantity * min(items[pledge.item_id].final_unit_price, pledge.unit_price_at_pledge)
+            )
+            try:
+                payments.capture(pledge.payment, final)
+            except payments.NotCapturable as exc:
+                logger.warning(
+                    "campaign %s: pledge %s not settled (%s)", self.campaign.pk, pledge.pk, exc.state
+                )
+                payments.mark_unpaid(pledge.payment, f"GB{self.campaign.pk}: {exc.state}")
+                unpaid.append(pledge)
+        if unpaid:
+            Pledge.objects.filter(pk__in=[p.pk for p in unpaid]).update(status=PledgeStatus.UNPAID)
+            self._notify_unpaid(unpaid)
 
     def _orders_chunk(self, station_ids: list[int]) -> list[int]:
         """Create the chunk's orders, lines and pickups; returns the new order ids."""
@@ -394,20 +430,12 @@ class _Close:
             ignore_conflicts=True,
         )
 
-    def _capture_chunk(self, station_ids: list[int]) -> None:
+    def _capture_offline(self, station_ids: list[int]) -> None:
+        """Cash and credit of the chunk's confirmed pledges, settled set-based at the final amount."""
         if self.use_sql:
             sql.capture_offline_chunk(self.campaign.pk, station_ids)
         else:
             self._capture_offline_orm(station_ids)
-        pledges = Pledge.objects.filter(
-            campaign=self.campaign,
-            station_id__in=station_ids,
-            status=PledgeStatus.CONFIRMED,
-            payment__status=PaymentStatus.AUTHORISED,
-            payment_method=PaymentMethod.STRIPE,
-        )
-        for pledge in pledges.select_related("payment"):
-            payments.capture(pledge.payment, pledge.final_amount)
 
     def _capture_offline_orm(self, station_ids: list[int]) -> None:
         pledges = Pledge.objects.filter(
@@ -415,6 +443,7 @@ class _Close:
             station_id__in=station_ids,
             status=PledgeStatus.CONFIRMED,
             payment__status=PaymentStatus.AUTHORISED,
+            payment_method__in=(PaymentMethod.CASH, PaymentMethod.CREDIT),
         )
         offline = list(
             pledges.exclude(payment_method=PaymentMethod.STRIPE).values_list(
@@ -550,6 +579,19 @@ class _Close:
         self._notify_chunk(station_ids)
 
     def finish(self) -> None:
+        # order_placed for orders of chunks whose announcement never ran (process died after the
+        # chunk's commit); the announcement step row makes a repeat a no-op.
+        for step in CloseStep.objects.filter(campaign=self.campaign, step__startswith="settle:").values_list(
+            "step", flat=True
+        ):
+            if not CloseStep.objects.filter(campaign=self.campaign, step=f"announce:{step}").exists():
+                first, last = (int(x) for x in step.split(":", 1)[1].split("-"))
+                order_ids = list(
+                    Pickup.objects.filter(
+                        campaign=self.campaign, station_id__gte=first, station_id__lte=last
+                    ).values_list("order_id", flat=True)
+                )
+                queue_announcement(self.campaign.pk, step, order_ids)
         # Sweep: rows recorded by an earlier, interrupted run whose delivery task may never have been
         # queued (the process died between the chunk's commit and the enqueue). Rows of this run were
         # queued by their chunk. Delivery skips rows already sent, so an extra task is harmless.
@@ -590,14 +632,15 @@ class _Close:
                 "household_id", "household__phone", "code", "order__total_incl_tax", "station__name"
             ):
                 if phone:
-                    notes.append(
-                        _note(
-                            phone,
-                            f"【益农直采】团购“{c.title}”已成团，按最终价结算，应付 ¥{total}。到货后凭取货码 {code} 到{station_name}取货。",
-                            f"gb:{c.pk}:closed:household:{household_id}",
-                        )
+                    text = messages.render(
+                        messages.SUCCEEDED_HOUSEHOLD,
+                        total=total,
+                        code=code,
+                        station=station_name,
+                        title=c.title,
                     )
-            station_text = f"【益农直采】团购“{c.title}”已成团，请查看本站配货单，到货后通知农户取货。"
+                    notes.append(_note(phone, text, f"gb:{c.pk}:closed:household:{household_id}"))
+            station_text = messages.render(messages.SUCCEEDED_STATION, title=c.title)
         else:
             for household_id, phone in (
                 Pledge.objects.filter(campaign=c, station_id__in=station_ids, status=PledgeStatus.FAILED)
@@ -605,24 +648,77 @@ class _Close:
                 .distinct()
             ):
                 if phone:
-                    notes.append(
-                        _note(
-                            phone,
-                            f"【益农直采】团购“{c.title}”未达到成团数量，您的款项已撤销或将在站点退还。",
-                            f"gb:{c.pk}:closed:household:{household_id}",
-                        )
-                    )
-            station_text = f"【益农直采】团购“{c.title}”未成团，请向现金付款的农户退款。"
+                    text = messages.render(messages.FAILED_HOUSEHOLD, title=c.title)
+                    notes.append(_note(phone, text, f"gb:{c.pk}:closed:household:{household_id}"))
+            station_text = messages.render(messages.FAILED_STATION, title=c.title)
         for station_id, phone in Station.objects.filter(pk__in=station_ids).values_list("pk", "phone"):
             if phone:
                 notes.append(_note(phone, station_text, f"gb:{c.pk}:closed:station:{station_id}"))
-        Notification.objects.bulk_create(notes, ignore_conflicts=True, batch_size=2000)
-        ids = list(
-            Notification.objects.filter(
-                dedupe_key__in=[n.dedupe_key for n in notes], status=Notification.Status.QUEUED
-            ).values_list("pk", flat=True)
-        )
-        sms.queue_delivery(ids)
+        _record_notes(notes)
+
+    def _notify_unpaid(self, pledges: list[Pledge]) -> None:
+        """Household and station of each pledge whose online payment could not be settled."""
+        from marketplace.stations.models import Household
+
+        c = self.campaign
+        households = Household.objects.select_related("station").in_bulk({p.household_id for p in pledges})
+        notes: list[Notification] = []
+        for pledge in pledges:
+            household = households[pledge.household_id]
+            station = household.station
+            if household.phone:
+                text = messages.render(messages.UNPAID_HOUSEHOLD, station=station.name, title=c.title)
+                notes.append(_note(household.phone, text, f"gb:{c.pk}:closed:unpaid:{pledge.pk}"))
+            if station.phone:
+                text = messages.render(messages.UNPAID_STATION, household=household.name, title=c.title)
+                notes.append(_note(station.phone, text, f"gb:{c.pk}:closed:unpaid-station:{pledge.pk}"))
+        _record_notes(notes)
+
+
+def queue_announcement(campaign_id: int, step: str, order_ids: list[int]) -> None:
+    """After the chunk commits, ONE task sends Oscar's ``order_placed`` for the chunk's new orders
+    (off the close's path when a broker is configured)."""
+    if not order_ids:
+        return
+    from .tasks import announce_orders
+
+    ids = list(order_ids)
+    transaction.on_commit(lambda: announce_orders.delay(campaign_id, step, ids))
+
+
+def announce_orders(campaign_id: int, step: str, order_ids: list[int]) -> int:
+    """Send Oscar's ``order_placed`` once for each order of a settled chunk, as Oscar's own
+    ``OrderCreator`` does for a checkout (receivers: Oscar's analytics, plugins' order hooks). The
+    ``announce:<step>`` row, inserted in the same transaction as the receivers' writes, makes a
+    repeated or concurrent task a no-op: each order is announced exactly once."""
+    from oscar.apps.order.signals import order_placed
+
+    Order = get_model("order", "Order")
+    with transaction.atomic():
+        # One announcement of a campaign at a time: receivers such as Oscar's analytics create
+        # per-product counters and are not safe against a concurrent first insert.
+        Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+        try:
+            with transaction.atomic():
+                CloseStep.objects.create(campaign_id=campaign_id, step=f"announce:{step}")
+        except IntegrityError:
+            return 0
+        count = 0
+        for order in Order.objects.filter(pk__in=order_ids).prefetch_related("lines").order_by("pk"):
+            order_placed.send(sender=_Close, order=order, user=order.user)
+            count += 1
+    return count
+
+
+def _record_notes(notes: list[Notification]) -> None:
+    """Insert SMS rows (dedupe keys make a re-run a no-op) and queue their delivery after commit."""
+    Notification.objects.bulk_create(notes, ignore_conflicts=True, batch_size=2000)
+    ids = list(
+        Notification.objects.filter(
+            dedupe_key__in=[n.dedupe_key for n in notes], status=Notification.Status.QUEUED
+        ).values_list("pk", flat=True)
+    )
+    sms.queue_delivery(ids)
 
 
 def _note(phone: str, text: str, key: str) -> Notification:

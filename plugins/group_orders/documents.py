@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from decimal import Decimal
 from typing import Any
 
@@ -17,17 +16,16 @@ from .services import households_summary
 
 
 def qr_data_uri(text: str) -> str:
-    svg = segno.make(text, error="m").svg_inline(scale=3)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    """A QR code as a ``data:`` URL for ``<img src>`` (farmer's pickup page, receipt PDF): segno's
+    standalone SVG document, with the ``xmlns`` an image needs (inline-HTML SVG without it is a
+    broken image once loaded through ``<img>``)."""
+    return segno.make(text, error="m").svg_data_uri(scale=3, border=2)
 
 
 def pick_list_context(campaign: Campaign, station: Any, pledges: Any) -> dict[str, Any]:
+    # No pickup codes on the printed list: a household proves it is the owner by telling its code
+    # (verified on the pickup page); a list lying on the counter must not hand out everybody's.
     rows = households_summary(pledges)
-    codes = dict(
-        Pickup.objects.filter(campaign=campaign, station=station).values_list("household_id", "code")
-    )
-    for row in rows:
-        row["code"] = codes.get(row["household"].pk, "")
     items = list(campaign.items.select_related("product"))
     totals = {i.pk: 0 for i in items}
     for row in rows:

@@ -142,6 +142,9 @@ class PledgeStatus(models.TextChoices):
     CANCELLED = "cancelled", _("已撤销")
     CONFIRMED = "confirmed", _("已成交")
     FAILED = "failed", _("未成团退款")
+    #: The campaign succeeded but this pledge's online payment could not be settled (authorisation
+    #: expired or cancelled): no order and no pickup; the station may take cash instead.
+    UNPAID = "unpaid", _("支付失效")
 
 
 class Pledge(models.Model):

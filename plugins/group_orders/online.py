@@ -93,10 +93,14 @@ def start_pledge(
 
 def pending_payment(actor: Any, key: str) -> Payment | None:
     """The actor's own online payment for the pledge key ``key`` (None for anybody else)."""
-    if not getattr(actor, "is_authenticated", False):
+    if not getattr(actor, "is_authenticated", False) or not key or len(key) > services.MAX_CLIENT_KEY:
         return None
     return (
-        Payment.objects.filter(idempotency_key=f"gb:{key}", method=PaymentMethod.STRIPE, recorded_by=actor)
+        Payment.objects.filter(
+            idempotency_key=f"gb:{services.scoped_key(actor, key)}",
+            method=PaymentMethod.STRIPE,
+            recorded_by=actor,
+        )
         .select_related("household")
         .first()
     )
@@ -200,6 +204,34 @@ def on_online_payment_ready(sender: Any, payment: Payment, **kwargs: Any) -> Non
         complete_online_pledge(None, payment)
     except ValidationError as exc:
         logger.info("Pending pledge payment %s not completed: %s", payment.pk, "；".join(exc.messages))
+
+
+def reauthorise_card_pledges(now: Any = None) -> int:
+    """Periodic (hourly): a card is authorised at pledge, but Stripe drops an uncaptured authorisation
+    after about 7 days while a campaign's cutoff may be weeks away. Every open pledge whose card
+    authorisation is older than ``payments.REAUTHORISE_AFTER`` (6 days) is re-authorised; a card the
+    bank now refuses keeps its old authorisation until it expires, and the close then marks that
+    pledge unpaid (household and station told; the station may take cash). Returns how many renewed."""
+    from django.utils import timezone
+
+    from .models import CampaignStatus, PledgeStatus
+
+    now = now or timezone.now()
+    due = (
+        Payment.objects.filter(
+            method=PaymentMethod.STRIPE,
+            status=PaymentStatus.AUTHORISED,
+            pledge__status=PledgeStatus.ACTIVE,
+            pledge__campaign__status__in=(CampaignStatus.OPEN, CampaignStatus.CLOSING),
+            updated_at__lte=now - payments.REAUTHORISE_AFTER,
+        )
+        .exclude(online_type__in=("wechat_pay", "alipay"))
+        .order_by("updated_at")
+    )
+    renewed = 0
+    for payment in list(due[:500]):
+        renewed += payments.reauthorise(payment)
+    return renewed
 
 
 def cancel_abandoned_payments(older_than: timedelta = PENDING_PAYMENT_TTL) -> int:

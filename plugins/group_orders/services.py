@@ -19,6 +19,8 @@ from django.utils.translation import gettext
 from oscar.core.loading import get_model
 
 from marketplace.apps.catalogue.services import can_station_buy
+from marketplace.apps.order import services as orders
+from marketplace.apps.order import statuses as order_status
 from marketplace.apps.partner.strategy import is_sellable
 from marketplace.core import permissions
 from marketplace.core.extensions import AcceptedLine, DeliveryRequest, PlanLine
@@ -273,6 +275,20 @@ def pledge_purpose(item: CampaignItem, quantity: int, key: str) -> dict[str, Any
     }
 
 
+#: Longest idempotency key a client may send (the stored key adds the actor's scope).
+MAX_CLIENT_KEY = 100
+
+
+def scoped_key(actor: Any, idempotency_key: str = "") -> str:
+    """The stored idempotency key of a pledge (and, prefixed ``gb:``, of its payment): the client's
+    key scoped to the acting user, so one user's key can never return another's pledge or payment
+    (a repeated request by the SAME user returns its own pledge). No key: a fresh random one."""
+    key = (idempotency_key or "").strip()
+    if len(key) > MAX_CLIENT_KEY or "\x00" in key:
+        raise _error("idempotencyKey", gettext("幂等键过长或含非法字符"))
+    return f"u{getattr(actor, 'pk', None) or 0}:{key or uuid.uuid4().hex}"
+
+
 def campaign_open_to(campaign: Campaign, station_id: int) -> bool:
     return access.eligible_for_stations(Campaign.objects.filter(pk=campaign.pk), [station_id]).exists()
 
@@ -311,7 +327,7 @@ def place_pledge(
     """
     if not permissions.can_manage_household(actor, household):
         raise PermissionDenied(gettext("只能为本站点登记的农户认购"))
-    key = idempotency_key or uuid.uuid4().hex
+    key = scoped_key(actor, idempotency_key)
     existing = Pledge.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
@@ -487,6 +503,7 @@ def mark_shipped(actor: Any, delivery: StationDelivery) -> StationDelivery:
         delivery.status = DeliveryStatus.SHIPPED
         delivery.shipped_at = timezone.now()
         delivery.save(update_fields=["status", "shipped_at"])
+        move_station_orders(delivery.campaign_id, delivery.station_id, order_status.SHIPPED, actor)
     station = delivery.station
     send_sms(
         station.phone,
@@ -529,6 +546,7 @@ def receive_delivery(
         )
         ready = list(pickups.select_related("household").only("pk", "code", "household__phone"))
         pickups.update(status=PickupStatus.READY, ready_at=delivery.received_at)
+        move_station_orders(delivery.campaign_id, delivery.station_id, order_status.AT_STATION, actor)
     station = delivery.station
     for pickup in ready:
         send_sms(
@@ -537,6 +555,19 @@ def receive_delivery(
             f"gb-pickup:{pickup.pk}:ready",
         )
     return delivery
+
+
+def move_station_orders(campaign_id: int, station_id: int, target: str, actor: Any = None) -> int:
+    """The group-buy orders of one station in a campaign move along Oscar's order pipeline (the
+    one service the supplier's "shipped" and the station's "received" actions call)."""
+    Order = get_model("order", "Order")
+    return orders.change_status(
+        Order.objects.filter(
+            pk__in=Pickup.objects.filter(campaign_id=campaign_id, station_id=station_id).values("order_id")
+        ).order_by("pk"),
+        target,
+        user=actor,
+    )
 
 
 def station_stock(campaign_id: int, station_id: int, item_id: int) -> int:
@@ -640,9 +671,7 @@ def collect(
         pickup.status = PickupStatus.COLLECTED if remaining == 0 else PickupStatus.PARTIAL
         pickup.save(update_fields=["status"])
         if remaining == 0:
-            Line = get_model("order", "Line")
-            Line.objects.filter(order_id=pickup.order_id).update(status="已取货")
-            get_model("order", "Order").objects.filter(pk=pickup.order_id).update(status="已取货")
+            orders.change_status([pickup.order], order_status.COLLECTED, user=actor)
     return events
 
 
@@ -685,6 +714,9 @@ def expire_uncollected(now: datetime | None = None) -> int:
                     refund_total += amount
             locked.status = PickupStatus.EXPIRED
             locked.save(update_fields=["status"])
+            orders.change_status(
+                [locked.order], order_status.REFUNDED, note=f"逾期未取，退款 ¥{payments.money(refund_total)}"
+            )
         send_sms(
             pickup.household.phone,
             f"【益农直采】您在团购“{pickup.campaign.title}”中的农资逾期未取，已退款 ¥{refund_total}。",

@@ -16,7 +16,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-ORDER_STATUS = "待发货"
+from marketplace.apps.order.statuses import ORDERED
+
+from . import messages
+
+ORDER_STATUS = ORDERED  # Oscar's initial status in OSCAR_ORDER_STATUS_PIPELINE
 #: What a pledge pays per unit: the campaign's final tier price, but never more than the price the
 #: pledge was authorised at (cancellations after it can push the final tier back up).
 PRICE = "LEAST(i.final_unit_price, p.unit_price_at_pledge)"
@@ -184,8 +188,8 @@ def notify_chunk(
     if succeeded:
         households = """
         SELECT h.phone,
-            '【益农直采】团购“' || %(title)s || '”已成团，按最终价结算，应付 ¥' || o.total_incl_tax
-                || '。到货后凭取货码 ' || k.code || ' 到' || st.name || '取货。',
+            replace(replace(replace(replace(%(household_text)s, '{total}', o.total_incl_tax::text),
+                '{code}', k.code), '{station}', st.name), '{title}', %(title)s),
             %(key)s || 'household:' || k.household_id
         FROM unnest(%(orders)s::bigint[]) AS t(order_id)
         JOIN group_orders_pickup k ON k.order_id = t.order_id
@@ -194,17 +198,16 @@ def notify_chunk(
         JOIN stations_station st ON st.id = k.station_id
         WHERE k.campaign_id = %(c)s AND h.phone <> ''
         """
-        station_text = "【益农直采】团购“{}”已成团，请查看本站配货单，到货后通知农户取货。"
+        household_text, station_text = messages.SUCCEEDED_HOUSEHOLD, messages.SUCCEEDED_STATION
     else:
         households = """
-        SELECT h.phone, '【益农直采】团购“' || %(title)s || '”未达到成团数量，您的款项已撤销或将在站点退还。',
-            %(key)s || 'household:' || h.id
+        SELECT h.phone, replace(%(household_text)s, '{title}', %(title)s), %(key)s || 'household:' || h.id
         FROM stations_household h
         WHERE h.phone <> '' AND h.id IN (
             SELECT p.household_id FROM group_orders_pledge p
             WHERE p.campaign_id = %(c)s AND p.station_id = ANY(%(stations)s) AND p.status = 'failed')
         """
-        station_text = "【益农直采】团购“{}”未成团，请向现金付款的农户退款。"
+        household_text, station_text = messages.FAILED_HOUSEHOLD, messages.FAILED_STATION
     rows = _exec(
         f"""
         INSERT INTO core_notification (channel, recipient, text, status, provider_id, error, dedupe_key,
@@ -223,7 +226,8 @@ def notify_chunk(
             "stations": station_ids,
             "orders": order_ids,
             "title": title,
-            "station_text": station_text.format(title),
+            "household_text": household_text,
+            "station_text": messages.render(station_text, title=title),
             "now": timezone.now(),
             "key": f"gb:{campaign_id}:closed:",
         },

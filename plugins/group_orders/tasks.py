@@ -18,10 +18,26 @@ def close_campaign(campaign_id: int) -> int:
     return run(campaign_id, force=False).pk
 
 
+@shared_task(name="plugins.group_orders.tasks.announce_orders", acks_late=True)
+def announce_orders(campaign_id: int, step: str, order_ids: list[int]) -> int:
+    """Oscar's ``order_placed`` for the orders of one settled close chunk (exactly once)."""
+    from .closing import announce_orders as run
+
+    return run(campaign_id, step, order_ids)
+
+
 @shared_task(name="plugins.group_orders.tasks.cancel_abandoned_payments")
 def cancel_abandoned_payments() -> int:
     """Pending online pledge payments older than an hour: completed if Stripe says so, else cancelled."""
     from .online import cancel_abandoned_payments as run
+
+    return run()
+
+
+@shared_task(name="plugins.group_orders.tasks.reauthorise_card_pledges")
+def reauthorise_card_pledges() -> int:
+    """Hourly: card authorisations of open pledges renewed before Stripe's ~7-day window ends."""
+    from .online import reauthorise_card_pledges as run
 
     return run()
 

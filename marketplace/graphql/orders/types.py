@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import graphene
 
+from marketplace.core import permissions
+
 from ..core.types import Money, money
 
 
@@ -49,11 +51,15 @@ class OrderType(graphene.ObjectType):
 
     @staticmethod
     def resolve_station_name(order, info):
-        return order.station.name if order.station_id else None
+        if not order.station_id or not permissions.can_see_order_buyers(info.context.user):
+            return None
+        return order.station.name
 
     @staticmethod
     def resolve_household_name(order, info):
-        return order.household.name if order.household_id else None
+        if not order.household_id or not permissions.can_see_order_buyers(info.context.user):
+            return None
+        return order.household.name
 
     @staticmethod
     def resolve_lines(order, info):

@@ -228,6 +228,7 @@ def _charged_prepaid(farmer, household, item, qty: int, key: str, online_type: s
     paid intent at Stripe; the pending payment row is what :func:`services.place_pledge` records for
     them (see test_stripe_online_flow for the parameters we send real Stripe)."""
     amount = Decimal("150.00") * qty
+    key = services.scoped_key(farmer, key)  # what place_pledge stores for this user's key
     payment_key = f"gb:{key}"
     intent = gateway.client().v1.payment_intents.create(
         params={
@@ -404,7 +405,7 @@ def test_pledge_form_with_3ds_card_through_the_payment_page(
     r = c.post(f"/p/group-buy/c/{campaign.pk}/pledge/", form)
     assert r.status_code == 302 and r["Location"] == "/p/group-buy/pay/form-3ds/"
     html = c.get("/p/group-buy/pay/form-3ds/").content.decode()
-    payment = Payment.objects.get(idempotency_key="gb:form-3ds")
+    payment = Payment.objects.get(idempotency_key=f"gb:{services.scoped_key(farmer_a, 'form-3ds')}")
     assert f'data-client-secret="{payment.stripe_payment_intent}_secret_' in html
     stripe_authenticate(localstripe_url, payment.stripe_payment_intent)
     r = c.get("/p/group-buy/pay/form-3ds/")

@@ -1,0 +1,44 @@
+"""Helpers for the produce tests (imported as ``from produce_kit import ...``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from plugins.produce import services
+
+
+def lot_input(code: str = "QJ2026-001", units: int = 20, **extra) -> services.LotInput:
+    values = dict(
+        code=code, crop="rice", variety="稻花香", grade="特级",
+        harvest_date=(timezone.localdate() - timedelta(days=10)).isoformat(), origin_village="齐家镇齐家村",
+        latitude="43.4710", longitude="125.7390", quantity_kg="1000",
+        sale_units=[{"unit": "bag", "pack_kg": "10", "price": "128.00", "units": units, "breaks": [[10, "118.00"]]}],
+        certifications=[{"kind": "green", "number": "LB-18-2101", "expires_on": "2030-06-30"}],
+    )  # fmt: skip
+    values.update(extra)
+    return services.LotInput(**values)
+
+
+ADDRESS = services.Address(
+    province="吉林省",
+    city="长春市",
+    district="朝阳区",
+    street="红旗街 100 号",
+    contact_name="王女士",
+    contact_phone="13800000011",
+    invoice_title="王女士",
+)
+
+
+def delivery_slot(rnd):
+    return rnd.slots.get(kind="delivery")
+
+
+def unit_of(lot):
+    return lot.sale_units.get()
+
+
+def stock_of(lot):
+    return unit_of(lot).product.stockrecords.get()

@@ -1,0 +1,149 @@
+"""The produce journey in Debian's Chromium at 360 px: a cooperative lists a lot and opens a round,
+a buyer signs up, buys and pays by card (localstripe's Stripe.js), the cooperative packs, the load
+reaches the delivery planner, delivery is confirmed with the buyer's code (payment captured), and the
+public trace page shows the inputs the growers bought. Pages do not overflow 360 px; the market page
+stays light."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import sync_playwright
+from testkit import CARD_PLAIN, PASSWORD, make_fertilizer
+
+from marketplace.core.extensions import delivery_requests
+from marketplace.payments import gateway
+from plugins.produce.models import Lot, ProduceOrder
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"]
+
+
+@pytest.fixture
+def browser_page():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def _no_overflow(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"{page.url} is {width}px wide"
+
+
+def _login(page, base, username):
+    page.context.clear_cookies()
+    page.goto(base + "/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+
+
+@pytest.mark.browser
+@pytest.mark.stripe
+@pytest.mark.django_db(transaction=True)
+def test_cooperative_to_buyer_to_delivery_to_trace(
+    live_server, browser_page, stripe_settings, localstripe_url, coop_user, coop, household_a, product_classes, supplier
+):
+    from test_produce_trace import _bought
+
+    stripe_settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"
+    page, base = browser_page, live_server.url
+    fert = make_fertilizer(product_classes, supplier, "BR-1", "玉米专用复合肥 26-10-12")
+    _bought(household_a, fert, supplier, timezone.now() - timedelta(days=60), "BR-A")
+
+    # Cooperative lists a lot and opens a round.
+    _login(page, base, coop_user.username)
+    page.goto(base + "/p/produce/coop/lots/new/")
+    _no_overflow(page)
+    today = timezone.localdate()
+    for name, value in {"code": "BR2026-001", "variety": "稻花香", "grade": "特级", "origin_village": "齐家镇齐家村",
+                        "latitude": "43.471", "longitude": "125.739", "quantity_kg": "500", "su0_pack_kg": "10",
+                        "su0_price": "128", "su0_units": "30"}.items():  # fmt: skip
+        page.fill(f"#{name}", value)
+    page.fill("#harvest_date", today.isoformat())
+    page.select_option("#su0_unit", "bag")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/p/produce/coop/lots/*/")
+    lot = Lot.objects.get(code="BR2026-001")
+    lot.households.add(household_a)  # member households come from the cooperative's roll (import/API)
+    page.goto(base + "/p/produce/coop/rounds/new/")
+    page.fill("#title", "本周新米")
+    page.fill("#cutoff_at", (timezone.localtime() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
+    page.check(f"input[name=lots][value='{lot.pk}']")
+    page.select_option("#slot0_kind", "delivery")
+    page.fill("#slot0_day", (today + timedelta(days=3)).isoformat())
+    page.fill("#slot0_start", "09:00")
+    page.fill("#slot0_end", "12:00")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/p/produce/coop/rounds/*/")
+    round_url = page.url
+
+    # A new buyer signs up, buys and pays by card.
+    page.context.clear_cookies()
+    weights: list[int] = []
+    page.on("response", lambda r: weights.append(int(r.headers.get("content-length") or len(r.body() or b""))))
+    page.goto(base + "/p/produce/")
+    market_bytes = sum(weights)
+    assert market_bytes < 300_000, market_bytes
+    _no_overflow(page)
+    page.click("text=注册采购账号")
+    page.fill("#phone", "13812340000")
+    page.fill("#password", "xiangmi-2026-long")
+    page.click("main button[type=submit]")
+    page.wait_for_url(base + "/p/produce/")
+    page.click("text=本周新米")
+    _no_overflow(page)
+    unit = lot.sale_units.get()
+    page.fill(f"input[name=qty_{unit.pk}]", "2")
+    page.click("text=加入购物车")
+    page.click("text=去结算")
+    _no_overflow(page)
+    page.select_option("#city", "长春市")
+    page.select_option("#district", "朝阳区")
+    page.fill("#street", "红旗街 100 号")
+    page.fill("#contact_name", "王女士")
+    page.fill("#contact_phone", "13812340000")
+    card = "#card-element"
+    page.wait_for_selector(f"{card} input[placeholder=number]")
+    page.fill(f"{card} input[placeholder=number]", CARD_PLAIN)
+    page.fill(f"{card} input[placeholder=exp_month]", "12")
+    page.fill(f"{card} input[placeholder=exp_year]", "30")
+    page.fill(f"{card} input[placeholder=cvc]", "123")
+    page.fill(f"{card} input[placeholder=postal_code]", "13000")
+    page.click("[data-testid=pay]")
+    page.wait_for_url("**/p/produce/orders/*/", timeout=30_000)
+    _no_overflow(page)
+    code = page.inner_text("[data-testid=delivery-code]")
+    po = ProduceOrder.objects.get()
+    assert po.amount == 256 and gateway.retrieve(po.payment_intent).status == "requires_capture"
+
+    # Cooperative packs; the load reaches the planner; delivery confirmed with the code.
+    _login(page, base, coop_user.username)
+    page.goto(round_url)
+    page.click("text=标记已打包")
+    page.wait_for_load_state()
+    [req] = [r for r in delivery_requests() if r.source == "produce"]
+    assert req.destination_kind == "buyer" and req.window_end.hour == 12
+    page.fill(f"#code-{po.pk}", code)
+    page.click("text=确认送达")
+    page.wait_for_load_state()
+    assert "已签收并结算" in page.inner_text("ul.messages")
+    po.refresh_from_db()
+    assert po.state == "delivered" and gateway.retrieve(po.payment_intent).status == "succeeded"
+
+    # The public trace page (from the label's QR URL) shows what the growers bought.
+    page.context.clear_cookies()
+    page.goto(base + f"/p/produce/01/{lot.gtin}/10/{lot.code}")
+    _no_overflow(page)
+    text = page.inner_text("[data-testid=inputs]")
+    assert "玉米专用复合肥 26-10-12" in text and "REG-BR-1" in text
+    assert household_a.name not in page.content()
