@@ -9,7 +9,7 @@ import graphene
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 
 from marketplace.core import permissions as perms
-from marketplace.graphql.core.errors import Error, errors_from_exception
+from marketplace.graphql.core.errors import errors_from_exception
 from marketplace.graphql.core.mutations import BaseMutation
 from marketplace.graphql.core.types import Money, money
 
@@ -324,12 +324,14 @@ class AddressInput(graphene.InputObjectType):
         name = "ProduceAddressInput"
 
 
-class ProduceCheckout(graphene.Mutation):
+class ProduceCheckout(BaseMutation):
     """Pay and order. Card: ``stripeToken`` (Stripe.js createToken). Returns the order, or
     ``nextAction`` / ``clientSecret`` when the payer still has to act (then ``produceCheckoutResume``).
     Not in one transaction with the payment call: the service voids the payment if it cannot order."""
 
-    errors = graphene.List(graphene.NonNull(Error), required=True)
+    class Meta:
+        permissions = (perms.AUTHENTICATED,)
+
     order = graphene.Field(OrderType)
     next_action_type = graphene.String()
     next_action_url = graphene.String()

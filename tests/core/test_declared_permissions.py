@@ -18,7 +18,7 @@ from marketplace.graphql.schema import schema
 from marketplace.stations.models import StationStaff
 
 # Mutations anybody may call. Adding one here is a deliberate, reviewed decision.
-PUBLIC_MUTATIONS = {"tokenCreate"}
+PUBLIC_MUTATIONS = {"tokenCreate", "produceBuyerSignUp"}
 
 
 def _mutations() -> dict[str, type]:
