@@ -76,7 +76,7 @@ from marketplace.core.extensions import plugins
 c = Client()
 assert c.get("/").status_code == 200
 assert c.login(username="station01", password="nongzi-demo-2026")
-for url in ("/", "/households/", "/orders/", "/shop/catalogue/"):
+for url in ("/", "/households/", "/orders/", "/catalogue/"):
     assert c.get(url).status_code == 200, url
 r = c.post("/graphql/", data=json.dumps({"query": "{ __schema { queryType { fields { name } } } }"}),
            content_type="application/json")
