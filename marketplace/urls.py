@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from marketplace.core import private_media
+from marketplace.core import private_media, shop_gate
 from marketplace.core.extensions import plugins
 from marketplace.core.health import healthz, readyz
 from marketplace.graphql.views import MarketplaceGraphQLView
@@ -26,6 +26,9 @@ urlpatterns = [
     path("files/licences/<int:pk>/", private_media.partner_licence_file, name="partner-licence-file"),
     path("files/station-licences/<int:pk>/", private_media.station_licence_file, name="station-licence-file"),
     path("admin/", admin.site.urls),
+    # Oscar: the dashboard stays (operators' back office); every other /shop/ page redirects to
+    # the storefront (marketplace/core/shop_gate.py). The include keeps Oscar's URL names.
+    *shop_gate.urlpatterns,
     path("shop/", include(apps.get_app_config("oscar").urls[0])),
 ]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +16,9 @@ from django.utils.translation import gettext
 from marketplace.apps.catalogue import import_jobs
 from marketplace.apps.catalogue.importer import csv_template, import_catalogue
 from marketplace.apps.catalogue.product_types import CHLORIDE_LABELS, PRODUCT_TYPES
+from marketplace.apps.partner.strategy import is_sellable
 from marketplace.core import permissions
+from marketplace.core.permissions import permission_required
 from marketplace.graphql.catalogue.schema import product_queryset, products_in_order
 from marketplace.search.services import SearchParams, search
 
@@ -72,7 +73,7 @@ def catalogue_search(request: HttpRequest) -> HttpResponse:
 
 def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     product = get_object_or_404(product_queryset(), pk=pk)
-    records = [r for r in product.stockrecords.all() if not r.compliance_blocked and r.partner.is_verified]
+    records = [r for r in product.stockrecords.all() if is_sellable(r)]
     if not records:
         raise Http404(gettext("商品暂不可售"))
     attrs = [(av.attribute.name, av.value) for av in product.attribute_values.all()]
@@ -81,7 +82,7 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def supplier_portal(request: HttpRequest, section: str = "") -> HttpResponse:
     """The supplier portal; ``section`` (licences / warehouses / import) shows just that part."""
     partners = list(permissions.partners_for(request.user).order_by("name"))
@@ -122,7 +123,7 @@ def supplier_portal(request: HttpRequest, section: str = "") -> HttpResponse:
     )
 
 
-@login_required
+@permission_required()
 def import_template(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(csv_template(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="catalogue-import-template.csv"'

@@ -54,6 +54,42 @@ def make_partner(code: str, name: str, kind: str = PartnerKind.SUPPLIER):
     )
 
 
+def licensed(partner, product, restricted: bool = True):
+    """The licence ``partner`` needs to sell ``product`` (fertilizer: its 肥料登记证; pesticide /
+    seed: the partner's business licence). Stock records are born blocked without one."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from marketplace.apps.partner.models import LicenceKind, PartnerLicence
+
+    today = timezone.localdate()
+    slug = product.product_class.slug
+    kind = {
+        FERTILIZER: LicenceKind.FERTILIZER_REGISTRATION,
+        "seed": LicenceKind.SEED_BUSINESS,
+        "pesticide": LicenceKind.PESTICIDE_BUSINESS,
+    }.get(slug)
+    if kind is None:
+        return None
+    per_product = kind == LicenceKind.FERTILIZER_REGISTRATION
+    existing = PartnerLicence.objects.valid_on(today).filter(partner=partner, kind=kind)
+    if per_product:
+        existing = existing.filter(product=product)
+    found = existing.first()
+    if found is not None:
+        return found
+    return PartnerLicence.objects.create(
+        partner=partner,
+        kind=kind,
+        number=f"T-{kind[:4]}-{product.pk if per_product else partner.pk}",
+        product=product if per_product else None,
+        restricted_scope=restricted and kind == LicenceKind.PESTICIDE_BUSINESS,
+        valid_from=today - timedelta(days=30),
+        valid_until=today + timedelta(days=365),
+    )
+
+
 def make_fertilizer(
     product_classes, partner, sku: str, title: str, npk=(15, 15, 15), price="150.00", stock=100
 ):
@@ -65,6 +101,7 @@ def make_fertilizer(
     product.attr.bag_kg = 40.0
     product.attr.registration_no = f"REG-{sku}"
     product.save()
+    licensed(partner, product)
     StockRecord.objects.create(
         product=product, partner=partner, partner_sku=sku, price=Decimal(price), num_in_stock=stock
     )

@@ -35,7 +35,8 @@ def add_stock_lines(
 def _add_stock_lines(
     station: Station, household: Household | None, lines: Sequence[PlanLine], user: Any = None
 ) -> list[AcceptedLine]:
-    from marketplace.apps.partner.services import sellable_q
+    from marketplace.apps.catalogue.services import can_station_buy
+    from marketplace.apps.partner.strategy import sellable_q
 
     from .extensions import AcceptedLine
 
@@ -52,6 +53,7 @@ def _add_stock_lines(
         r.pk: r
         for r in StockRecord.objects.select_for_update(of=("self",))
         .filter(sellable_q(), pk__in=ids)
+        .select_related("product__product_class")
         .order_by("pk")
     }
     in_basket: dict[int, int] = {}
@@ -64,6 +66,8 @@ def _add_stock_lines(
         record = records.get(int(line.source_ref)) if line.source_ref.isdigit() else None
         if record is None or record.product_id != line.product_id or line.quantity <= 0:
             continue
+        if not can_station_buy(station, record.product).allowed:
+            continue  # restricted pesticide and the station holds no licence for it
         if in_basket.get(record.pk, 0) + line.quantity > (record.net_stock_level or 0):
             continue  # sold out meanwhile (or the basket already holds the rest)
         in_basket[record.pk] = in_basket.get(record.pk, 0) + line.quantity

@@ -26,6 +26,7 @@ from marketplace.apps.catalogue.product_types import (
     ensure_product_types,
 )
 from marketplace.apps.partner.models import PartnerKind, VerificationStatus
+from marketplace.core.money import cny
 from marketplace.stations.models import (
     County,
     CountyAssignment,
@@ -278,7 +279,7 @@ def seed_demo(villages: int = 60, households: int = 500, seed: int = 2020) -> De
                 f"FERT-{j + 1:02d}",
                 supplier,
                 f"{supplier.code}-F{j + 1:02d}",
-                (Decimal(price) * factor).quantize(Decimal("0.01")),
+                cny(Decimal(price) * factor),
                 400 + rng_p.randint(0, 1600),
                 attrs,
             )

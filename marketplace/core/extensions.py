@@ -35,7 +35,6 @@ __all__ = [
     "PlanLine",
     "AcceptedLine",
     "accept_plan_lines",
-    "PriceAdjustment",
     "DeliveryRequest",
     "delivery_requests",
     "HomePanel",
@@ -46,7 +45,6 @@ __all__ = [
     "collect",
     "menu_entries",
     "purchasable_offers",
-    "price_adjustments",
     "order_placed",
     "order_status_changed",
     "line_status_changed",
@@ -165,15 +163,6 @@ class DeliveryRequest:
 
 
 @dataclass(frozen=True)
-class PriceAdjustment:
-    """A change to a unit price contributed by a plugin (negative = discount)."""
-
-    amount: Decimal
-    reason: str
-    source: str
-
-
-@dataclass(frozen=True)
 class DemandFigure:
     """One figure of expected demand in a county, for the county demand view: e.g. the planted area
     and planned fertilizer of a planting-intention survey, or the quantity pledged in group buys."""
@@ -249,11 +238,6 @@ class MarketplacePlugin(AppConfig):
     ) -> Iterable[PurchasableOffer]:
         return []
 
-    def price_adjustments(
-        self, product_id: int, quantity: int, station: Station | None, household: Household | None
-    ) -> Iterable[PriceAdjustment]:
-        return []
-
     def delivery_requests(self, ready_by: date | None = None) -> Iterable[DeliveryRequest]:
         """Loads waiting to be delivered (not yet planned), for the delivery planner."""
         return []
@@ -313,12 +297,6 @@ def purchasable_offers(station: Station, product_ids: Sequence[int] | None = Non
     return sorted(offers, key=lambda o: (o.product_id, o.unit_price, o.source))
 
 
-def price_adjustments(
-    product_id: int, quantity: int, station: Station | None = None, household: Household | None = None
-) -> list[PriceAdjustment]:
-    return collect("price_adjustments", product_id, quantity, station, household)
-
-
 def delivery_requests(ready_by: date | None = None) -> list[DeliveryRequest]:
     """Every installed plugin's loads waiting for delivery (whatever plugin produced them)."""
     return sorted(collect("delivery_requests", ready_by), key=lambda r: r.ref)
@@ -340,7 +318,18 @@ def accept_plan_lines(
     for plugin in plugins():
         if not remaining:
             break
-        taken = list(plugin.accept_plan_lines(station, household, tuple(remaining), user) or [])
+        # The contract: a plugin sees only the lines it offered (``source`` is its slug or label),
+        # and a line counts as taken only when the plugin accepted it whole, under its own slug.
+        own_sources = {plugin.plugin_slug, plugin.label} - {""}
+        offered = tuple(line for line in remaining if line.source in own_sources)
+        if not offered:
+            continue
+        by_id = {id(line): line for line in offered}
+        taken = [
+            a
+            for a in plugin.accept_plan_lines(station, household, offered, user) or []
+            if id(a.line) in by_id and a.quantity == a.line.quantity and a.accepted_by in own_sources
+        ]
         taken_ids = {id(a.line) for a in taken}
         accepted.extend(taken)
         remaining = [line for line in remaining if id(line) not in taken_ids]

@@ -5,12 +5,14 @@ The only module that talks to Stripe. Tests point STRIPE_API_BASE at a localstri
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import stripe
 from django.conf import settings
 from django.utils.translation import gettext
+
+from marketplace.core.money import from_fen, to_fen  # noqa: F401  (from_fen re-exported)
 
 #: Our online payment types → Stripe payment_method_types.
 ONLINE_TYPES = {"card": "card", "wechat_pay": "wechat_pay", "alipay": "alipay"}
@@ -22,14 +24,6 @@ class GatewayError(Exception):
     def __init__(self, message: str, declined: bool = False) -> None:
         super().__init__(message)
         self.declined = declined
-
-
-def to_fen(amount: Decimal) -> int:
-    return int((Decimal(amount) * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
-
-
-def from_fen(fen: int) -> Decimal:
-    return (Decimal(fen) / 100).quantize(Decimal("0.01"))
 
 
 def client() -> stripe.StripeClient:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from marketplace.core import permissions
+from marketplace.core.money import cny
 from marketplace.stations.models import Household, Station
 
 from . import gateway
@@ -64,7 +65,8 @@ def household_receivable(household_id: int) -> str:
 
 
 def money(value: Any) -> Decimal:
-    return Decimal(value).quantize(Decimal("0.01"))
+    """CNY, ROUND_HALF_UP to the fen: :func:`marketplace.core.money.cny`."""
+    return cny(value)
 
 
 # --- Ledger ---------------------------------------------------------------------------------

@@ -53,12 +53,7 @@ def stock_queryset(params: SearchParams, product_checked: bool = False) -> Query
     queryset's own filter), so the rule's product part is left out and the semi-join does not
     join ``catalogue_product`` a second time (a third less work for a count over 50k products).
     """
-    if product_checked:
-        rule = sellable_q()
-        rule.children = [c for c in rule.children if c[0] != "product__is_public"]
-        sr = StockRecord.objects.filter(rule)
-    else:
-        sr = StockRecord.objects.filter(sellable_q())
+    sr = StockRecord.objects.filter(sellable_q(product=not product_checked))
     if params.supplier_ids:
         sr = sr.filter(partner_id__in=params.supplier_ids)
     if params.in_stock or params.radius_km is not None:

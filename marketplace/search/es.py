@@ -29,7 +29,7 @@ from elasticsearch_dsl import (
 from oscar.core.loading import get_model
 
 from marketplace.apps.catalogue.product_types import CHLORIDE_LABELS, PRODUCT_TYPES
-from marketplace.apps.partner.models import VerificationStatus
+from marketplace.apps.partner.strategy import is_sellable
 
 from .services import FacetValue, SearchParams, SearchResult, station_point
 from .text import query_clauses
@@ -81,11 +81,7 @@ def _f(value: Decimal | None) -> float | None:
 
 def product_document(product: Any, records: Iterable[Any]) -> dict[str, Any]:
     """The indexed document for ``product``; ``records`` are its stock records with partner/warehouse."""
-    sellable = [
-        r
-        for r in records
-        if r.partner.verification_status == VerificationStatus.APPROVED and not r.compliance_blocked
-    ]
+    sellable = [r for r in records if is_sellable(r)]
     in_stock = [r for r in sellable if (r.num_in_stock or 0) - (r.num_allocated or 0) > 0]
     prices = [r.price for r in sellable if r.price is not None]
     slug = product.product_class.slug if product.product_class_id else ""
@@ -112,7 +108,7 @@ def product_document(product: Any, records: Iterable[Any]) -> dict[str, Any]:
             if r.warehouse_id and r.warehouse.is_active
         ],
         "priority": product.priority,
-        "sellable": bool(sellable) and product.is_public,
+        "sellable": bool(sellable),
     }
 
 

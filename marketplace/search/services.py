@@ -11,7 +11,6 @@ Every engine returns :class:`SearchResult`: product ids in order, a total count 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -21,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 
 from marketplace.apps.catalogue.product_types import CHLORIDE_CLASSES, PRODUCT_TYPES
+from marketplace.core.geo import haversine_km
 
 SORTS = ("relevance", "price_asc", "price_desc", "title")
 MAX_RADIUS_KM = 500.0
@@ -98,13 +98,6 @@ class SearchResult:
     facets: dict[str, list[FacetValue]]
     engine: str
 
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    r = 6371.0088
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
 
 
 def station_point(params: SearchParams) -> tuple[float, float] | None:

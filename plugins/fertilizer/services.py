@@ -28,6 +28,7 @@ from oscar.core.loading import get_model
 from marketplace.apps.catalogue.product_types import FERTILIZER
 from marketplace.core import extensions, permissions
 from marketplace.core.extensions import PlanLine, PurchasableOffer
+from marketplace.core.money import cny
 
 from . import access, paramstore
 from .agronomy import blend as blend_mod
@@ -803,7 +804,7 @@ def _usual(
                 kg * attrs["n_pct"] / 100, kg * attrs["p2o5_pct"] / 100, kg * attrs["k2o_pct"] / 100
             )
             offer = next((f.offer for f in offers if f.offer.product_id == field.usual_product_id), None)
-            cost = (offer.unit_price * field.usual_bags).quantize(TWO) if offer else None
+            cost = cny(offer.unit_price * field.usual_bags) if offer else None
             title = offer.title if offer else field.usual_product.title
             return nutrients, cost, f"习惯施肥：{title} {field.usual_bags} 袋"
     if any(v is not None for v in (field.usual_n_kg_mu, field.usual_p2o5_kg_mu, field.usual_k2o_kg_mu)):
@@ -875,7 +876,7 @@ def create_plan(user: Any, rec: Recommendation, station: Any | None = None) -> B
                 reasons.append(r.as_dict())
         plan.reasons = reasons + notes
         if usual_cost is not None:
-            plan.saving_cost = (usual_cost - split.cost).quantize(TWO)
+            plan.saving_cost = cny(usual_cost - split.cost)
         plan.save()
         lines = []
         for phase, sub in ((PlanPhase.BASAL, split.basal), (PlanPhase.TOPDRESS, split.topdress)):
@@ -1131,7 +1132,7 @@ def county_demand(user: Any, county: Any) -> CountyDemand:
             r["grade"],
             r["n_bags"],
             (r["kg"] / 1000).quantize(Decimal("0.001")),
-            r["amount"].quantize(TWO),
+            cny(r["amount"]),
         )
         for r in lines.values("product_id", "title", "grade")
         .annotate(
@@ -1150,7 +1151,7 @@ def county_demand(user: Any, county: Any) -> CountyDemand:
             r["grade"],
             r["n_bags"],
             (r["kg"] / 1000).quantize(Decimal("0.001")),
-            r["amount"].quantize(TWO),
+            cny(r["amount"]),
             r["plan__station_id"],
             r["plan__station__name"],
         )

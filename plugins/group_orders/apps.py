@@ -176,14 +176,13 @@ class GroupOrdersConfig(MarketplacePlugin):
     def purchasable_offers(
         self, station: Any, product_ids: Sequence[int] | None = None
     ) -> Iterable[PurchasableOffer]:
-        from django.utils import timezone
 
         from .access import eligible_for_stations
-        from .models import Campaign, CampaignStatus
+        from .models import Campaign
         from .services import price_at
 
         qs = eligible_for_stations(
-            Campaign.objects.filter(status=CampaignStatus.OPEN, cutoff_at__gt=timezone.now()), [station.pk]
+            Campaign.objects.open(), [station.pk]
         ).prefetch_related("items__product", "items__tiers", "items__stockrecord")
         offers = []
         for campaign in qs:

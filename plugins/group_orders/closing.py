@@ -765,7 +765,7 @@ def close_campaign(
         if campaign.close_phase == "done":
             return campaign
         if campaign.status == CampaignStatus.OPEN:
-            if campaign.cutoff_at > timezone.now() and not force:
+            if campaign.is_open() and not force:
                 raise ValidationError("尚未到截单时间", code="invalid_state")
             campaign.status = CampaignStatus.CLOSING
             campaign.close_phase = "pricing"
@@ -788,9 +788,7 @@ def close_campaign(
 def close_due_campaigns() -> list[int]:
     """Periodic task body: close every open campaign past its cutoff, resume any unfinished close."""
     due = list(
-        Campaign.objects.filter(status=CampaignStatus.OPEN, cutoff_at__lte=timezone.now()).values_list(
-            "pk", flat=True
-        )
+        Campaign.objects.due_to_close().values_list("pk", flat=True)
     ) + list(Campaign.objects.filter(status=CampaignStatus.CLOSING).values_list("pk", flat=True))
     closed = []
     for pk in dict.fromkeys(due):

@@ -21,6 +21,22 @@ class CampaignStatus(models.TextChoices):
     CANCELLED = "cancelled", _("已取消")
 
 
+class CampaignQuerySet(models.QuerySet):
+    """The campaign-open rule for querysets (see :meth:`Campaign.is_open`)."""
+
+    def open(self, now=None) -> CampaignQuerySet:
+        """Taking pledges: approved (open) and before its cutoff."""
+        from django.utils import timezone
+
+        return self.filter(status=CampaignStatus.OPEN, cutoff_at__gt=now or timezone.now())
+
+    def due_to_close(self, now=None) -> CampaignQuerySet:
+        """Still open but past the cutoff: the close should run."""
+        from django.utils import timezone
+
+        return self.filter(status=CampaignStatus.OPEN, cutoff_at__lte=now or timezone.now())
+
+
 class Campaign(models.Model):
     title = models.CharField(_("团购名称"), max_length=128)
     description = models.TextField(_("说明"), blank=True)
@@ -61,6 +77,8 @@ class Campaign(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = CampaignQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("团购")
         verbose_name_plural = _("团购")
@@ -79,6 +97,13 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def is_open(self, now=None) -> bool:
+        """The one campaign-open rule: approved and before its cutoff (pages, GraphQL, pledges,
+        offers, the close all ask this or :meth:`CampaignQuerySet.open`)."""
+        from django.utils import timezone
+
+        return self.status == CampaignStatus.OPEN and self.cutoff_at > (now or timezone.now())
 
 
 class CampaignItem(models.Model):

@@ -21,6 +21,7 @@ from oscar.core.loading import get_model
 from marketplace.apps.catalogue.services import can_station_buy
 from marketplace.apps.order import services as orders
 from marketplace.apps.order import statuses as order_status
+from marketplace.apps.partner.strategy import is_sellable
 from marketplace.core import permissions, ratelimits
 from marketplace.core.extensions import AcceptedLine, DeliveryRequest, PlanLine
 from marketplace.core.sms import send_sms
@@ -127,6 +128,8 @@ def _write_items(campaign: Campaign, partner: Any, items: list[ItemSpec]) -> Non
         record = StockRecord.objects.filter(partner=partner, product_id=spec.product_id).first()
         if record is None:
             raise _error("items", gettext("商品不属于该供应商或无库存记录"))
+        if not is_sellable(record):
+            raise _error("items", gettext("该商品当前不可销售（审核或资质证照未通过）"), "invalid_state")
         base = payments.money(spec.base_price)
         if base <= 0:
             raise _error("items", gettext("原价须大于零"))
@@ -270,7 +273,6 @@ def review_campaign(
 
 def _check_sellable(campaign: Campaign) -> None:
     """Only what may be sold opens: an approved supplier, stock not blocked for licences."""
-    from marketplace.apps.partner.services import is_sellable
 
     if not campaign.partner.is_verified:
         raise _error(None, gettext("供应商尚未通过审核，不能开放团购"), "invalid_state")
@@ -407,6 +409,8 @@ def check_restricted(item: CampaignItem, household: Household) -> None:
     pesticides need a licence with restricted scope)? Restricted products also need a real-name
     buyer (ID number on the household)."""
     restricted = bool(getattr(item.product, "restricted_use", False))
+    if item.stockrecord_id and not is_sellable(item.stockrecord):
+        raise _error("itemId", gettext("该商品当前不可销售（资质证照缺失或过期）"), "invalid_state")
     allowed, reason = can_station_buy(household.station, item.product)
     if not allowed:
         raise _error("itemId", reason, "licence_required" if restricted else "not_allowed")
@@ -509,7 +513,7 @@ def place_pledge(
     ):
         raise _error("paymentMethod", gettext("现金须在站点由信息员收取"))
     campaign = Campaign.objects.get(pk=item.campaign_id)
-    if campaign.status != CampaignStatus.OPEN or campaign.cutoff_at <= timezone.now():
+    if not campaign.is_open():
         raise _error(None, gettext("该团购未开放或已截单"), "invalid_state")
     if not household.is_active or not campaign_open_to(campaign, household.station_id):
         raise _error("householdId", gettext("该团购不面向此农户所在站点"))
@@ -610,7 +614,7 @@ def add_pledge(
     (so tier totals stay exact) check it is open and within its limits, price the quantity at the tier
     the new total reaches, take the payment for that amount (``pay``), then the pledge and totals."""
     locked = Campaign.objects.select_for_update().get(pk=campaign_id)
-    if locked.status != CampaignStatus.OPEN or locked.cutoff_at <= timezone.now():
+    if not locked.is_open():
         raise _error(None, gettext("该团购未开放或已截单"), "invalid_state")
     _check_limits(locked, item, household, quantity)
     _, price = price_at(item, locked.total_quantity + quantity)
@@ -641,7 +645,7 @@ def cancel_pledge(actor: Any, pledge: Pledge) -> Pledge:
         pledge = Pledge.objects.select_for_update().get(pk=pledge.pk)
         if pledge.status != PledgeStatus.ACTIVE:
             raise _error(None, gettext("该认购已不能撤销"), "invalid_state")
-        if campaign.status != CampaignStatus.OPEN or campaign.cutoff_at <= timezone.now():
+        if not campaign.is_open():
             raise _error(None, gettext("已截单，不能撤销"), "invalid_state")
         pledge.status = PledgeStatus.CANCELLED
         pledge.cancelled_at = timezone.now()
@@ -950,7 +954,7 @@ def households_summary(pledges: Any) -> list[dict[str, Any]]:
 def my_open_campaigns(user: Any) -> Any:
     return (
         access.campaigns_for(user)
-        .filter(status=CampaignStatus.OPEN, cutoff_at__gt=timezone.now())
+        .open()
         .select_related("partner")
         .prefetch_related("items__product", "items__tiers")
         .order_by("cutoff_at")

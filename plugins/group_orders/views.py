@@ -24,7 +24,7 @@ from marketplace.payments.models import CommissionStatement, PaymentMethod
 from marketplace.stations.models import Station
 
 from . import access, documents, online, services
-from .models import CampaignItem, CampaignStatus, DeliveryStatus, Pickup, PledgeStatus
+from .models import CampaignItem, DeliveryStatus, Pickup, PledgeStatus
 
 
 def _messages(exc: ValidationError) -> str:
@@ -60,7 +60,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     households = permissions.managed_households(user).filter(is_active=True).select_related("station")
     eligible_stations = access.eligible_for_stations(type(campaign).objects.filter(pk=pk), []).exists()
-    can_pledge = campaign.status == CampaignStatus.OPEN and campaign.cutoff_at > timezone.now()
+    can_pledge = campaign.is_open()
     my_stations = permissions.managed_stations(user).order_by("code")
     is_staff = my_stations.exists()
     # Online payment: a farmer paying for their own household, when Stripe.js can be configured.

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 from oscar.core.loading import get_model
+from testkit import licensed
 
 from marketplace.apps.partner.credit_code import make_credit_code
 from marketplace.apps.partner.models import PartnerLicence, Warehouse
@@ -64,6 +65,7 @@ def make_fertilizer(
     price="150.00",
     stock=100,
     warehouse=None,
+    licensed_stock=True,
 ):
     Product = get_model("catalogue", "Product")
     StockRecord = get_model("partner", "StockRecord")
@@ -73,6 +75,8 @@ def make_fertilizer(
     product.attr.bag_kg = 40.0
     product.attr.registration_no = f"REG-{sku}"
     product.save()
+    if licensed_stock:
+        licensed(partner, product)
     StockRecord.objects.create(
         product=product,
         partner=partner,

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from catalogue_helpers import make_fertilizer, make_pesticide, warehouse
+from testkit import licensed
 
 from marketplace.apps.partner.models import StockRecord, VerificationStatus
 
@@ -68,6 +69,7 @@ def catalogue(product_classes, supplier, other_supplier, wh, other_wh):
     }.items():
         setattr(seed.attr, k, v)
     seed.save()
+    licensed(supplier, seed)
     StockRecord.objects.create(
         product=seed, partner=supplier, partner_sku="S1", price=Decimal("260"), num_in_stock=5, warehouse=wh
     )
@@ -253,8 +255,12 @@ def test_stock_update_and_my_stock_records(
 
 
 def test_restricted_pesticide_listed_but_offers_respect_station_licence(product_classes, supplier, station_a):
+    from catalogue_helpers import licence
+
+    from marketplace.apps.partner.models import LicenceKind
     from marketplace.core.extensions import purchasable_offers
 
+    licence(supplier, LicenceKind.PESTICIDE_BUSINESS, number="PB-1", restricted=True)  # the seller is licensed
     make_pesticide(product_classes, supplier, "P1", restricted=True)
     make_pesticide(product_classes, supplier, "P2", restricted=False)
     skus = {o.sku for o in purchasable_offers(station_a) if o.source == "stock"}

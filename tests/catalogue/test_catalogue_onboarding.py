@@ -129,25 +129,27 @@ def test_only_approved_suppliers_stock_is_sellable(product_classes, supplier, op
     record = StockRecord.objects.get(partner_sku="F1")
     licence(supplier, LicenceKind.FERTILIZER_REGISTRATION, product=product)
     enforce_licences()
-    services.reserve(record.pk, 1)
+    record.allocate(1)
     services.suspend_partner(operator, supplier, "核查")
+    record = StockRecord.objects.select_related("partner").get(pk=record.pk)
     with pytest.raises(ValidationError) as exc:
-        services.reserve(record.pk, 1)
+        record.allocate(1)
     assert exc.value.message_dict["stockrecord_id"] == ["该商品当前不可销售"]
 
 
 def test_licence_enforcement_blocks_notifies_once_and_unblocks(product_classes, supplier):
     supplier.contact_mobile = "13900002222"
     supplier.save()
-    fert = make_fertilizer(product_classes, supplier, "F1", "尿素 46%", npk=(46, 0, 0))
+    fert = make_fertilizer(product_classes, supplier, "F1", "尿素 46%", npk=(46, 0, 0), licensed_stock=False)
     pest, pest_record = make_pesticide(product_classes, supplier, "P1", restricted=True)
-    result = enforce_licences()
-    assert result["blocked"] == 2
+    # born blocked (whoever creates the stock), the supplier told once per new record
     reasons = dict(StockRecord.objects.values_list("partner_sku", "blocked_reason"))
     assert reasons == {"F1": "缺少有效的肥料登记证", "P1": "缺少有效的农药经营许可证"}
-    assert Notification.objects.filter(recipient="13900002222").count() == 1
+    assert Notification.objects.filter(recipient="13900002222").count() == 2
+    result = enforce_licences()
+    assert result["blocked"] == 0  # nothing new to block
     enforce_licences()  # running again sends nothing new
-    assert Notification.objects.filter(recipient="13900002222").count() == 1
+    assert Notification.objects.filter(recipient="13900002222").count() == 2
 
     licence(supplier, LicenceKind.FERTILIZER_REGISTRATION, number="肥登2024-1", product=fert)
     licence(supplier, LicenceKind.PESTICIDE_BUSINESS, number="农药经许(吉)1", restricted=False)
@@ -158,7 +160,7 @@ def test_licence_enforcement_blocks_notifies_once_and_unblocks(product_classes, 
 
 
 def test_expired_licence_blocks_stock(product_classes, supplier):
-    fert = make_fertilizer(product_classes, supplier, "F1", "尿素 46%", npk=(46, 0, 0))
+    fert = make_fertilizer(product_classes, supplier, "F1", "尿素 46%", npk=(46, 0, 0), licensed_stock=False)
     lic = licence(supplier, LicenceKind.FERTILIZER_REGISTRATION, product=fert, days=10)
     enforce_licences()
     assert not StockRecord.objects.get(partner_sku="F1").compliance_blocked

@@ -1,4 +1,5 @@
-"""Stock reservation: one conditional UPDATE + CheckConstraints; stock never goes negative."""
+"""Stock allocation is Oscar's (StockRecord.allocate / consume_allocation / cancel_allocation) with the
+sellable check; CheckConstraints make stock never go negative, even under concurrency."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from catalogue_helpers import make_fertilizer
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from oscar.apps.partner.exceptions import InvalidStockAdjustment
 
 from marketplace.apps.partner import services
 from marketplace.apps.partner.models import StockRecord
@@ -21,22 +23,20 @@ def record(product_classes, supplier, wh):
 
 
 @pytest.mark.django_db
-def test_reserve_release_consume(record):
-    services.reserve(record.pk, 4)
-    services.reserve(record.pk, 6)
+def test_allocate_cancel_consume(record):
+    record.allocate(4)
+    record.allocate(6)
     with pytest.raises(ValidationError) as exc:
-        services.reserve(record.pk, 1)
+        record.allocate(1)
     assert exc.value.message_dict == {"quantity": ["库存不足"]}
-    services.release(record.pk, 2)
-    services.consume(record.pk, 8)
+    record.cancel_allocation(2)
+    record.consume_allocation(8)
     record.refresh_from_db()
     assert (record.num_in_stock, record.num_allocated) == (2, 0)
+    with pytest.raises(InvalidStockAdjustment):
+        record.consume_allocation(1)
     with pytest.raises(ValidationError):
-        services.release(record.pk, 1)
-    with pytest.raises(ValidationError):
-        services.consume(record.pk, 1)
-    with pytest.raises(ValidationError):
-        services.reserve(record.pk, 0)
+        record.allocate(0)
 
 
 @pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_database_refuses_overallocation(record):
 def test_set_stock_cannot_go_below_allocation_or_touch_other_supplier(
     record, supplier_user, other_supplier, operator
 ):
-    services.reserve(record.pk, 5)
+    record.allocate(5)
     with pytest.raises(ValidationError) as exc:
         services.set_stock(supplier_user, record, num_in_stock=4)
     assert "num_in_stock" in exc.value.message_dict
@@ -66,7 +66,7 @@ def test_set_stock_cannot_go_below_allocation_or_touch_other_supplier(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_reservations_never_oversell(product_classes, supplier):
+def test_concurrent_allocations_never_oversell(product_classes, supplier):
     make_fertilizer(product_classes, supplier, "F1", "尿素 46%", npk=(46, 0, 0), stock=25)
     pk = StockRecord.objects.get(partner_sku="F1").pk
     start = threading.Barrier(16)
@@ -79,7 +79,8 @@ def test_concurrent_reservations_never_oversell(product_classes, supplier):
             start.wait()
             for _ in range(5):
                 try:
-                    services.reserve(pk, 1)
+                    with transaction.atomic():
+                        StockRecord.objects.get(pk=pk).allocate(1)
                     with lock:
                         wins.append(1)
                 except ValidationError:

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from oscar.core.loading import get_model
-from testkit import make_fertilizer
+from testkit import licensed, make_fertilizer
 
 from marketplace.accounts.models import ApiToken
 from marketplace.stations.models import Household
@@ -72,6 +72,7 @@ def test_products_query_count_does_not_grow(operator, product_classes, supplier,
     small, _ = count_queries(operator, q % 3)
     for i in range(3, 30):
         product = make_fertilizer(product_classes, supplier, f"A{i}", f"复合肥{i}")
+        licensed(other_supplier, product)
         StockRecord.objects.create(
             product=product, partner=other_supplier, partner_sku=f"B{i}", price=Decimal("140"), num_in_stock=5
         )

@@ -70,6 +70,48 @@ def partner_licences(partner_ids: Iterable[int] | None, today: date) -> tuple[di
     return pesticide, seed
 
 
+def record_blocking_reason(record: StockRecord, today: date | None = None) -> str:
+    """:func:`blocking_reason` for one stock record (any write path: dashboard, pages, services)."""
+    product = record.product
+    slug = product.product_class.slug if product.product_class_id else ""
+    if slug not in (PESTICIDE, SEED, FERTILIZER):
+        return ""
+    today = today or timezone.localdate()
+    pesticide, seed = partner_licences([record.partner_id], today)
+    fertilizer = set(
+        PartnerLicence.objects.valid_on(today)
+        .filter(kind=LicenceKind.FERTILIZER_REGISTRATION, product_id=product.pk)
+        .values_list("product_id", flat=True)
+    )
+    return blocking_reason(
+        slug, bool(getattr(product, "restricted_use", False)), record.partner_id, product.pk, pesticide, seed, fertilizer
+    )
+
+
+def check_new_stockrecord(sender: Any, instance: StockRecord, raw: bool = False, **kwargs: Any) -> None:
+    """pre_save: a stock record is born blocked when its licence is missing, whoever creates it
+    (Oscar's dashboard included), so it is never sellable for a moment without one. The bulk
+    importer computes the same reason itself (bulk_create sends no signals)."""
+    if raw or not instance._state.adding or not instance.product_id or not instance.partner_id:
+        return
+    reason = record_blocking_reason(instance)
+    instance.compliance_blocked = bool(reason)
+    instance.blocked_reason = reason
+
+
+def notify_new_blocked_stockrecord(sender: Any, instance: StockRecord, created: bool = False, raw: bool = False, **kwargs: Any) -> None:
+    """post_save: tell the supplier (once, deduplicated) that the stock it just added is not on sale."""
+    if created and not raw and instance.compliance_blocked:
+        notify_blocked(instance.partner, [instance.pk])
+
+
+def recheck_after_change(partner_ids: Iterable[int] | None = None, product_ids: Iterable[int] | None = None) -> None:
+    """After a licence or product changed (dashboard, admin, services): re-run the rule on commit."""
+    partners = list(partner_ids) if partner_ids is not None else None
+    products = list(product_ids) if product_ids is not None else None
+    transaction.on_commit(lambda: enforce_licences(partner_ids=partners, product_ids=products, notify=False))
+
+
 @transaction.atomic
 def enforce_licences(
     partner_ids: Iterable[int] | None = None,

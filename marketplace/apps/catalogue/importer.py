@@ -29,6 +29,7 @@ from oscar.core.loading import get_model
 
 from marketplace.apps.partner.models import Partner, StockRecord, Warehouse
 from marketplace.core import permissions
+from marketplace.core.money import cny
 from marketplace.search.sync import schedule_product_reindex
 
 from .compliance import blocking_reason, enforce_licences, notify_blocked, partner_licences
@@ -418,7 +419,7 @@ class _Importer:
                 given = Decimal(str(base.get("price")).strip())
                 if not given.is_finite() or given < 0:
                     raise InvalidOperation
-                price = given.quantize(Decimal("0.01"))
+                price = cny(given)
                 if price != given:
                     self.error(number, column_of["price"], "价格最多两位小数")
                     bad = True

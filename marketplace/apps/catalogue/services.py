@@ -20,6 +20,7 @@ from marketplace.apps.partner.models import Partner, StockRecord, Warehouse
 from marketplace.apps.partner.services import is_sellable, sellable_q
 from marketplace.core import permissions
 from marketplace.core.extensions import PurchasableOffer
+from marketplace.core.money import cny
 
 from .product_types import PESTICIDE, PRODUCT_TYPES, clean_attributes, ensure_product_types
 
@@ -61,6 +62,34 @@ def can_station_buy(station: Any, product: Any, day: Any = None) -> StationPurch
                 False, gettext("限制使用农药: 站点须持有有效且经营范围含限制使用农药的农药经营许可证")
             )
     return StationPurchaseCheck(True, "")
+
+
+def can_user_buy(user: Any, product: Any, station: Any = None) -> StationPurchaseCheck:
+    """May ``user`` buy ``product`` (for ``station``, when known)? The buyer half of the sellable
+    rule, applied by the Oscar strategy (basket, checkout) and every station purchase path.
+
+    Restricted-use pesticides are sold only to a licensed buyer: the staff of a station holding a
+    valid 农药经营许可证 with restricted scope (:func:`can_station_buy`). City buyers, farmers
+    buying for themselves, suppliers and anonymous visitors are not licensed buyers.
+    """
+    if not getattr(product, "restricted_use", False):
+        return StationPurchaseCheck(True, "")
+    if station is not None:
+        if not permissions.can_manage_station(user, station):
+            return StationPurchaseCheck(False, gettext("限制使用农药: 只能由本站点信息员购买"))
+        return can_station_buy(station, product)
+    from marketplace.accounts.models import Role
+
+    if not permissions.is_authenticated(user) or user.role != Role.STATION_STAFF:
+        return StationPurchaseCheck(
+            False, gettext("限制使用农药: 须由持有限制使用农药经营许可的站点购买")
+        )
+    for managed in permissions.managed_stations(user):
+        if can_station_buy(managed, product).allowed:
+            return StationPurchaseCheck(True, "")
+    return StationPurchaseCheck(
+        False, gettext("限制使用农药: 站点须持有有效且经营范围含限制使用农药的农药经营许可证")
+    )
 
 
 # --- Products -------------------------------------------------------------------------------------
@@ -180,7 +209,7 @@ def update_product(actor: Any, product: Any, data: dict[str, Any]) -> Any:
 
 def _decimal(value: Any, field: str) -> Decimal:
     try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+        amount = cny(value)
     except (InvalidOperation, ValueError) as exc:
         raise ValidationError({field: ValidationError(gettext("须为金额数字"), code="invalid")}) from exc
     if amount < 0:
@@ -285,6 +314,7 @@ def stock_offers(station: Any, product_ids: Sequence[int] | None = None) -> Iter
 
 __all__ = [
     "can_station_buy",
+    "can_user_buy",
     "create_product",
     "update_product",
     "upsert_stockrecord",

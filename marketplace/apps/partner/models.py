@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -175,6 +176,11 @@ class Warehouse(models.Model):
         return self.name
 
 
+class OutOfStock(ValidationError):
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__({"quantity": ValidationError(message or _("库存不足"), code="out_of_stock")})
+
+
 class StockRecord(AbstractStockRecord):
     warehouse = models.ForeignKey(
         Warehouse,
@@ -188,6 +194,26 @@ class StockRecord(AbstractStockRecord):
     #: strategy treat a blocked record as unavailable.
     compliance_blocked = models.BooleanField(_("资质不符停售"), default=False, db_index=True)
     blocked_reason = models.CharField(_("停售原因"), max_length=255, blank=True)
+
+    def allocate(self, quantity: int) -> None:
+        """Oscar's allocation (checkout, basket hand-over), refused for stock that may not be sold
+        (:func:`marketplace.apps.partner.strategy.is_sellable`) and for more than is free: the
+        CheckConstraints below turn a racing over-allocation into ``OutOfStock``."""
+        from django.db import IntegrityError, transaction
+
+        from .strategy import is_sellable
+
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+            raise ValidationError({"quantity": ValidationError(_("数量须为正整数"), code="invalid")})
+        if not is_sellable(self):
+            raise ValidationError(
+                {"stockrecord_id": ValidationError(_("该商品当前不可销售"), code="invalid_state")}
+            )
+        try:
+            with transaction.atomic():
+                super().allocate(quantity)
+        except IntegrityError as exc:
+            raise OutOfStock() from exc
 
     class Meta(AbstractStockRecord.Meta):
         constraints = [

@@ -12,13 +12,12 @@ from typing import Any
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from marketplace.accounts.models import Role
 from marketplace.core import permissions
+from marketplace.core.money import cny
 
 from .credit_code import normalise, validate_credit_code
 from .models import (
@@ -31,6 +30,7 @@ from .models import (
     VerificationStatus,
     Warehouse,
 )
+from .strategy import is_sellable, sellable_q  # noqa: F401  (re-exported: the rule lives in strategy.py)
 
 REGISTRATION_FIELDS = (
     "name",
@@ -68,27 +68,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, bool]] = {
 }
 
 
-def sellable_q(prefix: str = "") -> Q:
-    """Stock a customer may buy from: approved supplier, not blocked for licences, public product."""
-    return Q(
-        **{
-            f"{prefix}partner__verification_status": VerificationStatus.APPROVED,
-            f"{prefix}compliance_blocked": False,
-            f"{prefix}product__is_public": True,
-        }
-    )
-
-
 def sellable_stockrecords():
     return StockRecord.objects.filter(sellable_q())
-
-
-def is_sellable(record: StockRecord) -> bool:
-    return (
-        record.partner.verification_status == VerificationStatus.APPROVED
-        and not record.compliance_blocked
-        and record.product.is_public
-    )
 
 
 def acting_partner(user: Any, wanted: Any = None) -> Partner | None:
@@ -348,8 +329,7 @@ def add_licence(
     if file is not None:
         licence.file = file
     licence.full_clean()
-    licence.save()
-    transaction.on_commit(lambda: _recheck_partner(partner.pk))
+    licence.save()  # the licence post_save signal re-checks the partner's stock (catalogue.compliance)
     return licence
 
 
@@ -412,77 +392,11 @@ def save_warehouse(actor: Any, partner: Partner, data: dict[str, Any]) -> Wareho
     return warehouse
 
 
-# --- Stock reservation --------------------------------------------------------------------------
+# --- Stock levels ------------------------------------------------------------------------------
 #
-# One conditional UPDATE each: the database decides, so two concurrent buyers can never both take
-# the last bag. CheckConstraints on StockRecord (0 <= num_allocated <= num_in_stock) back this up.
-
-
-class OutOfStock(ValidationError):
-    def __init__(self, message: str = "库存不足") -> None:
-        super().__init__({"quantity": ValidationError(message, code="out_of_stock")})
-
-
-def _positive(qty: int) -> int:
-    if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
-        raise ValidationError({"quantity": ValidationError(gettext("数量须为正整数"), code="invalid")})
-    return qty
-
-
-def reserve(stockrecord_id: int, qty: int) -> bool:
-    """Allocate ``qty`` units if that many are free and the record is sellable. Raises OutOfStock.
-
-    The availability check and the increment are one single-table conditional UPDATE (no
-    subquery), so PostgreSQL re-evaluates the condition on the latest row version when two
-    transactions race for the same record.
-    """
-    _positive(qty)
-    record = StockRecord.objects.select_related("partner", "product").filter(pk=stockrecord_id).first()
-    if record is None:
-        raise ValidationError(
-            {"stockrecord_id": ValidationError(gettext("库存记录不存在"), code="not_found")}
-        )
-    if not is_sellable(record):
-        raise ValidationError(
-            {"stockrecord_id": ValidationError(gettext("该商品当前不可销售"), code="invalid_state")}
-        )
-    allocated = Coalesce(F("num_allocated"), Value(0))
-    try:
-        with transaction.atomic():
-            updated = StockRecord.objects.filter(
-                pk=stockrecord_id, compliance_blocked=False, num_in_stock__gte=allocated + qty
-            ).update(num_allocated=allocated + qty)
-    except IntegrityError as exc:  # CheckConstraint: never more allocated than in stock
-        raise OutOfStock() from exc
-    if not updated:
-        raise OutOfStock()
-    return True
-
-
-def release(stockrecord_id: int, qty: int) -> bool:
-    """Give back an allocation (order cancelled)."""
-    _positive(qty)
-    updated = StockRecord.objects.filter(pk=stockrecord_id, num_allocated__gte=qty).update(
-        num_allocated=F("num_allocated") - qty
-    )
-    if not updated:
-        raise ValidationError(
-            {"quantity": ValidationError(gettext("释放数量超过已占用数量"), code="invalid")}
-        )
-    return True
-
-
-def consume(stockrecord_id: int, qty: int) -> bool:
-    """Turn an allocation into a shipment: both stock and allocation go down by ``qty``."""
-    _positive(qty)
-    updated = StockRecord.objects.filter(
-        pk=stockrecord_id, num_allocated__gte=qty, num_in_stock__gte=qty
-    ).update(num_allocated=F("num_allocated") - qty, num_in_stock=F("num_in_stock") - qty)
-    if not updated:
-        raise ValidationError(
-            {"quantity": ValidationError(gettext("出库数量超过已占用数量"), code="invalid")}
-        )
-    return True
+# Allocation is Oscar's: StockRecord.allocate / consume_allocation / cancel_allocation, reached through
+# the basket and checkout (the strategy decides what may be sold). CheckConstraints on StockRecord
+# (0 <= num_allocated <= num_in_stock) back it up.
 
 
 @transaction.atomic
@@ -522,7 +436,7 @@ def set_stock(
         record.num_in_stock = num_in_stock
         fields.append("num_in_stock")
     if price is not None:
-        record.price = Decimal(price).quantize(Decimal("0.01"))
+        record.price = cny(price)
         fields.append("price")
     if warehouse is not None:
         record.warehouse = warehouse

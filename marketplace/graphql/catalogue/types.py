@@ -3,6 +3,8 @@ from __future__ import annotations
 import graphene
 from graphene.types.generic import GenericScalar
 
+from marketplace.apps.partner.strategy import is_sellable
+
 from ..core.types import Money, money
 
 
@@ -67,7 +69,7 @@ class StockRecordType(graphene.ObjectType):
 
     @staticmethod
     def resolve_sellable(record, info) -> bool:
-        return not record.compliance_blocked and record.partner.is_verified
+        return is_sellable(record)
 
 
 class CategoryType(graphene.ObjectType):
@@ -109,7 +111,7 @@ class ProductType(graphene.ObjectType):
 
     @staticmethod
     def resolve_stock_records(product, info):
-        return [r for r in product.stockrecords.all() if not r.compliance_blocked and r.partner.is_verified]
+        return [r for r in product.stockrecords.all() if is_sellable(r)]
 
     @staticmethod
     def resolve_product_type_slug(product, info) -> str:

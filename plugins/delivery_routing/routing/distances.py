@@ -94,12 +94,9 @@ class HaversineProvider:
         return f"haversine:detour={self.detour_factor}:speed={self.speed_kmh}"
 
     def matrices(self, points: Sequence[Point]) -> Matrices:
-        lat = np.radians(np.array([p.lat for p in points], dtype=float))
-        lon = np.radians(np.array([p.lon for p in points], dtype=float))
-        dlat = lat[:, None] - lat[None, :]
-        dlon = lon[:, None] - lon[None, :]
-        h = np.sin(dlat / 2) ** 2 + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.sin(dlon / 2) ** 2
-        metres = 2 * 6_371_008.8 * np.arcsin(np.minimum(1.0, np.sqrt(h))) * self.detour_factor
+        from marketplace.core.geo import haversine_matrix_m
+
+        metres = haversine_matrix_m([p.lat for p in points], [p.lon for p in points]) * self.detour_factor
         seconds = metres / (self.speed_kmh / 3.6)
         return Matrices(
             _zero_diagonal(np.rint(metres).astype(np.int64)),

@@ -14,7 +14,6 @@ a planar distance provider.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -353,13 +352,10 @@ def total_fleet_capacity(vehicle_types: Iterable[VehicleType]) -> int:
 
 
 def haversine_m(a: Point, b: Point) -> float:
-    """Great-circle distance in metres (no detour factor)."""
-    r = 6_371_008.8
-    p1, p2 = math.radians(a.lat), math.radians(b.lat)
-    dp = p2 - p1
-    dl = math.radians(b.lon - a.lon)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(min(1.0, math.sqrt(h)))
+    """Great-circle distance in metres (no detour factor): the core haversine."""
+    from marketplace.core.geo import haversine_m as core_haversine_m
+
+    return core_haversine_m(a.lat, a.lon, b.lat, b.lon)
 
 
 def as_points(coords: Sequence[tuple[float, float]]) -> list[Point]:

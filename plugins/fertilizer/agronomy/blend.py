@@ -40,6 +40,8 @@ from decimal import Decimal
 import highspy
 import numpy as np
 
+from marketplace.core.money import cny
+
 from .nutrients import NPK, NUTRIENTS, Reason
 
 try:  # the pybind base class does not print the HiGHS banner on stdout (the wrapper does)
@@ -461,10 +463,10 @@ def plan(
                     "stock_limited",
                     "库存有限："
                     + "、".join(short)
-                    + f"，已改用其他产品补足（比不限量时多 ¥{extra.quantize(Decimal('0.01'))}）",
+                    + f"，已改用其他产品补足（比不限量时多 ¥{cny(extra)}）",
                 )
             )
-    return BlendPlan(bags, cost.quantize(Decimal("0.01")), delivered, targets_npk, upper_npk, tuple(reasons))
+    return BlendPlan(bags, cny(cost), delivered, targets_npk, upper_npk, tuple(reasons))
 
 
 def _limit_binds(

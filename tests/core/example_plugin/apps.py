@@ -12,7 +12,6 @@ from marketplace.core.extensions import (
     HomePanel,
     MarketplacePlugin,
     MenuEntry,
-    PriceAdjustment,
     PurchasableOffer,
 )
 
@@ -66,8 +65,3 @@ class ExamplePluginConfig(MarketplacePlugin):
                 source_ref="campaign-1",
             )
         ]
-
-    def price_adjustments(self, product_id, quantity, station, household):
-        if quantity >= 100:
-            return [PriceAdjustment(Decimal("-5.00"), "量大优惠", "example")]
-        return []

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from oscar.core.loading import get_model
+from testkit import licensed
 
 from marketplace.apps.catalogue.product_types import FERTILIZER
 
@@ -29,6 +30,7 @@ def make_fert(product_classes, partner, sku, title, n, p, k, bag, chloride, pric
     product.attr.bag_kg = float(bag)
     product.attr.registration_no = f"REG-{sku}"
     product.save()
+    licensed(partner, product)
     StockRecord.objects.create(
         product=product, partner=partner, partner_sku=sku, price=Decimal(price), num_in_stock=stock
     )

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from oscar.core.loading import get_model
+from testkit import licensed
 
 from plugins.fertilizer import services
 from plugins.fertilizer.agronomy import blend
@@ -44,6 +45,8 @@ def test_offers_skip_non_fertilizers_and_keep_cheapest(
     Product = get_model("catalogue", "Product")
     StockRecord = get_model("partner", "StockRecord")
     seed = Product.objects.create(title="玉米种子", product_class=product_classes[SEED], upc="SEED-1")
+    licensed(other_supplier, seed)
+    licensed(other_supplier, fert_catalogue["UREA"])
     StockRecord.objects.create(
         product=seed, partner=other_supplier, partner_sku="S1", price=Decimal("50"), num_in_stock=5
     )

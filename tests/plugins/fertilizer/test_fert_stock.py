@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 from oscar.core.loading import get_model
+from testkit import licensed
 
 from marketplace.core import extensions
 from marketplace.core.extensions import PlanLine
@@ -151,6 +152,7 @@ def test_plan_mixes_in_second_offer_when_cheapest_stock_is_short(
     assert free[("stock", str(cheap.pk))] > 4  # without a limit the plan wants more than 4 bags
     cheap.num_in_stock, cheap.num_allocated = 10, 6  # 4 sellable
     cheap.save()
+    licensed(other_supplier, urea)
     dear = StockRecord.objects.create(
         product=urea, partner=other_supplier, partner_sku="UREA-B", price=Decimal("106.00"), num_in_stock=300
     )

@@ -9,6 +9,7 @@ import pytest
 import stripe
 from django.utils import timezone
 from oscar.core.loading import get_model
+from testkit import licensed
 
 from marketplace.apps.catalogue.product_types import FERTILIZER, PESTICIDE
 from marketplace.payments.testing import localstripe_server
@@ -56,6 +57,7 @@ def make_product(
         product.attr.restricted_use = restricted
         product.attr.net_content = "500ml"
     product.save()
+    licensed(partner, product)
     StockRecord.objects.create(
         product=product, partner=partner, partner_sku=sku, price=Decimal("150.00"), num_in_stock=100000
     )

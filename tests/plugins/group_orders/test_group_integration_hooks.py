@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from oscar.core.loading import get_model
-from testkit import make_station, make_warehouse
+from testkit import licensed, make_station, make_warehouse
 
 from marketplace.apps.catalogue.product_types import FARM_SUPPLY, SEED
 from marketplace.core import extensions
@@ -44,6 +44,7 @@ def make_seed(product_classes, partner, sku="SEED-1", kg=25.0):
     product.attr.variety_approval_no, product.attr.licence_no = "国审玉2004017", "A(国)农种许字(2016)第0001号"
     product.attr.germination_pct, product.attr.net_content_kg = 95.0, kg
     product.save()
+    licensed(partner, product)
     StockRecord.objects.create(
         product=product, partner=partner, partner_sku=sku, price=Decimal("150.00"), num_in_stock=100000
     )
