@@ -17,7 +17,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
-max_requests_jitter = 200
+# Jitter of half the limit: workers recycle at well-separated moments, never all at once (a
+# ±10 % jitter restarted both workers of a 2-worker host within seconds of each other).
+max_requests_jitter = max_requests // 2
 limit_request_line = 8190
 limit_request_fields = 100
 # Logs: gunicorn's own lines go through Django's LOGGING (JSON, masked); the per-request line is
