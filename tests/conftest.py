@@ -55,14 +55,12 @@ def _celery_eager():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_listing_total():
-    """The unfiltered product total is cached (marketplace.search.sync); the test database is rolled
-    back between tests but the cache is not."""
+def _fresh_cache():
+    """The test database is rolled back between tests but the cache is not (Redis in CI, kept between
+    runs): cached totals, lockout and rate-limit counters of one test must not leak into the next."""
     from django.core.cache import cache
 
-    from marketplace.search.sync import LISTING_TOTAL_KEY
-
-    cache.delete(LISTING_TOTAL_KEY)
+    cache.clear()
 
 
 @pytest.fixture
