@@ -438,23 +438,28 @@ UPLOAD_MAX_DOCUMENT_BYTES = int(env("UPLOAD_MAX_DOCUMENT_BYTES", str(10 * 1024 *
 # --- Content-Security-Policy (django-csp) -------------------------------------------------------
 # Pages use their own script files (no inline script or handlers) and styles; the card form loads
 # Stripe.js, which talks to and frames Stripe.
-_STRIPE_JS_ORIGIN = "/".join(STRIPE_JS_URL.split("/")[:3])
-CONTENT_SECURITY_POLICY = {
-    # Oscar's dashboard and Django's admin (staff back office) rely on inline scripts.
-    "EXCLUDE_URL_PREFIXES": ["/shop/dashboard/", "/admin/"],
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'", _STRIPE_JS_ORIGIN],
-        "style-src": ["'self'", "'unsafe-inline'"],
-        "img-src": ["'self'", "data:", "blob:"],
-        "connect-src": ["'self'", _STRIPE_JS_ORIGIN, "https://api.stripe.com"],
-        "frame-src": ["'self'", _STRIPE_JS_ORIGIN, "https://hooks.stripe.com"],
-        "frame-ancestors": ["'self'"],
-        "form-action": ["'self'"],
-        "base-uri": ["'self'"],
-        "object-src": ["'none'"],
+def content_security_policy(stripe_js_url: str) -> dict:
+    """The CSP for pages that may load Stripe.js from ``stripe_js_url`` (tests: localstripe's shim)."""
+    stripe = "/".join(stripe_js_url.split("/")[:3])
+    return {
+        # Oscar's dashboard and Django's admin (staff back office) rely on inline scripts.
+        "EXCLUDE_URL_PREFIXES": ["/shop/dashboard/", "/admin/"],
+        "DIRECTIVES": {
+            "default-src": ["'self'"],
+            "script-src": ["'self'", stripe],
+            "style-src": ["'self'", "'unsafe-inline'"],
+            "img-src": ["'self'", "data:", "blob:"],
+            "connect-src": ["'self'", stripe, "https://api.stripe.com"],
+            "frame-src": ["'self'", stripe, "https://hooks.stripe.com"],
+            "frame-ancestors": ["'self'"],
+            "form-action": ["'self'"],
+            "base-uri": ["'self'"],
+            "object-src": ["'none'"],
+        },
     }
-}
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(STRIPE_JS_URL)
 
 # --- Group buys (plugins/group_orders; docs/group-orders.md) ----------------------------------
 # Database connections a campaign close uses at once (about one per database core).

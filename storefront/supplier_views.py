@@ -4,7 +4,6 @@ marketplace.core.permissions decides who may see what."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
@@ -16,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from marketplace.accounts.backends import SESSION_BACKEND
 from marketplace.apps.partner import services
 from marketplace.apps.partner.models import LicenceKind, Partner, VerificationStatus
 from marketplace.core import charts, permissions
@@ -71,7 +71,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+            login(request, user, backend=SESSION_BACKEND)
             messages.success(request, _("已提交入驻申请，平台审核通过后即可销售"))
             return redirect("storefront:supplier-portal")
     return render(request, "storefront/supplier/signup.html", {"form": form})

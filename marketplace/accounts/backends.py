@@ -23,3 +23,8 @@ class UsernameOrPhoneBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+
+#: The backend a session is bound to when a page logs a new user in (sign-up): the one that also
+#: loads the user back on later requests (axes' standalone backend, first in the list, only refuses).
+SESSION_BACKEND = f"{UsernameOrPhoneBackend.__module__}.{UsernameOrPhoneBackend.__qualname__}"

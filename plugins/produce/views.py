@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from marketplace.accounts.backends import SESSION_BACKEND
 from marketplace.core import permissions
 from marketplace.core.documents import render_pdf
 from marketplace.payments import gateway
@@ -69,7 +70,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             errors = _errors(exc)
         else:
-            login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+            login(request, user, backend=SESSION_BACKEND)
             messages.success(request, _("注册成功，欢迎选购"))
             nxt = request.POST.get("next") or ""
             return redirect(

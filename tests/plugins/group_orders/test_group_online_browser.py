@@ -11,6 +11,7 @@ from testkit import CARD_3DS, PASSWORD
 
 from marketplace.payments import gateway
 from marketplace.payments.models import PaymentStatus
+from marketplace.settings import content_security_policy
 from plugins.group_orders.models import Pledge, PledgeStatus
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -44,6 +45,7 @@ def test_farmer_pays_by_card_with_3d_secure(
 ):
     stripe_settings.STRIPE_PUBLISHABLE_KEY = "pk_test_local"
     stripe_settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"
+    stripe_settings.CONTENT_SECURITY_POLICY = content_security_policy(stripe_settings.STRIPE_JS_URL)
     page.goto(live_server.url + "/login/")
     page.fill("#id_username", "farmer_a")
     page.fill("#id_password", PASSWORD)

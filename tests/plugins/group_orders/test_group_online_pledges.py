@@ -25,6 +25,7 @@ from marketplace.accounts.models import Role
 from marketplace.payments import gateway
 from marketplace.payments import services as pay
 from marketplace.payments.models import Payment, PaymentMethod, PaymentStatus
+from marketplace.settings import content_security_policy
 from plugins.group_orders import online, services, tasks
 from plugins.group_orders.closing import close_campaign
 from plugins.group_orders.models import Campaign, Pledge, PledgeStatus
@@ -379,6 +380,7 @@ def test_pages_offer_online_payment_to_farmers_only(
     assert "card-element" not in farmer.get(page).content.decode()  # no publishable key yet
     stripe_settings.STRIPE_PUBLISHABLE_KEY = "pk_test_local"
     stripe_settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"
+    stripe_settings.CONTENT_SECURITY_POLICY = content_security_policy(stripe_settings.STRIPE_JS_URL)
     html = farmer.get(page).content.decode()
     assert 'id="card-element"' in html and f'src="{localstripe_url}/js.stripe.com/v3/"' in html
     assert 'value="stripe"' in html

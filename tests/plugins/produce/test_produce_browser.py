@@ -16,6 +16,7 @@ from testkit import CARD_PLAIN, PASSWORD, make_fertilizer
 
 from marketplace.core.extensions import delivery_requests
 from marketplace.payments import gateway
+from marketplace.settings import content_security_policy
 from plugins.produce.models import Lot, ProduceOrder
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -70,6 +71,8 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     from test_produce_trace import _bought
 
     stripe_settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"
+
+    stripe_settings.CONTENT_SECURITY_POLICY = content_security_policy(stripe_settings.STRIPE_JS_URL)
     page, base = browser_page, live_server.url
     fert = make_fertilizer(product_classes, supplier, "BR-1", "玉米专用复合肥 26-10-12")
     _bought(household_a, fert, supplier, timezone.now() - timedelta(days=60), "BR-A")
