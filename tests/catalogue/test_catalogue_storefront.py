@@ -6,6 +6,7 @@ import io
 
 import pytest
 from catalogue_helpers import PASSWORD, make_fertilizer
+from django.http import HttpRequest  # axes' backend needs the request
 
 from marketplace.apps.partner.models import StockRecord
 
@@ -26,12 +27,12 @@ def test_search_and_product_pages(client, product_classes, supplier, wh):
 def test_supplier_portal_import_and_refusals(
     client, product_classes, supplier, supplier_user, other_supplier, buyer
 ):
-    client.login(username=supplier_user.username, password=PASSWORD)
+    client.login(request=HttpRequest(), username=supplier_user.username, password=PASSWORD)
     upload = io.BytesIO("SKU,商品类型,商品名称,价格,库存\nX-1,农资用品,喷雾器,120,5\n".encode("utf-8-sig"))
     upload.name = "a.csv"
     page = client.post("/supplier/", {"partner": other_supplier.pk, "file": upload}).content.decode()
     assert "导入完成" in page
     assert StockRecord.objects.get(partner_sku="X-1").partner == supplier  # not other_supplier
     client.logout()
-    client.login(username=buyer.username, password=PASSWORD)
+    client.login(request=HttpRequest(), username=buyer.username, password=PASSWORD)
     assert client.get("/supplier/").status_code == 404

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest  # axes' backend needs the request
 from django.test import Client
 from django.utils import timezone
 from testkit import (
@@ -210,7 +211,7 @@ def test_another_user_cannot_complete_someone_elses_payment(
         with pytest.raises(PermissionDenied):
             online.complete_online_pledge(intruder, payment)
         c = Client()
-        assert c.login(username=intruder.username, password=PASSWORD)
+        assert c.login(request=HttpRequest(), username=intruder.username, password=PASSWORD)
         assert c.get("/p/group-buy/pay/k-own/").status_code == 404
         data = gql(intruder)(COMPLETE, {"id": str(payment.pk)})["data"]["groupBuyPledgeComplete"]
         assert data["pledge"] is None and data["errors"][0]["code"] == "PERMISSION_DENIED"
@@ -394,7 +395,7 @@ def test_pledge_form_with_3ds_card_through_the_payment_page(
 ):
     stripe_settings.STRIPE_PUBLISHABLE_KEY = "pk_test_local"
     c = Client()
-    assert c.login(username="farmer_a", password=PASSWORD)
+    assert c.login(request=HttpRequest(), username="farmer_a", password=PASSWORD)
     form = {
         "household": household_a.pk,
         "item": item.pk,

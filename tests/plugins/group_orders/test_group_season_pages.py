@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpRequest  # axes' backend needs the request
 from django.test import Client
 from django.utils import timezone
 from testkit import PASSWORD, make_group_buy, make_user
@@ -29,7 +30,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 def login(user) -> Client:
     c = Client()
-    assert c.login(username=user.username, password=PASSWORD)
+    assert c.login(request=HttpRequest(), username=user.username, password=PASSWORD)
     return c
 
 

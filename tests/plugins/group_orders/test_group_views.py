@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.http import HttpRequest  # axes' backend needs the request
 from django.test import Client
 
 from marketplace.payments.models import CashReconciliation
@@ -19,7 +20,7 @@ PASSWORD = "test-pass-123456"
 
 def login(user) -> Client:
     c = Client()
-    assert c.login(username=user.username, password=PASSWORD)
+    assert c.login(request=HttpRequest(), username=user.username, password=PASSWORD)
     return c
 
 

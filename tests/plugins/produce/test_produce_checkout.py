@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest  # axes' backend needs the request
 from django.utils import timezone
 from produce_kit import ADDRESS, delivery_slot, stock_of, unit_of
 from testkit import CARD_3DS, CARD_PLAIN, stripe_authenticate, stripe_card_token
@@ -37,7 +38,7 @@ def test_sign_up_with_mobile_number_and_password(client):
     assert r.status_code == 302
     assert client.get("/p/produce/orders/").status_code == 200
     client.logout()
-    assert client.login(username="13812345678", password="mangguo-2026-long")
+    assert client.login(request=HttpRequest(), username="13812345678", password="mangguo-2026-long")
     with pytest.raises(ValidationError) as err:
         services.sign_up_buyer("13812345678", "another-long-pass")
     assert err.value.message_dict["phone"]

@@ -4,6 +4,7 @@ order; loading it twice changes nothing; the buyer can open the market and the r
 from __future__ import annotations
 
 import pytest
+from django.http import HttpRequest  # axes' backend needs the request
 
 from marketplace.core.demo import seed_demo
 from plugins.produce.models import Lot, Round, StandingOrder
@@ -21,10 +22,10 @@ def test_demo_walks_from_market_to_round(client):
     counts = (Lot.objects.count(), Round.objects.count(), StandingOrder.objects.count())
     seed_demo(villages=6, households=30)
     assert (Lot.objects.count(), Round.objects.count(), StandingOrder.objects.count()) == counts
-    assert client.login(username="buyer01", password="nongzi-demo-2026")
+    assert client.login(request=HttpRequest(), username="buyer01", password="nongzi-demo-2026")
     market = client.get("/p/produce/").content.decode()
     assert "稻花香" in market and "黏玉米" in market
     rnd = open_rounds().first()
     assert "加入购物车" in client.get(f"/p/produce/round/{rnd.pk}/").content.decode()
-    assert client.login(username="coop01", password="nongzi-demo-2026")
+    assert client.login(request=HttpRequest(), username="coop01", password="nongzi-demo-2026")
     assert "SY2026-RICE-01" in client.get("/p/produce/coop/").content.decode()
