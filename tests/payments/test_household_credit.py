@@ -182,7 +182,7 @@ def test_graphql_credit_account_and_repayment(gql, staff_a, staff_b, household_a
         "500.00",
         "1500.00",
     )
-    repay = """mutation($id: ID!, $a: Decimal!, $k: String!) { householdRecordRepayment(id: $id, amount: $a,
+    repay = """mutation($id: ID!, $a: MoneyAmount!, $k: String!) { householdRecordRepayment(id: $id, amount: $a,
       idempotencyKey: $k) { repayment { receiptNo amount { amount } ownedAfter: owedAfter { amount } }
       errors { field code message } } }"""
     out = gql(staff_a)(repay, {"id": household_a.pk, "a": "600", "k": "g1"})["data"][

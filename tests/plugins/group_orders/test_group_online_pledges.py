@@ -376,8 +376,8 @@ def test_pages_offer_online_payment_to_farmers_only(
 ):
     page = f"/p/group-buy/c/{campaign.pk}/"
     farmer, staff = Client(), Client()
-    assert farmer.login(username="farmer_a", password=PASSWORD)
-    assert staff.login(username="staff_a", password=PASSWORD)
+    assert farmer.login(request=HttpRequest(), username="farmer_a", password=PASSWORD)
+    assert staff.login(request=HttpRequest(), username="staff_a", password=PASSWORD)
     assert "card-element" not in farmer.get(page).content.decode()  # no publishable key yet
     stripe_settings.STRIPE_PUBLISHABLE_KEY = "pk_test_local"
     stripe_settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"

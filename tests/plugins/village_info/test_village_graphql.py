@@ -44,7 +44,8 @@ def test_publish_errors_are_typed(gql, county_staff, other_county, staff_a, coun
     out = gql(county_staff)(
         PUBLISH, {"input": {"title": "x", "body": "y", "kind": "POLICY", "countyIds": ["1; drop"]}}
     )["data"]["villageNoticePublish"]
-    assert out["errors"][0]["field"] == "countyIds" and out["errors"][0]["code"] == "INVALID"
+    # Refused at the edge (the GraphQL input bounds), naming the field.
+    assert out["errors"][0]["field"].endswith("countyIds") and out["errors"][0]["code"] == "INVALID"
     out = gql(staff_a)(
         PUBLISH, {"input": {"title": "x", "body": "y", "kind": "POLICY", "countyIds": [str(county.pk)]}}
     )["data"]["villageNoticePublish"]
