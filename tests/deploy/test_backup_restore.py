@@ -77,8 +77,15 @@ def test_backup_drop_restore_round_trip(staff_a, household_a, tmp_path):
 
     scratch = f"mk_backup_{uuid.uuid4().hex[:8]}"
     connections.close_all()
+    source = connection.settings_dict["NAME"]
     with psycopg.connect(_url("postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{scratch}" TEMPLATE "{connection.settings_dict["NAME"]}"')
+        # Idle connections left by threads of earlier tests (live servers, workers) would make the
+        # copy fail ("source database is being accessed by other users"); this test's own are closed.
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [source],
+        )
+        admin.execute(f'CREATE DATABASE "{scratch}" TEMPLATE "{source}"')
     url = _url(scratch)
     media = tmp_path / "media"
     (media / "licences" / "2026").mkdir(parents=True)
