@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import catalogue_views, credit_views, supplier_views, views
+from . import catalogue_views, credit_views, supplier_products, supplier_views, views
 
 app_name = "storefront"
 
@@ -29,6 +29,8 @@ urlpatterns = [
     path("supplier/licences/<int:pk>/file/", supplier_views.licence_file, name="licence-file"),
     path("supplier/warehouses/", supplier_views.warehouses, name="supplier-warehouses"),
     path("supplier/stock/", supplier_views.stock, name="supplier-stock"),
+    path("supplier/products/new/", supplier_products.product_create, name="supplier-product-create"),
+    path("supplier/products/<int:pk>/", supplier_products.product_edit, name="supplier-product"),
     path("operator/suppliers/", supplier_views.review_queue, name="operator-suppliers"),
     path("operator/suppliers/<int:pk>/", supplier_views.review_detail, name="operator-supplier"),
     path("supplier/import/", catalogue_views.supplier_portal, {"section": "import"}, name="supplier-import"),

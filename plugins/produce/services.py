@@ -28,7 +28,8 @@ from django.utils.translation import gettext as _
 from oscar.core.loading import get_class, get_model
 
 from marketplace.accounts.models import Role, phone_validator
-from marketplace.apps.catalogue.product_types import PRODUCE, clean_attributes, ensure_product_types
+from marketplace.apps.catalogue.product_types import PRODUCE, ensure_product_types
+from marketplace.apps.catalogue.validation import clean_attributes
 from marketplace.apps.partner.models import PartnerKind, Warehouse
 from marketplace.core import permissions
 from marketplace.core.extensions import DeliveryRequest

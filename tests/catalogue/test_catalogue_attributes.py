@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from marketplace.apps.catalogue import services
-from marketplace.apps.catalogue.product_types import clean_attributes
+from marketplace.apps.catalogue.validation import clean_attributes
 from marketplace.stations.models import StationPesticideLicence
 
 FERT = {

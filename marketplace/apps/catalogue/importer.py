@@ -35,7 +35,8 @@ from marketplace.search.sync import schedule_product_reindex
 from .compliance import blocking_reason, enforce_licences, notify_blocked, partner_licences
 from .product_types import PRODUCT_TYPES
 from .search_fields import apply_search_fields
-from .services import _category_for, _clean_product_input, _current_attributes
+from .services import _category_for
+from .validation import validate_product
 
 Product = get_model("catalogue", "Product")
 ProductClass = get_model("catalogue", "ProductClass")
@@ -461,7 +462,7 @@ class _Importer:
                 if base.get(key) not in (None, ""):
                     data[key] = str(base[key])
             try:
-                cleaned = _clean_product_input(
+                cleaned = validate_product(
                     data, owned, current={code: av.value for code, av in stored.items()}
                 )
             except ValidationError as exc:
@@ -644,4 +645,4 @@ def csv_template() -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-__all__ = ["import_catalogue", "iter_rows", "ImportReport", "RowError", "csv_template", "_current_attributes"]
+__all__ = ["import_catalogue", "iter_rows", "ImportReport", "RowError", "csv_template"]

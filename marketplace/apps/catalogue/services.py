@@ -22,13 +22,12 @@ from marketplace.core import permissions
 from marketplace.core.extensions import PurchasableOffer
 from marketplace.core.money import cny
 
-from .product_types import PESTICIDE, PRODUCT_TYPES, clean_attributes, ensure_product_types
+from .product_types import PESTICIDE, ensure_product_types
+from .validation import stored_attributes, validate_product
 
 Product = get_model("catalogue", "Product")
 ProductClass = get_model("catalogue", "ProductClass")
 Category = get_model("catalogue", "Category")
-
-PRODUCT_FIELDS = ("title", "description", "upc", "is_public", "attributes", "product_type")
 
 
 class StationPurchaseCheck(NamedTuple):
@@ -100,55 +99,6 @@ def _category_for(product_class: Any) -> Any:
     return category or Category.add_root(name=product_class.name)
 
 
-def _clean_product_input(
-    data: dict[str, Any], product: Any | None, current: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Validate product input. ``current``: the product's stored attribute values, if already
-    loaded (the bulk importer prefetches them per batch); otherwise they are queried."""
-    unknown = set(data) - set(PRODUCT_FIELDS)
-    if unknown:
-        raise ValidationError(
-            {f: ValidationError(gettext("未知字段"), code="invalid") for f in sorted(unknown)}
-        )
-    errors: dict[str, list[ValidationError]] = {}
-    product_type = data.get("product_type") or (product.product_class.slug if product else None)
-    if not product_type:
-        errors["product_type"] = [ValidationError(gettext("商品类型为必填项"), code="required")]
-    elif product_type not in PRODUCT_TYPES:
-        errors["product_type"] = [
-            ValidationError(gettext("未知商品类型 %(type)s") % {"type": product_type}, code="invalid")
-        ]
-    elif product is not None and product_type != product.product_class.slug:
-        errors["product_type"] = [ValidationError(gettext("不能修改已有商品的类型"), code="invalid")]
-    title = data.get("title") if data.get("title") is not None else (product.title if product else "")
-    title = (title or "").strip()
-    if not title:
-        errors["title"] = [ValidationError(gettext("商品名称为必填项"), code="required")]
-    cleaned_attrs: dict[str, Any] = {}
-    if product_type in PRODUCT_TYPES and ("attributes" in data or product is None):
-        if current is None:
-            current = _current_attributes(product) if product is not None else {}
-        merged = current | dict(data.get("attributes") or {})
-        try:
-            cleaned_attrs = clean_attributes(product_type, merged, title)
-        except ValidationError as exc:
-            for field, errs in exc.error_dict.items():
-                errors.setdefault(field, []).extend(errs)
-    if errors:
-        raise ValidationError(errors)
-    out: dict[str, Any] = {"title": title, "product_type": product_type}
-    if "attributes" in data or product is None:
-        out["attributes"] = cleaned_attrs
-    for key in ("description", "upc", "is_public"):
-        if data.get(key) is not None:
-            out[key] = data[key].strip() if isinstance(data[key], str) else data[key]
-    return out
-
-
-def _current_attributes(product: Any) -> dict[str, Any]:
-    return {av.attribute.code: av.value for av in product.attribute_values.select_related("attribute")}
-
-
 def _apply(product: Any, cleaned: dict[str, Any]) -> bool:
     """Set cleaned values on ``product``; return whether anything changed."""
     changed = False
@@ -159,7 +109,7 @@ def _apply(product: Any, cleaned: dict[str, Any]) -> bool:
                 setattr(product, key, value)
                 changed = True
     if "attributes" in cleaned:
-        current = _current_attributes(product) if product.pk else {}
+        current = stored_attributes(product) if product.pk else {}
         for code, value in cleaned["attributes"].items():
             if current.get(code) != value:
                 setattr(product.attr, code, value)
@@ -174,7 +124,7 @@ def _apply(product: Any, cleaned: dict[str, Any]) -> bool:
 def create_product(actor: Any, partner: Partner, data: dict[str, Any]) -> Any:
     """A supplier adds a product it owns (validated typed attributes)."""
     permissions.require(permissions.can_manage_partner(actor, partner), gettext("无权为该供应商创建商品"))
-    cleaned = _clean_product_input(data, None)
+    cleaned = validate_product(data, None)
     classes = (
         ensure_product_types()
         if not ProductClass.objects.filter(slug=cleaned["product_type"]).exists()
@@ -196,7 +146,7 @@ def create_product(actor: Any, partner: Partner, data: dict[str, Any]) -> Any:
 @transaction.atomic
 def update_product(actor: Any, product: Any, data: dict[str, Any]) -> Any:
     permissions.require(permissions.can_manage_product(actor, product), gettext("只能修改本供应商的商品"))
-    cleaned = _clean_product_input(data, product)
+    cleaned = validate_product(data, product)
     if cleaned.get("upc") and Product.objects.filter(upc=cleaned["upc"]).exclude(pk=product.pk).exists():
         raise ValidationError({"upc": ValidationError(gettext("商品条码已存在"), code="unique")})
     if _apply(product, cleaned):
