@@ -277,6 +277,8 @@ def product_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "description": product.description,
     }
     for code, value in stored_attributes(product).items():
+        if isinstance(value, float):
+            value = f"{value:g}"  # 18, not 18.0
         initial[f"attr_{code}"] = value.isoformat() if hasattr(value, "isoformat") else value
     for wid, record in records.items():
         initial |= {
