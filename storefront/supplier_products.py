@@ -29,6 +29,7 @@ from marketplace.apps.catalogue.validation import (
     attribute_label,
     choice_label,
     stored_attributes,
+    type_label,
     validate_product,
 )
 from marketplace.apps.partner.models import Partner, StockRecord, Warehouse
@@ -222,7 +223,8 @@ def _render(
         {
             "partner": partner,
             "form": form,
-            "types": [(s.slug, gettext(s.name)) for s in PRODUCT_TYPES.values()],
+            "type_name": type_label(context["spec"]) if context.get("spec") else "",
+            "types": [(s.slug, type_label(s)) for s in PRODUCT_TYPES.values()],
         }
         | context,
     )

@@ -392,6 +392,12 @@ def _product(product_class, title, upc, partner, sku, price, stock, attrs) -> No
     Category = get_model("catalogue", "Category")
     product = Product.objects.filter(upc=upc).first()
     if product is None:
+        from marketplace.apps.catalogue.validation import validate_product
+
+        # Demo products obey the same product rules as every other path (raises if one does not).
+        attrs = validate_product({"product_type": product_class.slug, "title": title, "attributes": attrs})[
+            "attributes"
+        ]
         product = Product(upc=upc, title=title, product_class=product_class, structure=Product.STANDALONE)
         for code, value in attrs.items():
             setattr(product.attr, code, value)

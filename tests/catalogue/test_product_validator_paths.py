@@ -16,17 +16,27 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms.formsets import BaseFormSet
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from oscar.core.loading import get_model
 
 from marketplace.apps.catalogue.importer import import_catalogue
 from marketplace.apps.catalogue.validation import validate_product
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after():
+    """English requests leave English active in this thread (LocaleMiddleware does not reset it);
+    put the default back so later tests that call services directly see zh-Hans."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
 
 Product = get_model("catalogue", "Product")
 Category = get_model("catalogue", "Category")

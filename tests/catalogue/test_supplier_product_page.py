@@ -8,14 +8,25 @@ from decimal import Decimal
 
 import pytest
 from catalogue_helpers import licence, warehouse
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from oscar.core.loading import get_model
 from testkit import CJK, english_client, make_fertilizer, ui_outside_data
 
 from marketplace.apps.partner.models import LicenceKind, StockRecord
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after():
+    """English requests leave English active in this thread (LocaleMiddleware does not reset it);
+    put the default back so later tests that call services directly see zh-Hans."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
 
 Product = get_model("catalogue", "Product")
 

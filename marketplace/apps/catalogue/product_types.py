@@ -13,6 +13,12 @@ from django.utils.translation import gettext_noop as N_
 from oscar.core.loading import get_model
 
 
+def pgettext_noop(context: str, message: str) -> str:
+    """Mark a name for translation with a context (Django has no ``pgettext_noop``): the stored name
+    stays Chinese, pages and errors look it up with ``pgettext(context, name)``."""
+    return message
+
+
 @dataclass(frozen=True)
 class AttributeSpec:
     code: str
@@ -55,71 +61,71 @@ PRODUCE = "produce"
 PRODUCT_TYPES: dict[str, ProductTypeSpec] = {
     FERTILIZER: ProductTypeSpec(
         FERTILIZER,
-        N_("化肥"),
+        pgettext_noop("product type", "化肥"),
         (
-            AttributeSpec("n_pct", N_("氮 N (%)"), "float", True, min_value=0, max_value=100),
-            AttributeSpec("p2o5_pct", N_("磷 P₂O₅ (%)"), "float", True, min_value=0, max_value=100),
-            AttributeSpec("k2o_pct", N_("钾 K₂O (%)"), "float", True, min_value=0, max_value=100),
-            AttributeSpec("chloride_class", N_("含氯类别"), "text", True, choices=CHLORIDE_CLASSES),
-            AttributeSpec("form", N_("剂型"), "text"),
-            AttributeSpec("bag_kg", N_("每袋净重 (kg)"), "float", True, min_value=0.01, max_value=1000),
-            AttributeSpec("registration_no", N_("肥料登记证号"), "text", True),
-            AttributeSpec("concentration", N_("浓度类型"), "text", choices=tuple(CONCENTRATION_MIN_TOTAL)),
+            AttributeSpec("n_pct", pgettext_noop("product attribute", "氮 N (%)"), "float", True, min_value=0, max_value=100),
+            AttributeSpec("p2o5_pct", pgettext_noop("product attribute", "磷 P₂O₅ (%)"), "float", True, min_value=0, max_value=100),
+            AttributeSpec("k2o_pct", pgettext_noop("product attribute", "钾 K₂O (%)"), "float", True, min_value=0, max_value=100),
+            AttributeSpec("chloride_class", pgettext_noop("product attribute", "含氯类别"), "text", True, choices=CHLORIDE_CLASSES),
+            AttributeSpec("form", pgettext_noop("product attribute", "剂型"), "text"),
+            AttributeSpec("bag_kg", pgettext_noop("product attribute", "每袋净重 (kg)"), "float", True, min_value=0.01, max_value=1000),
+            AttributeSpec("registration_no", pgettext_noop("product attribute", "肥料登记证号"), "text", True),
+            AttributeSpec("concentration", pgettext_noop("product attribute", "浓度类型"), "text", choices=tuple(CONCENTRATION_MIN_TOTAL)),
         ),
     ),
     SEED: ProductTypeSpec(
         SEED,
-        N_("种子"),
+        pgettext_noop("product type", "种子"),
         (
-            AttributeSpec("crop", N_("作物"), "text", True),
-            AttributeSpec("variety", N_("品种"), "text", True),
-            AttributeSpec("variety_approval_no", N_("审定编号"), "text", True),
-            AttributeSpec("licence_no", N_("生产经营许可证号"), "text", True),
-            AttributeSpec("germination_pct", N_("发芽率 (%)"), "float", True, min_value=0, max_value=100),
-            AttributeSpec("purity_pct", N_("纯度 (%)"), "float", min_value=0, max_value=100),
-            AttributeSpec("moisture_pct", N_("水分 (%)"), "float", min_value=0, max_value=100),
-            AttributeSpec("net_content_kg", N_("净含量 (kg)"), "float", True, min_value=0.001, max_value=1000),
+            AttributeSpec("crop", pgettext_noop("product attribute", "作物"), "text", True),
+            AttributeSpec("variety", pgettext_noop("product attribute", "品种"), "text", True),
+            AttributeSpec("variety_approval_no", pgettext_noop("product attribute", "审定编号"), "text", True),
+            AttributeSpec("licence_no", pgettext_noop("product attribute", "生产经营许可证号"), "text", True),
+            AttributeSpec("germination_pct", pgettext_noop("product attribute", "发芽率 (%)"), "float", True, min_value=0, max_value=100),
+            AttributeSpec("purity_pct", pgettext_noop("product attribute", "纯度 (%)"), "float", min_value=0, max_value=100),
+            AttributeSpec("moisture_pct", pgettext_noop("product attribute", "水分 (%)"), "float", min_value=0, max_value=100),
+            AttributeSpec("net_content_kg", pgettext_noop("product attribute", "净含量 (kg)"), "float", True, min_value=0.001, max_value=1000),
         ),
     ),
     PESTICIDE: ProductTypeSpec(
         PESTICIDE,
-        N_("农药"),
+        pgettext_noop("product type", "农药"),
         (
             AttributeSpec(
                 "registration_no",
-                N_("农药登记证号"),
+                pgettext_noop("product attribute", "农药登记证号"),
                 "text",
                 True,
                 pattern=PESTICIDE_REGISTRATION_PATTERN,
                 pattern_hint=N_("PD/PDN/WP/WPN/LS/WL 加8位数字, 如 PD20191000"),
             ),
-            AttributeSpec("active_ingredient", N_("有效成分"), "text", True),
-            AttributeSpec("toxicity", N_("毒性"), "text", True, choices=TOXICITY_LEVELS),
-            AttributeSpec("restricted_use", N_("限制使用"), "boolean"),
-            AttributeSpec("net_content", N_("净含量"), "text", True),
+            AttributeSpec("active_ingredient", pgettext_noop("product attribute", "有效成分"), "text", True),
+            AttributeSpec("toxicity", pgettext_noop("product attribute", "毒性"), "text", True, choices=TOXICITY_LEVELS),
+            AttributeSpec("restricted_use", pgettext_noop("product attribute", "限制使用"), "boolean"),
+            AttributeSpec("net_content", pgettext_noop("product attribute", "净含量"), "text", True),
         ),
     ),
     FARM_SUPPLY: ProductTypeSpec(
         FARM_SUPPLY,
-        N_("农资用品"),
-        (AttributeSpec("spec", N_("规格"), "text"),),
+        pgettext_noop("product type", "农资用品"),
+        (AttributeSpec("spec", pgettext_noop("product attribute", "规格"), "text"),),
     ),
     PRODUCE: ProductTypeSpec(
         PRODUCE,
-        N_("农产品"),
+        pgettext_noop("product type", "农产品"),
         (
-            AttributeSpec("origin", N_("产地"), "text", True),
-            AttributeSpec("grade", N_("等级"), "text", True),
-            AttributeSpec("harvest_date", N_("采收日期"), "date", True),
+            AttributeSpec("origin", pgettext_noop("product attribute", "产地"), "text", True),
+            AttributeSpec("grade", pgettext_noop("product attribute", "等级"), "text", True),
+            AttributeSpec("harvest_date", pgettext_noop("product attribute", "采收日期"), "date", True),
             AttributeSpec(
                 "lot_code",
-                N_("批次追溯码"),
+                pgettext_noop("product attribute", "批次追溯码"),
                 "text",
                 True,
                 pattern=r"[A-Za-z0-9][A-Za-z0-9\-]{3,39}",
                 pattern_hint=N_("4-40位字母、数字或连字符"),
             ),
-            AttributeSpec("net_weight_kg", N_("净重 (kg)"), "float", min_value=0.001, max_value=10000),
+            AttributeSpec("net_weight_kg", pgettext_noop("product attribute", "净重 (kg)"), "float", min_value=0.001, max_value=10000),
         ),
     ),
 }

@@ -31,7 +31,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from .product_types import (
     CHLORIDE_LABELS,
@@ -42,6 +42,7 @@ from .product_types import (
     PRODUCE,
     PRODUCT_TYPES,
     AttributeSpec,
+    ProductTypeSpec,
 )
 
 #: Fields a product create / update accepts (services, GraphQL, the supplier page).
@@ -52,7 +53,12 @@ _GRADE_IN_TITLE = re.compile(r"(?<![\d.])(\d{1,2}(?:\.\d)?)-(\d{1,2}(?:\.\d)?)-(
 
 def attribute_label(spec: AttributeSpec) -> str:
     """The attribute's name in the request language (declared in Chinese)."""
-    return gettext(spec.name)
+    return pgettext("product attribute", spec.name)
+
+
+def type_label(spec: ProductTypeSpec) -> str:
+    """The product type's name in the request language (declared in Chinese)."""
+    return pgettext("product type", spec.name)
 
 
 def choice_label(spec: AttributeSpec, value: str) -> str:
@@ -128,7 +134,7 @@ def clean_attributes(product_type: str, values: dict[str, Any], title: str = "")
 
     for code in values:
         if code not in by_code:
-            fail(code, gettext("%(type)s没有属性 %(code)s") % {"type": gettext(spec.name), "code": code})
+            fail(code, gettext("%(type)s没有属性 %(code)s") % {"type": type_label(spec), "code": code})
     cleaned: dict[str, Any] = {}
     for attr in spec.attributes:
         name = attribute_label(attr)

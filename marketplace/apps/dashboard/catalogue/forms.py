@@ -13,7 +13,7 @@ from oscar.apps.dashboard.catalogue import forms as oscar_forms
 from oscar.core.loading import get_model
 
 from marketplace.apps.catalogue.product_types import PRODUCT_TYPES
-from marketplace.apps.catalogue.validation import choice_label, validate_product
+from marketplace.apps.catalogue.validation import attribute_label, choice_label, validate_product
 
 Product = get_model("catalogue", "Product")
 
@@ -24,7 +24,10 @@ class ProductForm(oscar_forms.ProductForm):
         spec = PRODUCT_TYPES.get(getattr(product_class, "slug", ""))
         for attr in spec.attributes if spec else ():
             name = f"attr_{attr.code}"
-            if name not in self.fields or attr.type == "boolean":
+            if name not in self.fields:
+                continue
+            self.fields[name].label = attribute_label(attr)  # the stored name is Chinese
+            if attr.type == "boolean":
                 continue
             # Raw text in, the validator coerces and decides (so "required", "not a number" and
             # every other message is the validator's own, as on the other paths). A closed list is
