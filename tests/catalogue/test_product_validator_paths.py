@@ -319,3 +319,74 @@ def test_dashboard_edit_runs_the_validator_too(ctx):
     ]
     product.refresh_from_db()
     assert product.chloride_class == "low"
+
+
+def test_supplier_in_the_dashboard_is_refused_too(ctx):
+    """The partner-restricted dashboard (a supplier with dashboard access, its own stock record)."""
+    from marketplace.apps.partner.services import _dashboard_permission
+
+    user = ctx["supplier_user"]
+    user.user_permissions.add(_dashboard_permission())
+    client = Client()
+    client.force_login(user)
+    url = reverse("dashboard:catalogue-product-create", kwargs={"product_class_slug": "fertilizer"})
+    page = client.get(url)
+    assert page.status_code == 200
+    data: dict[str, Any] = {"title": "复合肥 18-18-18", "structure": "standalone", "is_public": "on"}
+    for formset in _formsets(page):
+        management = formset.management_form
+        data |= {management.add_prefix(name): 0 for name in ("TOTAL_FORMS", "INITIAL_FORMS")}
+        if "category" in formset.form.base_fields:
+            data[management.add_prefix("TOTAL_FORMS")] = 1
+            data[f"{formset.prefix}-0-category"] = ctx["categories"]["fertilizer"].pk
+        if "partner_sku" in formset.form.base_fields:
+            data[management.add_prefix("TOTAL_FORMS")] = 1
+            data |= {
+                f"{formset.prefix}-0-partner": ctx["supplier"].pk,
+                f"{formset.prefix}-0-partner_sku": "DASH-1",
+                f"{formset.prefix}-0-price_currency": "CNY",
+                f"{formset.prefix}-0-price": "150.00",
+                f"{formset.prefix}-0-num_in_stock": "10",
+            }
+    bad = data | {
+        f"attr_{code}": value for code, value in (FERT | {"n_pct": "20", "chloride_class": "无"}).items()
+    }
+    response = client.post(url, bad)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    expected = expected_errors(
+        "fertilizer", "复合肥 18-18-18", FERT | {"n_pct": "20", "chloride_class": "无"}
+    )
+    assert errors["attr_n_pct"] == expected["n_pct"]
+    assert errors["attr_chloride_class"] == expected["chloride_class"]
+    assert not Product.objects.filter(title="复合肥 18-18-18").exists()
+    good = data | {f"attr_{code}": value for code, value in FERT.items()}
+    response = client.post(url, good)
+    assert response.status_code == 302, [
+        (f.prefix, f.errors, f.non_form_errors()) for f in _formsets(response)
+    ]
+    product = Product.objects.get(title="复合肥 18-18-18")
+    record = product.stockrecords.get()
+    assert record.partner_sku == "DASH-1" and record.compliance_blocked  # no 肥料登记证: born blocked
+
+
+def test_updates_are_validated_on_the_graphql_and_import_paths(ctx):
+    """productUpdate and a re-import of an existing SKU validate the merged attributes too."""
+    via_import(ctx, "fertilizer", "复合肥 18-18-18", FERT)
+    product = Product.objects.get(title="复合肥 18-18-18")
+    assert product.owner == ctx["supplier"]
+    expected = expected_errors("fertilizer", "复合肥 18-18-18", FERT | {"chloride_class": "无"})[
+        "chloride_class"
+    ]
+    result = ctx["gql"](ctx["supplier_user"])(
+        """mutation($id: ID!, $i: ProductInput!){ productUpdate(id: $id, input: $i){
+          product{ id } errors{ field message } } }""",
+        {"id": str(product.pk), "i": {"attributes": {"chloride_class": "无"}}},
+    )
+    errors = result["data"]["productUpdate"]["errors"]
+    assert [e["message"] for e in errors if e["field"] == "chlorideClass"] == expected
+    assert via_import(ctx, "fertilizer", "复合肥 18-18-18", FERT | {"chloride_class": "无"}) == {
+        "chloride_class": expected
+    }
+    product.refresh_from_db()
+    assert product.chloride_class == "none"
