@@ -306,7 +306,7 @@ class Table:
             raise _fail(
                 0,
                 "",
-                gettext("文件不能超过 %(size)s MB") % {"size": f"{self.spec.max_bytes / MiB:g}"},
+                gettext("文件不能超过 %(size)s") % {"size": _size(self.spec.max_bytes)},
                 "too_large",
             )
         if size == 0:
@@ -431,6 +431,10 @@ class Table:
             raise _fail(0, "", _ENCODING_MESSAGE(), "encoding") from exc
         finally:
             self.close()
+
+
+def _size(n: int) -> str:
+    return f"{n / MiB:.3g} MB" if n >= MiB else f"{n / 1024:.3g} KB"
 
 
 def _ENCODING_MESSAGE() -> str:
