@@ -7,10 +7,7 @@ takes the acting ``user`` and checks tenancy through :mod:`plugins.fertilizer.ac
 
 from __future__ import annotations
 
-import csv
 import io
-import re
-import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +26,8 @@ from marketplace.apps.catalogue.product_types import FERTILIZER
 from marketplace.core import extensions, permissions
 from marketplace.core.extensions import PlanLine, PurchasableOffer
 from marketplace.core.money import cny
+from marketplace.core.tables import Column as TableColumn
+from marketplace.core.tables import RowError, TableInvalid, TableSpec, read_table
 
 from . import access, paramstore
 from .agronomy import blend as blend_mod
@@ -168,37 +167,43 @@ MICRO_COLUMNS: tuple[Column, ...] = (
 )
 ALL_COLUMNS = COLUMNS + MICRO_COLUMNS
 MAX_IMPORT_ROWS = 20000
-_HEADER = re.compile(r"^\s*(.*?)\s*(?:[(（\[]\s*(.*?)\s*[)）\]])?\s*$")
+
+#: Nothing was imported; ``row_errors`` lists every problem (the core table reader's error type,
+#: so file, header and row problems arrive in one list).
+ImportFailed = TableInvalid
 
 
-@dataclass(frozen=True)
-class RowError:
-    row: int  # spreadsheet row number (header = 1)
-    column: str
-    code: str
-    message: str
-
-    def __post_init__(self) -> None:  # labels are lazy translations: fix them in the active language
-        object.__setattr__(self, "column", str(self.column))
-        object.__setattr__(self, "message", str(self.message))
-
-    def __str__(self) -> str:
-        return gettext("第%(row)s行 %(column)s: %(message)s") % {
-            "row": self.row,
-            "column": self.column,
-            "message": self.message,
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "code": self.code, "message": self.message}
+def _err(row: int, column: Any, code: str, message: Any) -> RowError:
+    return RowError(row, column, message, code)
 
 
-class ImportFailed(ValidationError):
-    """Nothing was imported; ``row_errors`` lists every problem found."""
+def _table_column(col: Column, required: bool) -> TableColumn:
+    """The reader's view of a soil column: Chinese header first (the template's), the English key
+    and the label in the active language also accepted; ``名称(单位)`` checked against its units."""
+    zh = col.aliases[1] if len(col.aliases) > 1 else col.key
+    return TableColumn(
+        col.key,
+        (zh, *col.aliases, col.label),
+        label=col.label,
+        required=required,
+        units=tuple(col.units) if col.units is not None else None,
+    )
 
-    def __init__(self, row_errors: list[RowError]) -> None:
-        self.row_errors = row_errors
-        super().__init__([ValidationError(str(e), code=e.code) for e in row_errors])
+
+#: The lab file: 地块编号 and the main results required; micronutrients optional; 农户 / 地块 are in
+#: the template for orientation; other columns (sample code, remarks ...) are ignored.
+SOIL_SPEC = TableSpec(
+    (
+        _table_column(COLUMNS[0], True),
+        TableColumn("household_name", ("农户", "household")),
+        TableColumn("field_name", ("地块", "field")),
+        *(_table_column(c, True) for c in COLUMNS[1:]),
+        *(_table_column(c, False) for c in MICRO_COLUMNS),
+    ),
+    unknown="ignore",
+    max_rows=MAX_IMPORT_ROWS,
+    max_bytes=10 * 1024 * 1024,
+)
 
 
 def _parse_number(raw: Any) -> float:
@@ -228,12 +233,12 @@ def _parse_date(raw: Any) -> date:
 def _check_value(col: Column, raw: Any, factor: float, row: int, errors: list[RowError]) -> Any:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if col.required:
-            errors.append(RowError(row, col.label, "required", gettext("不能为空")))
+            errors.append(_err(row, col.label, "required", gettext("不能为空")))
         return None
     if col.kind == "text":
         text = str(raw).strip()
         if len(text) > 128:
-            errors.append(RowError(row, col.label, "invalid", gettext("超过128个字符")))
+            errors.append(_err(row, col.label, "invalid", gettext("超过128个字符")))
         return text
     if col.kind == "id":
         try:
@@ -243,9 +248,7 @@ def _check_value(col: Column, raw: Any, factor: float, row: int, errors: list[Ro
             return int(value)
         except (ValueError, InvalidOperation):
             errors.append(
-                RowError(
-                    row, col.label, "invalid", gettext("“%(value)s” 不是有效的地块编号") % {"value": raw}
-                )
+                _err(row, col.label, "invalid", gettext("“%(value)s” 不是有效的地块编号") % {"value": raw})
             )
             return None
     if col.kind == "date":
@@ -253,26 +256,26 @@ def _check_value(col: Column, raw: Any, factor: float, row: int, errors: list[Ro
             value = _parse_date(raw)
         except (ValueError, TypeError):
             errors.append(
-                RowError(
+                _err(
                     row, col.label, "invalid", gettext("“%(value)s” 不是日期（YYYY-MM-DD）") % {"value": raw}
                 )
             )
             return None
         if value > timezone.localdate():
-            errors.append(RowError(row, col.label, "invalid", gettext("%(date)s 晚于今天") % {"date": value}))
+            errors.append(_err(row, col.label, "invalid", gettext("%(date)s 晚于今天") % {"date": value}))
         elif value < date(2000, 1, 1):
             errors.append(
-                RowError(row, col.label, "invalid", gettext("%(date)s 早于 2000-01-01") % {"date": value})
+                _err(row, col.label, "invalid", gettext("%(date)s 早于 2000-01-01") % {"date": value})
             )
         return value
     try:
         value = _parse_number(raw) * factor
     except (ValueError, InvalidOperation):
-        errors.append(RowError(row, col.label, "invalid", gettext("“%(value)s” 不是数字") % {"value": raw}))
+        errors.append(_err(row, col.label, "invalid", gettext("“%(value)s” 不是数字") % {"value": raw}))
         return None
     if (col.low is not None and value < col.low) or (col.high is not None and value > col.high):
         errors.append(
-            RowError(
+            _err(
                 row,
                 col.label,
                 "out_of_range",
@@ -284,118 +287,39 @@ def _check_value(col: Column, raw: Any, factor: float, row: int, errors: list[Ro
     return Decimal(str(round(value, 2)))
 
 
-def _header_map(header: Sequence[Any], errors: list[RowError]) -> dict[int, tuple[Column, float]]:
-    by_alias = {a.lower(): c for c in ALL_COLUMNS for a in (*c.aliases, c.key, str(c.label))}
-    out: dict[int, tuple[Column, float]] = {}
-    seen: set[str] = set()
-    for i, cell in enumerate(header):
-        if cell is None or not str(cell).strip():
-            continue
-        m = _HEADER.match(str(cell))
-        name, unit = (m.group(1), m.group(2) or "") if m else (str(cell), "")
-        col = by_alias.get(name.strip().lower())
-        if col is None:
-            continue  # extra columns (sample code, remarks ...) are ignored
-        if col.key in seen:
-            errors.append(RowError(1, str(cell), "duplicate_column", gettext("列重复")))
-            continue
-        seen.add(col.key)
-        factor = 1.0
-        if col.units is not None:
-            units = {u.lower(): f for u, f in col.units.items()}
-            default = next(iter(col.units.values()))
-            if unit:
-                if unit.lower() not in units:
-                    errors.append(
-                        RowError(
-                            1,
-                            str(cell),
-                            "bad_unit",
-                            gettext("不支持的单位 “%(unit)s”，可用: %(units)s")
-                            % {"unit": unit, "units": ", ".join(u for u in col.units if u)},
-                        )
-                    )
-                    continue
-                factor = units[unit.lower()]
-            else:
-                factor = default
-        out[i] = (col, factor)
-    for col in COLUMNS:
-        if col.key not in seen:
-            errors.append(
-                RowError(
-                    1, col.label, "missing_column", gettext("缺少列 “%(column)s”") % {"column": col.label}
-                )
-            )
-    return out
-
-
-def _read_rows(filename: str, content: bytes | str) -> Iterable[tuple[int, Sequence[Any]]]:
-    if filename.lower().endswith((".xlsx", ".xlsm")):
-        from openpyxl import load_workbook
-
-        data = content.encode() if isinstance(content, str) else content
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        try:
-            ws = wb.worksheets[0]
-            yield from enumerate(ws.iter_rows(values_only=True), start=1)
-        finally:
-            wb.close()
-        return
-    if isinstance(content, bytes):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = content.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:  # pragma: no cover - gb18030 decodes any byte string
-            raise ValidationError(gettext("文件编码无法识别"), code="invalid")
-    else:
-        text = content.lstrip("\ufeff")
-    yield from enumerate(csv.reader(io.StringIO(text)), start=1)
+def _unit_factor(col: Column, unit: str) -> float:
+    if col.units is None:
+        return 1.0
+    return col.units[unit] if unit else next(iter(col.units.values()))
 
 
 def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict[str, Any]]:
     """Validate a whole lab file; returns the rows ready to save or raises :class:`ImportFailed`."""
     errors: list[RowError] = []
     rows: list[tuple[int, dict[str, Any]]] = []
-    mapping: dict[int, tuple[Column, float]] | None = None
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        for rownum, raw in _read_rows(filename, content):
-            if mapping is None:
-                mapping = _header_map(raw, errors)
-                if errors:
-                    raise ImportFailed(errors)
-                continue
-            if not any(v is not None and str(v).strip() for v in raw):
-                continue  # blank line
-            if len(rows) >= MAX_IMPORT_ROWS:
-                errors.append(
-                    RowError(
-                        rownum, "", "too_many_rows", gettext("一次最多导入 %(n)s 行") % {"n": MAX_IMPORT_ROWS}
-                    )
-                )
-                break
-            record: dict[str, Any] = {"micronutrients": {}}
-            for i, (col, factor) in mapping.items():
-                value = _check_value(col, raw[i] if i < len(raw) else None, factor, rownum, errors)
-                if col in MICRO_COLUMNS:
-                    if value is not None:
-                        record["micronutrients"][col.key] = float(value)
-                else:
-                    record[col.key] = value
-            rows.append((rownum, record))
-    except ImportFailed:
-        raise
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as e:  # corrupt xlsx ...
-        raise ImportFailed(
-            [RowError(1, "", "unreadable", gettext("无法读取文件: %(error)s") % {"error": e})]
-        ) from None
-    if mapping is None:
-        raise ImportFailed([RowError(1, "", "empty", gettext("文件为空"))])
-    if not rows and not errors:
-        raise ImportFailed([RowError(2, "", "empty", gettext("文件中没有数据行"))])
+        with read_table(data, SOIL_SPEC, filename) as table:
+            present = [
+                (col, _unit_factor(col, table.units[col.key]))
+                for col in ALL_COLUMNS
+                if col.key in table.columns
+            ]
+            for row in table:
+                if row.errors:  # NUL bytes, over-long cells
+                    errors.extend(row.errors)
+                    continue
+                record: dict[str, Any] = {"micronutrients": {}}
+                for col, factor in present:
+                    value = _check_value(col, row.values[col.key], factor, row.number, errors)
+                    if col in MICRO_COLUMNS:
+                        if value is not None:
+                            record["micronutrients"][col.key] = float(value)
+                    else:
+                        record[col.key] = value
+                rows.append((row.number, record))
+    except TableInvalid as exc:  # the file, its header, or too many rows
+        raise ImportFailed(errors + exc.row_errors) from None
 
     # tenancy + duplicates (in file and in the database), one query each
     ids = {r["field_id"] for _, r in rows if r.get("field_id")}
@@ -413,7 +337,7 @@ def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict
             continue
         if fid not in allowed:
             errors.append(
-                RowError(
+                _err(
                     rownum,
                     gettext("地块编号"),
                     "not_found",
@@ -425,7 +349,7 @@ def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict
             continue
         if (fid, day) in first_seen:
             errors.append(
-                RowError(
+                _err(
                     rownum,
                     gettext("采样日期"),
                     "duplicate",
@@ -436,7 +360,7 @@ def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict
             first_seen[(fid, day)] = rownum
         if (fid, day) in existing:
             errors.append(
-                RowError(
+                _err(
                     rownum,
                     gettext("采样日期"),
                     "duplicate",
@@ -464,18 +388,12 @@ def import_soil_tests(user: Any, filename: str, content: bytes | str) -> SoilImp
 
 
 def soil_template_rows(fields: Iterable[FarmField]) -> list[list[Any]]:
-    """Header and one row per field for the soil import template: the import's own column names
-    (Chinese, with the stored unit), 地块编号 filled in, 农户 / 地块 beside it (ignored on import)."""
-
-    def header(col: Column) -> str:
-        name = col.aliases[1] if len(col.aliases) > 1 else col.key
-        unit = next(iter(col.units or {}), "")
-        return f"{name}({unit})" if unit else name
-
-    head = [header(COLUMNS[0]), "农户", "地块", *(header(c) for c in COLUMNS[1:])]
+    """Header and one row per field for the soil import template: the import's own columns
+    (``SOIL_SPEC``: Chinese, with the stored unit), 地块编号 filled in, 农户 / 地块 beside it."""
+    head = SOIL_SPEC.template_headers()
     rows: list[list[Any]] = [head]
     for f in fields:
-        rows.append([f.pk, f.household.name, f.name, *([""] * (len(COLUMNS) - 1))])
+        rows.append([f.pk, f.household.name, f.name, *([""] * (len(head) - 3))])
     return rows
 
 
@@ -487,11 +405,8 @@ def _safe_cell(value: Any) -> Any:
 
 
 def rows_to_csv(rows: Sequence[Sequence[Any]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in rows:
-        writer.writerow([_safe_cell(v) for v in row])
-    return out.getvalue().encode("utf-8-sig")  # BOM: Excel opens it as UTF-8
+    """The template as CSV (UTF-8 with BOM, formula-safe); ``rows[0]`` is ``SOIL_SPEC``'s header."""
+    return SOIL_SPEC.template_csv(rows[1:])
 
 
 def rows_to_xlsx(rows: Sequence[Sequence[Any]]) -> bytes:
@@ -523,9 +438,7 @@ def create_soil_test(user: Any, field: FarmField, data: dict[str, Any]) -> SoilT
     unknown = set(micro) - {c.key for c in MICRO_COLUMNS}
     if unknown:
         errors.append(
-            RowError(
-                0, "micronutrients", "invalid", gettext("未知元素 %(names)s") % {"names": sorted(unknown)}
-            )
+            _err(0, "micronutrients", "invalid", gettext("未知元素 %(names)s") % {"names": sorted(unknown)})
         )
     by_key = {str(c.label): c.key for c in ALL_COLUMNS}
     if errors:

@@ -8,8 +8,6 @@ money moves are entries of the core ledger, each with an idempotency key.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 import secrets
@@ -33,6 +31,8 @@ from marketplace.apps.catalogue.validation import clean_attributes
 from marketplace.apps.partner.models import PartnerKind, Warehouse
 from marketplace.core import permissions
 from marketplace.core.extensions import DeliveryRequest
+from marketplace.core.tables import Column as TableColumn
+from marketplace.core.tables import RowError, TableInvalid, TableSpec, read_table
 from marketplace.payments import gateway
 from marketplace.payments.services import STRIPE_CLEARING, Move, balance, money, post
 from marketplace.stations.models import Household
@@ -399,41 +399,71 @@ def create_lot(user: Any, partner: Any, data: LotInput) -> Lot:
     return lot
 
 
-IMPORT_COLUMNS = [
-    "code", "crop", "variety", "grade", "harvest_date", "origin_village", "latitude", "longitude",
-    "quantity_kg", "unit", "pack_kg", "price", "units", "cert_kind", "cert_number", "cert_expires_on",
-]  # fmt: skip
+#: The lot file: one lot with one sale unit per row. English codes first (the template's), Chinese
+#: headers accepted too; the core reader takes CSV (UTF-8 or GBK/GB18030) and XLSX.
+KG = ("kg", "千克", "公斤")
+IMPORT_SPEC = TableSpec(
+    (
+        TableColumn("code", ("code", "批次追溯码", "批次编号", "追溯码"), required=True),
+        TableColumn("crop", ("crop", "作物"), required=True),
+        TableColumn("variety", ("variety", "品种"), required=True),
+        TableColumn("grade", ("grade", "等级"), required=True),
+        TableColumn("harvest_date", ("harvest_date", "采收日期"), required=True),
+        TableColumn("origin_village", ("origin_village", "产地村", "产地"), required=True),
+        TableColumn("latitude", ("latitude", "纬度"), required=True),
+        TableColumn("longitude", ("longitude", "经度"), required=True),
+        TableColumn("quantity_kg", ("quantity_kg", "总重量", "数量"), required=True, units=KG),
+        TableColumn("unit", ("unit", "销售单位", "单位"), required=True),
+        TableColumn("pack_kg", ("pack_kg", "每件重量", "每件净重"), required=True, units=KG),
+        TableColumn("price", ("price", "单价", "价格"), required=True),
+        TableColumn("units", ("units", "可售数量", "件数"), required=True),
+        TableColumn("cert_kind", ("cert_kind", "认证类型")),
+        TableColumn("cert_number", ("cert_number", "证书编号")),
+        TableColumn("cert_expires_on", ("cert_expires_on", "证书有效期", "有效期至")),
+    ),
+    max_rows=5000,
+    max_bytes=2 * 1024 * 1024,
+)
+IMPORT_COLUMNS = IMPORT_SPEC.template_headers()
 
 
-def import_lots(user: Any, partner: Any, content: bytes) -> tuple[list[Lot], list[str]]:
-    """CSV import (one lot with one sale unit per row) through the same validation; all or nothing.
-    Returns (lots, errors naming row and field)."""
+def _lot_column(key: str) -> str:
+    """The import column a ``clean_lot`` error key (``sale_units.0.price``) belongs to."""
+    parts = key.split(".")
+    if parts[0] in ("certifications", "certification") and len(parts) > 2:
+        return f"cert_{parts[-1]}"
+    if parts[0] in ("sale_units", "saleUnits") and len(parts) > 2:
+        return parts[2]
+    return parts[0]
+
+
+def import_lots(
+    user: Any, partner: Any, source: Any, filename: str = "lots.csv"
+) -> tuple[list[Lot], list[RowError]]:
+    """CSV / XLSX import (one lot with one sale unit per row) through the same validation; all or
+    nothing. Returns (lots, errors naming row and column)."""
     require_cooperative(user, partner)
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], [_("文件须为 UTF-8 编码的 CSV")]
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in IMPORT_COLUMNS[:13] if c not in (reader.fieldnames or [])]
-    if missing:
-        return [], [_("缺少列：%(cols)s") % {"cols": ", ".join(missing)}]
     lots: list[Lot] = []
-    problems: list[str] = []
+    problems: list[RowError] = []
     try:
-        with transaction.atomic():
-            for n, row in enumerate(reader, start=2):
+        with transaction.atomic(), read_table(source, IMPORT_SPEC, filename) as table:
+            for row in table:
+                if row.errors:  # NUL bytes, over-long cells
+                    problems.extend(row.errors)
+                    continue
                 certs = []
-                if (row.get("cert_kind") or "").strip():
+                if row.get("cert_kind"):
                     certs = [
-                        {"kind": row["cert_kind"].strip(), "number": row.get("cert_number", ""),
-                         "expires_on": row.get("cert_expires_on", "")}
+                        {"kind": row.get("cert_kind"), "number": row.get("cert_number"),
+                         "expires_on": row.get("cert_expires_on")}
                     ]  # fmt: skip
                 data = LotInput(
-                    code=row["code"], crop=row["crop"].strip(), variety=row["variety"], grade=row["grade"],
-                    harvest_date=row["harvest_date"], origin_village=row["origin_village"],
-                    latitude=row["latitude"], longitude=row["longitude"], quantity_kg=row["quantity_kg"],
-                    sale_units=[{"unit": row["unit"].strip(), "pack_kg": row["pack_kg"], "price": row["price"],
-                                 "units": row["units"]}],
+                    code=row.get("code"), crop=row.get("crop"), variety=row.get("variety"),
+                    grade=row.get("grade"), harvest_date=row.get("harvest_date"),
+                    origin_village=row.get("origin_village"), latitude=row.get("latitude"),
+                    longitude=row.get("longitude"), quantity_kg=row.get("quantity_kg"),
+                    sale_units=[{"unit": row.get("unit"), "pack_kg": row.get("pack_kg"), "price": row.get("price"),
+                                 "units": row.get("units")}],
                     certifications=certs,
                 )  # fmt: skip
                 try:
@@ -441,12 +471,12 @@ def import_lots(user: Any, partner: Any, content: bytes) -> tuple[list[Lot], lis
                         lots.append(create_lot(user, partner, data))
                 except ValidationError as exc:
                     for key, messages in exc.message_dict.items():
-                        problems.extend(
-                            _("第%(row)d行 %(field)s：%(msg)s") % {"row": n, "field": key, "msg": m}
-                            for m in messages
-                        )
+                        column = table.columns.get(_lot_column(key), key)
+                        problems.extend(RowError(row.number, column, m) for m in messages)
             if problems:
                 raise _Rollback
+    except TableInvalid as exc:  # the file, its header, or too many rows
+        return [], problems + exc.row_errors
     except _Rollback:
         return [], problems
     return lots, []

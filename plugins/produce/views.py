@@ -432,16 +432,13 @@ def lot_create(request: HttpRequest) -> HttpResponse:
 @cooperative_required
 def lot_import(request: HttpRequest) -> HttpResponse:
     partner = _partner(request)
-    problems: list[str] = []
+    problems: list[services.RowError] = []
     if request.method == "POST" and request.FILES.get("file"):
         f = request.FILES["file"]
-        if f.size > 2 * 1024 * 1024:
-            problems = [_("文件不能超过 2 MB")]
-        else:
-            lots, problems = services.import_lots(request.user, partner, f.read())
-            if not problems:
-                messages.success(request, _("已导入 %(n)d 个批次") % {"n": len(lots)})
-                return redirect("produce:coop")
+        lots, problems = services.import_lots(request.user, partner, f, f.name)
+        if not problems:
+            messages.success(request, _("已导入 %(n)d 个批次") % {"n": len(lots)})
+            return redirect("produce:coop")
     return render(
         request, "produce/lot_import.html", {"problems": problems, "columns": services.IMPORT_COLUMNS}
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any
 
@@ -576,14 +574,9 @@ def survey_template(request: HttpRequest, pk: int) -> HttpResponse:
     households = (
         access.answerable_households(user).filter(station__county=survey.county).order_by("name", "pk")
     )
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(imports.SURVEY_HEADERS)
     first_crop = survey.crops.first()
-    for h in households[:5000]:
-        writer.writerow([h.pk, imports.safe_cell(h.name), first_crop.name if first_crop else "", "", "", ""])
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    rows = ([h.pk, h.name, first_crop.name if first_crop else "", "", "", ""] for h in households[:5000])
+    response = HttpResponse(imports.SURVEY_SPEC.template_csv(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}.csv"'
     return response
 

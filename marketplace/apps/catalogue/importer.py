@@ -1,7 +1,8 @@
 """Bulk product + stock import from CSV or XLSX: streaming, all-or-nothing, idempotent by SKU.
 
-* Rows are read one at a time (``csv`` over a text stream; openpyxl in ``read_only`` mode), so
-  memory does not grow with the file; only the set of SKUs already seen is kept (duplicates).
+* Rows are read one at a time by the core table reader (``marketplace.core.tables``: CSV in
+  UTF-8 or GB18030, XLSX through openpyxl ``read_only``; headers in Chinese or English), so memory
+  does not grow with the file; only the set of SKUs already seen is kept (duplicates).
 * Everything runs in one transaction: if any row is bad, nothing is written and every bad row
   is reported with its row number (as Excel shows it, header = row 1), column and reason.
 * Rows are keyed by the supplier's SKU; a row equal to what is stored writes nothing, so
@@ -10,13 +11,10 @@
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +28,7 @@ from oscar.core.loading import get_model
 from marketplace.apps.partner.models import Partner, StockRecord, Warehouse
 from marketplace.core import permissions
 from marketplace.core.money import cny
+from marketplace.core.tables import Column, RowError, TableInvalid, TableSpec, read_table
 from marketplace.search.sync import schedule_product_reindex
 
 from .compliance import blocking_reason, enforce_licences, notify_blocked, partner_licences
@@ -44,27 +43,24 @@ ProductAttribute = get_model("catalogue", "ProductAttribute")
 ProductAttributeValue = get_model("catalogue", "ProductAttributeValue")
 ProductCategory = get_model("catalogue", "ProductCategory")
 
-#: Column header → internal key. English codes and the Chinese headers of the template both work.
-BASE_COLUMNS = {
-    "sku": "sku",
-    "SKU": "sku",
-    "product_type": "product_type",
-    "商品类型": "product_type",
-    "title": "title",
-    "商品名称": "title",
-    "price": "price",
-    "价格": "price",
-    "num_in_stock": "num_in_stock",
-    "库存": "num_in_stock",
-    "warehouse": "warehouse",
-    "仓库编号": "warehouse",
-    "upc": "upc",
-    "条码": "upc",
-    "description": "description",
-    "描述": "description",
-}
+#: The base columns: key, then the headers accepted (the first is the template's). Attribute codes
+#: and their Chinese names follow (``attribute_columns``). Case, spaces and full-width forms do not
+#: matter (the core table reader normalises headers).
+BASE_COLUMNS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("sku", ("SKU", "商品编号", "货号"), True),
+    ("product_type", ("商品类型", "product_type", "类型"), True),
+    ("title", ("商品名称", "title", "名称"), True),
+    ("price", ("价格", "price", "单价"), True),
+    ("num_in_stock", ("库存", "num_in_stock", "库存数量", "stock"), True),
+    ("warehouse", ("仓库编号", "warehouse", "仓库"), False),
+    ("upc", ("条码", "upc", "商品条码", "barcode"), False),
+    ("description", ("描述", "description", "商品描述"), False),
+)
+BASE_KEYS = frozenset(key for key, _, _ in BASE_COLUMNS)
 TYPE_ALIASES = {spec.name: slug for slug, spec in PRODUCT_TYPES.items()}
-REQUIRED_COLUMNS = ("sku", "product_type", "title", "price", "num_in_stock")
+#: What one upload may hold (the import runs as a task above ``IMPORT_INLINE_MAX_BYTES``).
+MAX_ROWS = 200_000
+MAX_BYTES = 100 * 1024 * 1024
 MAX_ERRORS = 5000
 #: What the database can hold: a bad cell is reported with its row and column, never a 500.
 MAX_PRICE = Decimal("1e10")  # StockRecord.price: 12 digits, 2 places
@@ -82,33 +78,31 @@ def _max_lengths() -> dict[str, int]:
     }
 
 
-def attribute_columns() -> dict[str, str]:
-    out: dict[str, str] = {}
+def attribute_columns() -> dict[str, tuple[str, ...]]:
+    """Attribute code → the headers accepted for it (the code, then each product type's name)."""
+    out: dict[str, tuple[str, ...]] = {}
     for spec in PRODUCT_TYPES.values():
         for attr in spec.attributes:
-            out[attr.code] = attr.code
-            out[attr.name] = attr.code
+            names = out.get(attr.code, (attr.code,))
+            out[attr.code] = names if attr.name in names else (*names, attr.name)
     return out
+
+
+@cache
+def import_spec() -> TableSpec:
+    """The catalogue file's columns, for the reader and the downloadable template."""
+    limits = _max_lengths()
+    base = tuple(
+        Column(key, headers, required=required, max_length=limits.get(key))
+        for key, headers, required in BASE_COLUMNS
+    )
+    attrs = tuple(Column(code, headers) for code, headers in attribute_columns().items())
+    return TableSpec(base + attrs, max_rows=MAX_ROWS, max_bytes=MAX_BYTES, max_cell_chars=MAX_CELL_CHARS)
 
 
 def template_headers() -> list[str]:
     """Header row of the downloadable template (Chinese base columns + attribute codes)."""
-    codes: list[str] = []
-    for spec in PRODUCT_TYPES.values():
-        for attr in spec.attributes:
-            if attr.code not in codes:
-                codes.append(attr.code)
-    return ["SKU", "商品类型", "商品名称", "价格", "库存", "仓库编号", "条码", "描述", *codes]
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"第 {self.row} 行 [{self.column}]: {self.message}"
+    return import_spec().template_headers()
 
 
 @dataclass
@@ -131,76 +125,6 @@ class ImportFailed(Exception):
     def __init__(self, report: ImportReport) -> None:
         super().__init__(f"{len(report.errors)} errors")
         self.report = report
-
-
-# --- Reading ------------------------------------------------------------------------------------
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return value
-
-
-def iter_rows(
-    path_or_file: str | Path | IO[bytes], filename: str = ""
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(row_number, {header: value})`` lazily from a CSV or XLSX file."""
-    name = filename or str(getattr(path_or_file, "name", path_or_file))
-    if name.lower().endswith((".xlsx", ".xlsm")):
-        yield from _iter_xlsx(path_or_file)
-    elif name.lower().endswith(".csv"):
-        yield from _iter_csv(path_or_file)
-    else:
-        raise ValidationError({"file": ValidationError("仅支持 .csv 或 .xlsx 文件", code="invalid")})
-
-
-def _iter_csv(path_or_file: Any) -> Iterator[tuple[int, dict[str, Any]]]:
-    if isinstance(path_or_file, str | Path):
-        handle: Any = open(path_or_file, "rb")  # noqa: SIM115 - closed below
-        close = True
-    else:
-        handle, close = path_or_file, False
-    try:
-        text = codecs.getreader("utf-8-sig")(handle, errors="strict")
-        reader = csv.reader(text)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            return
-        except UnicodeDecodeError as exc:
-            raise ValidationError({"file": ValidationError("CSV 须为 UTF-8 编码", code="invalid")}) from exc
-        try:
-            for number, values in enumerate(reader, start=2):
-                if not any(v.strip() for v in values):
-                    continue
-                yield number, dict(zip(header, values, strict=False))
-        except UnicodeDecodeError as exc:
-            raise ValidationError({"file": ValidationError("CSV 须为 UTF-8 编码", code="invalid")}) from exc
-    finally:
-        if close:
-            handle.close()
-
-
-def _iter_xlsx(path_or_file: Any) -> Iterator[tuple[int, dict[str, Any]]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(path_or_file, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several types for a broken file
-        raise ValidationError({"file": ValidationError("无法读取 XLSX 文件", code="invalid")}) from exc
-    try:
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
-        try:
-            header = [str(h).strip() if h is not None else "" for h in next(rows)]
-        except StopIteration:
-            return
-        for number, values in enumerate(rows, start=2):
-            if not any(v not in (None, "") for v in values):
-                continue
-            yield number, {h: _cell(v) for h, v in zip(header, values, strict=False) if h}
-    finally:
-        workbook.close()
 
 
 # --- Importing ----------------------------------------------------------------------------------
@@ -232,23 +156,16 @@ class _Row:
     column_of: dict[str, str]
 
 
-def _row_values(
-    raw: dict[str, Any], attr_columns: dict[str, str]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+def _row_values(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A row of the table reader (key → text) split into base fields and attribute values."""
     base: dict[str, Any] = {}
     attrs: dict[str, Any] = {}
-    column_of: dict[str, str] = {}
-    for header, value in raw.items():
-        if header in BASE_COLUMNS:
-            key = BASE_COLUMNS[header]
-            base[key] = value.strip() if isinstance(value, str) else value
-            column_of[key] = header
-        elif header in attr_columns:
-            code = attr_columns[header]
-            column_of[code] = header
-            if value not in (None, ""):
-                attrs[code] = value
-    return base, attrs, column_of
+    for key, value in values.items():
+        if key in BASE_KEYS:
+            base[key] = value
+        elif value != "":
+            attrs[key] = value
+    return base, attrs
 
 
 def import_catalogue(
@@ -283,7 +200,6 @@ class _Importer:
         self.partner = partner
         self.report = report
         self.batch_size = max(int(batch_size), 1)
-        self.attr_columns = attribute_columns()
         self.warehouses = {w.code: w for w in Warehouse.objects.filter(partner=partner)}
         self.classes = {pc.slug: pc for pc in ProductClass.objects.all()}
         self.attributes: dict[tuple[int, str], Any] = {
@@ -298,7 +214,6 @@ class _Importer:
         self.restricted_changed: set[int] = set()
         self.categorised = False
         self._failed = False
-        self.max_lengths = _max_lengths()
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -316,43 +231,31 @@ class _Importer:
             self.categories[slug] = _category_for(self.classes[slug])
         return self.categories[slug]
 
-    def cells_ok(
-        self, number: int, raw: dict[str, Any], base: dict[str, Any], column_of: dict[str, str]
-    ) -> bool:
-        """NUL bytes anywhere, over-long text and over-long known columns are row errors."""
-        ok = True
-        for header, value in raw.items():
-            if isinstance(value, str) and ("\x00" in value or len(value) > MAX_CELL_CHARS):
-                problem = "不能包含空字符 (NUL)" if "\x00" in value else f"最多 {MAX_CELL_CHARS} 个字符"
-                self.error(number, str(header), problem)
-                ok = False
-        for key, limit in self.max_lengths.items():
-            value = base.get(key)
-            if ok and value not in (None, "") and len(str(value)) > limit:
-                self.error(number, column_of.get(key, key), f"最多 {limit} 个字符")
-                ok = False
-        return ok
-
     # -- driver --------------------------------------------------------------------------------
 
     def run(self, source: Any, filename: str) -> None:
+        try:
+            with read_table(source, import_spec(), filename) as table:
+                self.read(table)
+        except TableInvalid as exc:  # the file, its header, or too many rows
+            for e in exc.row_errors:
+                self.error(e.row, e.column, e.message)
+            return
+        if self.writing:
+            self.finish()
+
+    def read(self, table: Any) -> None:
         seen: set[str] = set()
-        header_checked = False
         batch: list[_Row] = []
-        for number, raw in iter_rows(source, filename):
+        column_of = table.columns  # key -> the header as written in the file
+        for row in table:
             self.report.rows += 1
-            base, attrs, column_of = _row_values(raw, self.attr_columns)
-            if not header_checked:
-                header_checked = True
-                missing = [c for c in REQUIRED_COLUMNS if c not in column_of]
-                if missing:
-                    self.error(1, ",".join(missing), "缺少必需的列")
-                    return
-                for header in raw:
-                    if header not in BASE_COLUMNS and header not in self.attr_columns:
-                        self.error(1, header, "未知的列")
-            if not self.cells_ok(number, raw, base, column_of):
+            number = row.number
+            if row.errors:  # NUL bytes, over-long cells
+                for e in row.errors:
+                    self.error(e.row, e.column, e.message)
                 continue
+            base, attrs = _row_values(row.values)
             sku = str(base.get("sku") or "").strip()
             if not sku:
                 self.error(number, column_of["sku"], "SKU 为必填项")
@@ -367,11 +270,6 @@ class _Importer:
                 batch = []
         if batch:
             self.process(batch)
-        if not header_checked:
-            self.error(1, "", "文件为空")
-            return
-        if self.writing:
-            self.finish()
 
     def finish(self) -> None:
         if self.categorised and use_productcategory_materialised_view():
@@ -640,9 +538,13 @@ class _Importer:
 
 
 def csv_template() -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(template_headers())
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return import_spec().template_csv()
 
 
-__all__ = ["import_catalogue", "iter_rows", "ImportReport", "RowError", "csv_template"]
+__all__ = [
+    "import_catalogue",
+    "import_spec",
+    "ImportReport",
+    "RowError",
+    "csv_template",
+]

@@ -84,7 +84,7 @@ def test_csv_import_is_all_or_nothing_with_row_numbers(coop_user, coop):
     ok = f"IMP-001,rice,稻花香,一级,{timezone.localdate()},齐家村,43.4,125.7,100,bag,10,120,5,,,"
     bad = f"IMP-002,rice,稻花香,一级,{timezone.localdate() + timedelta(days=3)},齐家村,43.4,125.7,100,bag,10,120,5,,,"
     lots, problems = services.import_lots(coop_user, coop, f"{header}\n{ok}\n{bad}\n".encode())
-    assert lots == [] and any("第3行" in p and "harvest_date" in p for p in problems)
+    assert lots == [] and any("第3行" in str(p) and "harvest_date" in str(p) for p in problems)
     assert not Lot.objects.exists()
     lots, problems = services.import_lots(coop_user, coop, f"{header}\n{ok}\n".encode())
     assert problems == [] and [lot.code for lot in lots] == ["IMP-001"]
