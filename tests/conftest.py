@@ -63,6 +63,18 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the site's default language (zh-Hans): a request or override in English
+    elsewhere must not leak into the next test's messages."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def county(db) -> County:
     return County.objects.create(code="220112", name="双阳区", city="长春市")
