@@ -1,7 +1,12 @@
 from typing import Any
 
+from django.contrib import admin
 from oscar.apps.catalogue.admin import *  # noqa: F403
 from oscar.apps.catalogue.admin import AttributeInline, ProductAdmin, ProductAttributeValueAdmin
+from oscar.core.loading import get_model
+
+Product = get_model("catalogue", "Product")
+ProductAttributeValue = get_model("catalogue", "ProductAttributeValue")
 
 # Django's admin is not a path that runs the product validator (catalogue/validation.py): a product's
 # title and typed attributes are read-only here; they are edited in Oscar's dashboard, the supplier
@@ -36,7 +41,7 @@ class ReadOnlyProductAttributeValueAdmin(ProductAttributeValueAdmin):
         return False
 
 
-admin.site.unregister(Product)  # noqa: F405
-admin.site.register(Product, ValidatedProductAdmin)  # noqa: F405
-admin.site.unregister(ProductAttributeValue)  # noqa: F405
-admin.site.register(ProductAttributeValue, ReadOnlyProductAttributeValueAdmin)  # noqa: F405
+admin.site.unregister(Product)
+admin.site.register(Product, ValidatedProductAdmin)
+admin.site.unregister(ProductAttributeValue)
+admin.site.register(ProductAttributeValue, ReadOnlyProductAttributeValueAdmin)
