@@ -390,3 +390,21 @@ def test_updates_are_validated_on_the_graphql_and_import_paths(ctx):
     }
     product.refresh_from_db()
     assert product.chloride_class == "none"
+
+
+def test_django_admin_cannot_edit_title_or_attributes(ctx):
+    """Django's admin does not run the validator, so it cannot change what the validator decides."""
+    from testkit import make_fertilizer
+
+    from marketplace.apps.catalogue.product_types import ensure_product_types
+
+    product = make_fertilizer(ensure_product_types(), ctx["supplier"], "ADM1", "复合肥 15-15-15")
+    client = Client()
+    client.force_login(ctx["operator"])  # a superuser
+    value = product.attribute_values.get(attribute__code="n_pct")
+    url = reverse("admin:catalogue_productattributevalue_change", args=[value.pk])
+    client.post(url, {"attribute": value.attribute_id, "product": product.pk, "value_float": "20"})
+    value.refresh_from_db()
+    assert value.value_float == 15.0
+    page = client.get(reverse("admin:catalogue_product_change", args=[product.pk])).content.decode()
+    assert 'name="title"' not in page and 'name="attribute_values-0-value_float"' not in page
