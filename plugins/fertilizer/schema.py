@@ -457,7 +457,6 @@ class FieldInput(graphene.InputObjectType):
 
 
 class FieldCreate(BaseMutation):
-
     class Meta:
         permissions = (permissions.ACT_FOR_HOUSEHOLD,)
 
@@ -475,7 +474,6 @@ class FieldCreate(BaseMutation):
 
 
 class FieldUpdate(BaseMutation):
-
     class Meta:
         permissions = (permissions.ACT_FOR_HOUSEHOLD,)
 
@@ -504,7 +502,6 @@ class SoilTestInput(graphene.InputObjectType):
 
 
 class SoilTestCreate(BaseMutation):
-
     class Meta:
         permissions = (access.ENTER_SOIL_TESTS,)
 
@@ -595,6 +592,8 @@ class SoilTestImport(BaseMutation):
                 name += ".xlsx"
         else:
             content, name = csv or "", filename or "upload.csv"
+            if not name.lower().endswith((".csv", ".txt")):
+                name += ".csv"
         batch = services.import_soil_tests(user, name, content)
         return {"imported": batch.row_count, "batch_id": batch.pk}
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import IO, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -293,7 +293,7 @@ def _unit_factor(col: Column, unit: str) -> float:
     return col.units[unit] if unit else next(iter(col.units.values()))
 
 
-def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict[str, Any]]:
+def parse_soil_file(user: Any, filename: str, content: bytes | str | IO[bytes]) -> list[dict[str, Any]]:
     """Validate a whole lab file; returns the rows ready to save or raises :class:`ImportFailed`."""
     errors: list[RowError] = []
     rows: list[tuple[int, dict[str, Any]]] = []
@@ -373,8 +373,9 @@ def parse_soil_file(user: Any, filename: str, content: bytes | str) -> list[dict
     return [r for _, r in rows]
 
 
-def import_soil_tests(user: Any, filename: str, content: bytes | str) -> SoilImportBatch:
-    """All-or-nothing import of a CSV or XLSX lab file (one transaction)."""
+def import_soil_tests(user: Any, filename: str, content: bytes | str | IO[bytes]) -> SoilImportBatch:
+    """All-or-nothing import of a CSV or XLSX lab file (bytes, text or an uploaded file; one
+    transaction)."""
     permissions.require(access.can_import(user), gettext("无权导入测土结果"))
     records = parse_soil_file(user, filename, content)
     with transaction.atomic():

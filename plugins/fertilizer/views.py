@@ -499,7 +499,7 @@ def soil_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            batch = services.import_soil_tests(user, upload.name, upload.read())
+            batch = services.import_soil_tests(user, upload.name, upload)
             messages.success(request, gettext("已导入 %(n)s 条测土结果") % {"n": batch.row_count})
             return redirect("fertilizer:import")
         except services.ImportFailed as e:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("prices/history/", views.price_history, name="price-history"),
     path("prices/sheet.pdf", views.price_sheet, name="price-sheet"),
     path("prices/import/", views.price_import, name="price-import"),
+    path("prices/template.csv", views.price_template, name="price-template"),
     path("surveys/", views.surveys, name="surveys"),
     path("surveys/new/", views.survey_new, name="survey-new"),
     path("surveys/<int:pk>/", views.survey_detail, name="survey"),

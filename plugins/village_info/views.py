@@ -367,6 +367,14 @@ def price_sheet(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required(access.COUNTY_WORK)
+def price_template(request: HttpRequest) -> HttpResponse:
+    """The grain price file to fill in: the import's own header (``imports.PRICE_SPEC``)."""
+    response = HttpResponse(imports.PRICE_SPEC.template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="grain-prices.csv"'
+    return response
+
+
+@permission_required(access.COUNTY_WORK)
 def price_import(request: HttpRequest) -> HttpResponse:
     user = request.user
     county, counties = _county_choice(request)

@@ -23,6 +23,15 @@ SPEC = TableSpec(
     ),
     max_rows=5,
 )
+
+
+@pytest.fixture(autouse=True)
+def chinese():
+    """Messages are asserted in Chinese (the default); an earlier test may leave English active."""
+    with translation.override("zh-hans"):
+        yield
+
+
 ROWS = [["A-1", "复合肥 15-15-15", "0.1"], ["B-2", "尿素（颗粒）", "108"]]
 
 

@@ -103,3 +103,13 @@ def test_survey_template_is_the_spec_and_imports_filled_in(survey, staff_a, hous
     filled = "\n".join([lines[0], ",".join(row)]).encode("gb18030")
     result = imports.import_survey_answers(staff_a, survey, upload("s.csv", filled))
     assert result.ok and result.created == 1, result.errors
+
+
+def test_price_template_is_the_spec_and_imports_filled_in(county_staff, county):
+    client = Client()
+    client.force_login(county_staff)
+    body = client.get(reverse("info:price-template")).content
+    assert body.decode("utf-8-sig").splitlines() == [",".join(imports.PRICE_SPEC.template_headers())]
+    filled = body + "2026-11-20,玉米,元/斤,1.12,\r\n".encode()
+    result = imports.import_grain_prices(county_staff, county, upload("prices.csv", filled))
+    assert result.ok and result.created == 1, result.errors
