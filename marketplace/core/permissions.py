@@ -124,9 +124,7 @@ PARTNER = register(
     )
 )
 REVIEW_PARTNERS = register(
-    Permission(
-        "review_partners", lambda user: can_review_partners(user), gettext_lazy("只有平台运营可以审核")
-    )
+    Permission("review_partners", lambda user: can_review_partners(user), gettext_lazy("只有平台运营可以审核"))
 )
 APPROVE_CREDIT = register(
     Permission(
