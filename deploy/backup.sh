@@ -2,6 +2,7 @@
 # Back up the database (pg_dump, custom format) and the media files into one folder.
 #   DATABASE_URL=postgres://... MEDIA_ROOT=/srv/marketplace/media deploy/backup.sh /backups/2026-03-01
 # Writes db.dump, media.tar.gz (when MEDIA_ROOT is a folder; S3 media: see docs/runbook.md),
+# private.tar.gz (when PRIVATE_MEDIA_ROOT is a folder: licence scans, question photos),
 # fingerprint.tsv (row counts + money-table checksums, checked by restore.sh) and SHA256SUMS.
 # The dump is consistent (one snapshot) and taken while the site runs.
 set -euo pipefail
@@ -45,5 +46,9 @@ cp "$work/fingerprint.tsv" "$dest/fingerprint.tsv"
 if [ -n "${MEDIA_ROOT:-}" ] && [ -d "$MEDIA_ROOT" ]; then
   tar -C "$MEDIA_ROOT" -czf "$dest/media.tar.gz" .
 fi
-(cd "$dest" && sha256sum db.dump $( [ -f media.tar.gz ] && echo media.tar.gz ) > SHA256SUMS)
+if [ -n "${PRIVATE_MEDIA_ROOT:-}" ] && [ -d "$PRIVATE_MEDIA_ROOT" ]; then
+  tar -C "$PRIVATE_MEDIA_ROOT" -czf "$dest/private.tar.gz" .
+fi
+(cd "$dest" && sha256sum db.dump $( [ -f media.tar.gz ] && echo media.tar.gz ) \
+  $( [ -f private.tar.gz ] && echo private.tar.gz ) > SHA256SUMS)
 echo "backup: $(du -sh "$dest" | cut -f1) in $dest ($(grep -c '^rows:' "$dest/fingerprint.tsv") tables)"

@@ -35,6 +35,11 @@ if [ -f "$src/media.tar.gz" ]; then
   mkdir -p "$MEDIA_ROOT"
   tar -C "$MEDIA_ROOT" -xzf "$src/media.tar.gz"
 fi
+if [ -f "$src/private.tar.gz" ]; then
+  : "${PRIVATE_MEDIA_ROOT:?PRIVATE_MEDIA_ROOT must be set to restore private files}"
+  mkdir -p "$PRIVATE_MEDIA_ROOT"
+  tar -C "$PRIVATE_MEDIA_ROOT" -xzf "$src/private.tar.gz"
+fi
 
 psql "$DATABASE_URL" -X -q -A -t -F $'\t' -v ON_ERROR_STOP=1 -f "$here/db_fingerprint.sql" > "$src/fingerprint.restored.tsv"
 if ! diff -u "$src/fingerprint.tsv" "$src/fingerprint.restored.tsv"; then

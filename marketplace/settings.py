@@ -251,9 +251,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_URL = env("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
-# MEDIA_ROOT folders nginx must not serve: licence scans go through marketplace/core/private_media.py.
-PRIVATE_MEDIA_PREFIXES = ("licences/", "station-licences/", "imports/")
-# Files only authorised views hand out (pending imports); never served by nginx.
+# Folders of private files (they live in the private storage below, not in MEDIA_ROOT; files of
+# older releases are moved there by data migrations). Never served from MEDIA_URL, DEBUG included.
+PRIVATE_MEDIA_PREFIXES = ("licences/", "station-licences/", "imports/", "village-questions/")
+# Private files (licence scans, crop photos of questions, pending imports): only authorised views
+# hand them out (marketplace/core/storage.py). Must not be inside MEDIA_ROOT.
 PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
 # Catalogue files above this size are imported by a task; the page shows its progress.
 IMPORT_INLINE_MAX_BYTES = int(env("IMPORT_INLINE_MAX_BYTES", str(1024 * 1024)))
@@ -285,9 +287,31 @@ if MEDIA_STORAGE_BACKEND == "storages.backends.s3.S3Storage":
         "file_overwrite": False,
         "addressing_style": "path",
     }
+if MEDIA_STORAGE_BACKEND == "storages.backends.s3.S3Storage":
+    PRIVATE_STORAGE: dict[str, object] = {
+        "BACKEND": MEDIA_STORAGE_BACKEND,
+        "OPTIONS": {
+            **MEDIA_STORAGE_OPTIONS,
+            "bucket_name": env("MEDIA_S3_PRIVATE_BUCKET", "marketplace-private"),
+            "location": "private",
+            # Private files are streamed by the app's views; a signed URL, if one is ever made, is short.
+            "querystring_expire": int(env("MEDIA_S3_PRIVATE_URL_EXPIRE_SECONDS", "60")),
+        },
+    }
+else:
+    PRIVATE_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT), "base_url": None},
+    }
+if PRIVATE_STORAGE["BACKEND"] == "django.core.files.storage.FileSystemStorage" and (
+    PRIVATE_MEDIA_ROOT.resolve() == MEDIA_ROOT.resolve()
+    or MEDIA_ROOT.resolve() in PRIVATE_MEDIA_ROOT.resolve().parents
+):
+    raise ImproperlyConfigured("PRIVATE_MEDIA_ROOT must not be inside MEDIA_ROOT (it would be public)")
 STORAGES = {
     # MEDIA_STORAGE_BACKEND may name any Django storage class (e.g. an S3-compatible one).
     "default": {"BACKEND": MEDIA_STORAGE_BACKEND, "OPTIONS": MEDIA_STORAGE_OPTIONS},
+    "private": PRIVATE_STORAGE,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -433,7 +457,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 # Uploads (marketplace/core/uploads.py): images and documents are checked for size and type.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 UPLOAD_MAX_IMAGE_BYTES = int(env("UPLOAD_MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
-UPLOAD_MAX_DOCUMENT_BYTES = int(env("UPLOAD_MAX_DOCUMENT_BYTES", str(10 * 1024 * 1024)))
+UPLOAD_MAX_DOCUMENT_BYTES = int(env("UPLOAD_MAX_DOCUMENT_BYTES", str(5 * 1024 * 1024)))
+UPLOAD_MAX_TABLE_BYTES = int(env("UPLOAD_MAX_TABLE_BYTES", str(25 * 1024 * 1024)))
 
 # --- Content-Security-Policy (django-csp) -------------------------------------------------------
 # Pages use their own script files (no inline script or handlers) and styles; the card form loads

@@ -17,7 +17,7 @@ from marketplace.apps.catalogue import import_jobs
 from marketplace.apps.catalogue.importer import csv_template, import_catalogue
 from marketplace.apps.catalogue.product_types import CHLORIDE_LABELS, PRODUCT_TYPES
 from marketplace.apps.partner.strategy import is_sellable
-from marketplace.core import permissions
+from marketplace.core import permissions, uploads
 from marketplace.core.permissions import permission_required
 from marketplace.graphql.catalogue.schema import product_queryset, products_in_order
 from marketplace.search.services import SearchParams, search
@@ -99,6 +99,7 @@ def supplier_portal(request: HttpRequest, section: str = "") -> HttpResponse:
     if request.method == "POST" and request.FILES.get("file"):
         upload = request.FILES["file"]
         try:
+            uploads.check_upload(upload, uploads.TABLE)  # CSV or XLSX by content, within its limit
             if upload.size > settings.IMPORT_INLINE_MAX_BYTES:
                 job = import_jobs.start_import(request.user, partner, upload)
                 return redirect(f"{request.path}?partner={partner.pk}&job={job.pk}")

@@ -39,9 +39,7 @@ from django.core.exceptions import ValidationError  # noqa: E402
 
 from marketplace.apps.partner.models import LicenceKind, PartnerKind  # noqa: E402
 from marketplace.apps.partner.services import REGISTRATION_FIELDS  # noqa: E402
-
-LICENCE_UPLOAD_TYPES = (".pdf", ".jpg", ".jpeg", ".png")
-LICENCE_UPLOAD_MAX = 5 * 1024 * 1024
+from marketplace.core.uploads import DOCUMENT, UploadValidator  # noqa: E402
 
 
 def apply_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -53,15 +51,9 @@ def apply_errors(form: forms.Form, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
-def clean_upload(upload):
-    if upload is None:
-        return None
-    name = (upload.name or "").lower()
-    if not name.endswith(LICENCE_UPLOAD_TYPES):
-        raise ValidationError(_("证照扫描件须为 PDF、JPG 或 PNG"), code="invalid")
-    if upload.size > LICENCE_UPLOAD_MAX:
-        raise ValidationError(_("证照扫描件不能超过 5 MB"), code="invalid")
-    return upload
+def scan_field(label: str, required: bool = False) -> forms.FileField:
+    """A licence scan: PDF, JPG or PNG by content, within UPLOAD_MAX_DOCUMENT_BYTES (core check)."""
+    return forms.FileField(label=label, required=required, validators=[UploadValidator(DOCUMENT)])
 
 
 class LicenceForm(forms.Form):
@@ -73,14 +65,11 @@ class LicenceForm(forms.Form):
     product = forms.ModelChoiceField(
         label=_("产品"), queryset=None, required=False, help_text=_("肥料登记证对应的产品")
     )
-    file = forms.FileField(label=_("证照扫描件"), required=False)
+    file = scan_field(_("证照扫描件"))
 
     def __init__(self, *args, products=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["product"].queryset = products
-
-    def clean_file(self):
-        return clean_upload(self.cleaned_data.get("file"))
 
 
 class SignUpForm(forms.Form):
@@ -113,16 +102,10 @@ class SignUpForm(forms.Form):
     licence_valid_until = forms.DateField(
         label=_("有效期至"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    licence_file = forms.FileField(label=_("证照扫描件"), required=False)
-    business_licence = forms.FileField(label=_("营业执照扫描件"))
+    licence_file = scan_field(_("证照扫描件"))
+    business_licence = scan_field(_("营业执照扫描件"), required=True)
 
     REGISTRATION = REGISTRATION_FIELDS
-
-    def clean_licence_file(self):
-        return clean_upload(self.cleaned_data.get("licence_file"))
-
-    def clean_business_licence(self):
-        return clean_upload(self.cleaned_data.get("business_licence"))
 
     def clean(self):
         data = super().clean()
@@ -164,10 +147,7 @@ class RenewLicenceForm(forms.Form):
         label=_("有效期起"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     valid_until = forms.DateField(label=_("有效期至"), widget=forms.DateInput(attrs={"type": "date"}))
-    file = forms.FileField(label=_("证照扫描件"), required=False)
-
-    def clean_file(self):
-        return clean_upload(self.cleaned_data.get("file"))
+    file = scan_field(_("证照扫描件"))
 
 
 class ReviewForm(forms.Form):

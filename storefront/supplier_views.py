@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from marketplace.accounts.backends import SESSION_BACKEND
 from marketplace.apps.partner import services
 from marketplace.apps.partner.models import LicenceKind, Partner, VerificationStatus
-from marketplace.core import charts, permissions
+from marketplace.core import charts, permissions, private_media
 from marketplace.core.permissions import OPERATOR, PARTNER, REVIEW_PARTNERS, permission_required
 from marketplace.stations.models import Station
 
@@ -210,18 +210,7 @@ def licence_renew(request: HttpRequest, pk: int) -> HttpResponse:
 def licence_file(request: HttpRequest, pk: int) -> FileResponse:
     """A licence scan, only for its supplier and operators (not a public media URL)."""
     licence = get_object_or_404(permissions.licences_for(request.user), pk=pk)
-    if not licence.file:
-        raise Http404(_("没有扫描件"))
-    name = licence.file.name.lower()
-    kind = (
-        "application/pdf"
-        if name.endswith(".pdf")
-        else ("image/png" if name.endswith(".png") else "image/jpeg")
-    )
-    response = FileResponse(licence.file.open("rb"), content_type=kind)
-    response["Content-Disposition"] = "inline"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private_media.file_response(licence.file)
 
 
 @permission_required(PARTNER, OPERATOR)

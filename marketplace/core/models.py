@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .storage import private_storage
+from .uploads import TABLE, UploadFileField
 
 
 class Notification(models.Model):
@@ -54,7 +55,7 @@ class ImportJob(models.Model):
     owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
     target_id = models.PositiveBigIntegerField()  # e.g. the partner the catalogue is for
     filename = models.CharField(max_length=255)
-    file = models.FileField(upload_to="imports/%Y/", storage=private_storage, blank=True)
+    file = UploadFileField(upload_to="imports/%Y/", storage=private_storage, blank=True, kind=TABLE)
     size = models.PositiveBigIntegerField(default=0)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     report = models.JSONField(default=dict, blank=True)

@@ -11,6 +11,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from marketplace.accounts.models import phone_validator
+from marketplace.core import uploads
+from marketplace.core.storage import private_storage
 
 from .validation import duplicate_phone_error, normalise_id_number, validate_farm_area, validate_resident_id
 
@@ -231,7 +233,13 @@ class StationPesticideLicence(models.Model):
     restricted_scope = models.BooleanField(_("含限制使用农药经营范围"), default=False)
     valid_from = models.DateField(_("有效期起"))
     valid_until = models.DateField(_("有效期至"))
-    file = models.FileField(_("证照扫描件"), upload_to="station-licences/%Y/", blank=True)
+    file = uploads.UploadFileField(
+        _("证照扫描件"),
+        upload_to="station-licences/%Y/",
+        storage=private_storage,
+        blank=True,
+        kind=uploads.DOCUMENT,
+    )
     revoked = models.BooleanField(_("已撤销"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -92,16 +92,23 @@ class GroupOrdersConfig(MarketplacePlugin):
         )
 
     def home_panels(self, request: HttpRequest) -> Iterable[HomePanel]:
-        from .services import campaign_progress, my_open_campaigns
+        from marketplace.accounts.models import Role
+
+        from .services import campaign_progress, lapsed_pledges, my_open_campaigns
 
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return []
+        panels = []
+        if user.role == Role.STATION_STAFF:  # card payments that lapsed at a close: take cash instead
+            unpaid = lapsed_pledges(user)
+            if unpaid:
+                panels.append(HomePanel("group_orders/_unpaid_panel.html", {"pledges": unpaid}, order=19))
         campaigns = list(my_open_campaigns(user)[:3])
-        if not campaigns:
-            return []
-        rows = [{"campaign": c, "progress": campaign_progress(c)} for c in campaigns]
-        return [HomePanel("group_orders/_home_panel.html", {"rows": rows}, order=20)]
+        if campaigns:
+            rows = [{"campaign": c, "progress": campaign_progress(c)} for c in campaigns]
+            panels.append(HomePanel("group_orders/_home_panel.html", {"rows": rows}, order=20))
+        return panels
 
     def demand_figures(self, county_ids: Sequence[int]) -> Iterable[DemandFigure]:
         """Open pledges (not yet closed into orders) per station and product, for the county
@@ -181,9 +188,9 @@ class GroupOrdersConfig(MarketplacePlugin):
         from .models import Campaign
         from .services import price_at
 
-        qs = eligible_for_stations(
-            Campaign.objects.open(), [station.pk]
-        ).prefetch_related("items__product", "items__tiers", "items__stockrecord")
+        qs = eligible_for_stations(Campaign.objects.open(), [station.pk]).prefetch_related(
+            "items__product", "items__tiers", "items__stockrecord"
+        )
         offers = []
         for campaign in qs:
             left = (

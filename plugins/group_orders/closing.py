@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Least
 from django.utils import timezone
+from django.utils.translation import gettext
 from oscar.core.loading import get_model
 
 from marketplace.core import sms
@@ -59,7 +60,7 @@ from .models import (
     PurchaseOrder,
     StationDelivery,
 )
-from .services import price_at
+from .services import pledge_final_amount, price_at
 
 logger = logging.getLogger("plugins.group_orders.close")
 
@@ -263,9 +264,7 @@ class _Close:
             .select_related("payment")
             .order_by("pk")
         ):
-            final = payments.money(
-                pledge.quantity * min(items[pledge.item_id].final_unit_price, pledge.unit_price_at_pledge)
-            )
+            final = pledge_final_amount(pledge, items[pledge.item_id])
             try:
                 payments.capture(pledge.payment, final)
             except payments.NotCapturable as exc:
@@ -278,26 +277,30 @@ class _Close:
             Pledge.objects.filter(pk__in=[p.pk for p in unpaid]).update(status=PledgeStatus.UNPAID)
             self._notify_unpaid(unpaid)
 
-    def _orders_chunk(self, station_ids: list[int]) -> list[int]:
-        """Create the chunk's orders, lines and pickups; returns the new order ids."""
+    def _active(self, station_ids: list[int], pledge_ids: list[int] | None) -> Any:
+        qs = Pledge.objects.filter(
+            campaign=self.campaign, station_id__in=station_ids, status=PledgeStatus.ACTIVE
+        )
+        return qs if pledge_ids is None else qs.filter(pk__in=pledge_ids)
+
+    def _orders_chunk(self, station_ids: list[int], pledge_ids: list[int] | None = None) -> list[int]:
+        """Create the chunk's orders, lines and pickups; returns the new order ids. ``pledge_ids``
+        limits it to those pledges (cash taken for a lapsed pledge, :func:`take_cash`)."""
         items = self.items()
         restricted = [pk for pk, i in items.items() if getattr(i.product, "restricted_use", False)]
         if restricted:
             self._real_name_records(
                 list(
-                    Pledge.objects.filter(
-                        campaign=self.campaign,
-                        station_id__in=station_ids,
-                        status=PledgeStatus.ACTIVE,
-                        item_id__in=restricted,
-                    ).values_list("pk", "household_id", "station_id", "item_id", "quantity")
+                    self._active(station_ids, pledge_ids)
+                    .filter(item_id__in=restricted)
+                    .values_list("pk", "household_id", "station_id", "item_id", "quantity")
                 )
             )
         if self.use_sql:
-            return [row[0] for row in sql.orders_chunk(self.campaign.pk, station_ids)]
+            return [row[0] for row in sql.orders_chunk(self.campaign.pk, station_ids, pledge_ids)]
         for item in items.values():
-            Pledge.objects.filter(
-                campaign=self.campaign, station_id__in=station_ids, item=item, status=PledgeStatus.ACTIVE
+            self._active(station_ids, pledge_ids).filter(
+                item=item
             ).update(  # never above the price the pledge was authorised at (see sql.PRICE)
                 final_unit_price=Least(F("unit_price_at_pledge"), Value(item.final_unit_price)),
                 final_amount=F("quantity") * Least(F("unit_price_at_pledge"), Value(item.final_unit_price)),
@@ -308,7 +311,7 @@ class _Close:
         items = self.items()
         campaign = self.campaign
         rows = list(
-            Pledge.objects.filter(campaign=campaign, station_id__in=station_ids, status=PledgeStatus.ACTIVE)
+            self._active(station_ids, pledge_ids)
             .order_by("station_id", "household_id", "item_id")
             .values_list(
                 "pk",
@@ -444,14 +447,15 @@ class _Close:
             ignore_conflicts=True,
         )
 
-    def _capture_offline(self, station_ids: list[int]) -> None:
-        """Cash and credit of the chunk's confirmed pledges, settled set-based at the final amount."""
+    def _capture_offline(self, station_ids: list[int], pledge_ids: list[int] | None = None) -> None:
+        """Cash and credit of the chunk's confirmed pledges (or of ``pledge_ids`` only), settled
+        set-based at the final amount."""
         if self.use_sql:
-            sql.capture_offline_chunk(self.campaign.pk, station_ids)
+            sql.capture_offline_chunk(self.campaign.pk, station_ids, pledge_ids)
         else:
-            self._capture_offline_orm(station_ids)
+            self._capture_offline_orm(station_ids, pledge_ids)
 
-    def _capture_offline_orm(self, station_ids: list[int]) -> None:
+    def _capture_offline_orm(self, station_ids: list[int], pledge_ids: list[int] | None = None) -> None:
         pledges = Pledge.objects.filter(
             campaign=self.campaign,
             station_id__in=station_ids,
@@ -459,6 +463,8 @@ class _Close:
             payment__status=PaymentStatus.AUTHORISED,
             payment_method__in=(PaymentMethod.CASH, PaymentMethod.CREDIT),
         )
+        if pledge_ids is not None:
+            pledges = pledges.filter(pk__in=pledge_ids)
         offline = list(
             pledges.exclude(payment_method=PaymentMethod.STRIPE).values_list(
                 "payment_id",
@@ -689,6 +695,115 @@ class _Close:
         _record_notes(notes)
 
 
+def cash_instead_key(pledge: Pledge) -> str:
+    """Idempotency key of the cash payment taken for a lapsed pledge (one per pledge)."""
+    return f"gb:{pledge.idempotency_key}:cash-instead"
+
+
+def take_cash(actor: Any, pledge_id: int) -> Pickup:
+    """Station staff take cash for a pledge whose online payment lapsed at the close (``UNPAID``).
+
+    The pledge gets a cash payment at its final amount and then goes through the very steps the
+    close runs for a cash pledge — ``_orders_chunk`` (order, lines, pickup code, real-name record)
+    and ``_capture_offline`` (ledger entries, payment captured), limited to this pledge — plus its
+    line on the supplier's purchase order and the household's pickup SMS. Idempotent: the pledge row
+    is locked and a repeat (a double click) returns the pickup made the first time."""
+    from marketplace.core import permissions
+
+    with transaction.atomic():
+        pledge = (
+            Pledge.objects.select_for_update(of=("self",))
+            .select_related("campaign", "household", "payment")
+            .filter(pk=pledge_id)
+            .first()
+        )
+        if pledge is None or not permissions.can_manage_station(actor, pledge.station_id):
+            raise Pledge.DoesNotExist(gettext("认购不存在或不属于本站"))
+        campaign = pledge.campaign
+        if (
+            pledge.status == PledgeStatus.CONFIRMED
+            and pledge.payment is not None
+            and pledge.payment.idempotency_key == cash_instead_key(pledge)
+        ):
+            return Pickup.objects.get(campaign=campaign, household_id=pledge.household_id)
+        if pledge.status != PledgeStatus.UNPAID:
+            raise ValidationError(
+                {"pledgeId": ValidationError(gettext("只有支付失效的认购可以改收现金"), code="invalid_state")}
+            )
+        if campaign.status != CampaignStatus.SUCCEEDED or not campaign.succeeded:
+            raise ValidationError(
+                {
+                    "pledgeId": ValidationError(
+                        gettext("该团购未成团或尚未结算完成，不能改收现金"), code="invalid_state"
+                    )
+                }
+            )
+        if Pickup.objects.filter(campaign=campaign, household_id=pledge.household_id).exists():
+            raise ValidationError(
+                {
+                    "pledgeId": ValidationError(
+                        gettext("该农户在本团购已有订单，请另行下单"), code="invalid_state"
+                    )
+                }
+            )
+        run = _Close(campaign, None)
+        item = run.items()[pledge.item_id]
+        amount = pledge_final_amount(pledge, item)
+        cash = payments.record_cash(
+            actor, pledge.household, amount, f"GB{campaign.pk}", cash_instead_key(pledge)
+        )
+        Pledge.objects.filter(pk=pledge.pk).update(
+            payment=cash, payment_method=PaymentMethod.CASH, status=PledgeStatus.ACTIVE
+        )
+        station_ids, pledge_ids = [pledge.station_id], [pledge.pk]
+        for attempt in range(3):  # a fresh pickup code may collide with one of the station's
+            try:
+                with transaction.atomic():
+                    order_ids = run._orders_chunk(station_ids, pledge_ids)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        run._capture_offline(station_ids, pledge_ids)
+        _add_to_purchase_order(campaign, item, pledge.station_id, pledge.quantity, amount)
+        run._notify_chunk(station_ids, order_ids)
+        queue_announcement(campaign.pk, f"cash-instead:{pledge.pk}", order_ids)
+        logger.info("campaign %s: cash taken for lapsed pledge %s", campaign.pk, pledge.pk)
+        return Pickup.objects.get(campaign=campaign, household_id=pledge.household_id)
+
+
+def _add_to_purchase_order(
+    campaign: Campaign, item: CampaignItem, station_id: int, quantity: int, amount: Decimal
+) -> None:
+    """A pledge settled after the close: its quantity joins the supplier's purchase order and the
+    station's delivery (created if the close made none for them), as the close would have put it."""
+    record = item.stockrecord
+    warehouse_id = getattr(record, "warehouse_id", None)
+    po, _ = PurchaseOrder.objects.get_or_create(
+        campaign=campaign,
+        partner_id=record.partner_id,
+        warehouse_id=warehouse_id,
+        defaults={
+            "number": f"PO{campaign.pk}-{record.partner_id}-{warehouse_id or 0}",
+            "total_quantity": 0,
+            "total_amount": Decimal("0"),
+        },
+    )
+    PurchaseOrder.objects.filter(pk=po.pk).update(
+        total_quantity=F("total_quantity") + quantity, total_amount=F("total_amount") + amount
+    )
+    delivery, _ = StationDelivery.objects.get_or_create(
+        purchase_order=po, station_id=station_id, defaults={"campaign": campaign}
+    )
+    line, created = DeliveryLine.objects.get_or_create(
+        delivery=delivery, item=item, defaults={"expected": quantity, "amount": amount}
+    )
+    if not created:
+        DeliveryLine.objects.filter(pk=line.pk).update(
+            expected=F("expected") + quantity, amount=F("amount") + amount
+        )
+
+
 def queue_announcement(campaign_id: int, step: str, order_ids: list[int]) -> None:
     """After the chunk commits, ONE task sends Oscar's ``order_placed`` for the chunk's new orders
     (off the close's path when a broker is configured)."""
@@ -787,9 +902,9 @@ def close_campaign(
 
 def close_due_campaigns() -> list[int]:
     """Periodic task body: close every open campaign past its cutoff, resume any unfinished close."""
-    due = list(
-        Campaign.objects.due_to_close().values_list("pk", flat=True)
-    ) + list(Campaign.objects.filter(status=CampaignStatus.CLOSING).values_list("pk", flat=True))
+    due = list(Campaign.objects.due_to_close().values_list("pk", flat=True)) + list(
+        Campaign.objects.filter(status=CampaignStatus.CLOSING).values_list("pk", flat=True)
+    )
     closed = []
     for pk in dict.fromkeys(due):
         try:

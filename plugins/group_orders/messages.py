@@ -12,11 +12,11 @@ FAILED_HOUSEHOLD = "【益农直采】团购“{title}”未达到成团数量�
 FAILED_STATION = "【益农直采】团购“{title}”未成团，请向现金付款的农户退款。"
 UNPAID_HOUSEHOLD = (
     "【益农直采】团购“{title}”已成团，但您的在线支付授权已失效，未能扣款，本次未下单。"
-    "如仍需购买，可到{station}以现金另行下单。"
+    "如仍需购买，请到{station}改付现金，即按团购价下单并领取取货码。"
 )
 UNPAID_STATION = (
     "【益农直采】团购“{title}”：农户{household}的在线支付授权已失效，未下单、未扣款；"
-    "如农户仍需购买，可在站点收取现金为其另行下单。"
+    "如农户仍需购买，可在本站认购明细中点“改收现金”，收取现金后即为其下单并生成取货码。"
 )
 
 #: Placeholders in substitution order (the title, free text from a supplier, goes last).

@@ -619,6 +619,31 @@ class GroupBuyPledgeCancel(BaseMutation):
         return {"pledge": services.cancel_pledge(user, pledge)}
 
 
+class GroupBuyPledgeTakeCash(BaseMutation):
+    """Station staff take cash for a pledge whose online payment lapsed at the close (status
+    ``unpaid``): the pledge is settled in cash and gets its order and pickup code, exactly as the
+    close settles a cash pledge. Repeating it returns the same pickup and books nothing twice."""
+
+    class Meta:
+        permissions = (permissions.STATION_STAFF,)
+
+    class Arguments:
+        id = graphene.ID(required=True, description="The unpaid pledge.")
+
+    pledge = graphene.Field(PledgeType)
+    pickup = graphene.Field(PickupType)
+
+    @classmethod
+    def perform(cls, info: Any, id: str) -> dict[str, Any]:
+        user = info.context.user
+        pledge = access.pledges_for(user).get(pk=id)
+        pickup = closing.take_cash(user, pledge.pk)
+        return {
+            "pledge": Pledge.objects.select_related("household", "item__product").get(pk=pledge.pk),
+            "pickup": Pickup.objects.select_related("household", "order").get(pk=pickup.pk),
+        }
+
+
 class GroupBuyCampaignClose(BaseMutation):
     """Close by hand (operator): at or after the cutoff, or now with ``force``. Safe to repeat."""
 
@@ -747,6 +772,7 @@ class GroupBuyMutations(graphene.ObjectType):
     group_buy_pledge_create = GroupBuyPledgeCreate.Field()
     group_buy_pledge_complete = GroupBuyPledgeComplete.Field()
     group_buy_pledge_cancel = GroupBuyPledgeCancel.Field()
+    group_buy_pledge_take_cash = GroupBuyPledgeTakeCash.Field()
     group_buy_delivery_ship = GroupBuyDeliveryShip.Field()
     group_buy_delivery_receive = GroupBuyDeliveryReceive.Field()
     group_buy_pickup_collect = GroupBuyPickupCollect.Field()

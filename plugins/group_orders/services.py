@@ -926,6 +926,36 @@ def station_pledges(actor: Any, campaign: Campaign, station: Station) -> Any:
     )
 
 
+def pledge_final_amount(pledge: Pledge, item: CampaignItem) -> Decimal:
+    """What a pledge pays at the close: the final tier price, never above the price it was
+    authorised at (``sql.PRICE`` is the same rule for the set-based close)."""
+    return payments.money(pledge.quantity * min(item.final_unit_price, pledge.unit_price_at_pledge))
+
+
+def lapsed_pledges(
+    actor: Any, station: Station | None = None, campaign: Campaign | None = None
+) -> list[Pledge]:
+    """Pledges of the actor's stations whose online payment lapsed at a successful close: the station
+    may take cash instead (``closing.take_cash``). Each carries ``cash_due``, the amount to take."""
+    qs = Pledge.objects.filter(
+        status=PledgeStatus.UNPAID,
+        campaign__status=CampaignStatus.SUCCEEDED,
+        station__in=permissions.managed_stations(actor),
+    )
+    if station is not None:
+        qs = qs.filter(station=station)
+    if campaign is not None:
+        qs = qs.filter(campaign=campaign)
+    rows = list(
+        qs.select_related("household", "item__product", "campaign").order_by(
+            "campaign_id", "household__name", "pk"
+        )[:200]
+    )
+    for p in rows:
+        p.cash_due = pledge_final_amount(p, p.item)  # type: ignore[attr-defined]
+    return rows
+
+
 def households_summary(pledges: Any) -> list[dict[str, Any]]:
     """Group pledges per household for pick lists: quantities, amount due, payment method."""
     out: dict[int, dict[str, Any]] = {}

@@ -32,9 +32,17 @@ def _exec(sql: str, params: dict[str, Any]) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
-def orders_chunk(campaign_id: int, station_ids: list[int]) -> list[tuple[int, int, int]]:
-    """Orders, lines, line prices and pickups for a chunk; returns (order id, household id, station id)."""
+#: Limits a statement to the given pledges (``None``: every pledge of the chunk's stations).
+_ONLY = "AND (%(pledges)s::bigint[] IS NULL OR p.id = ANY(%(pledges)s::bigint[]))"
+
+
+def orders_chunk(
+    campaign_id: int, station_ids: list[int], pledge_ids: list[int] | None = None
+) -> list[tuple[int, int, int]]:
+    """Orders, lines, line prices and pickups for a chunk; returns (order id, household id, station id).
+    ``pledge_ids`` limits it to those pledges (a station taking cash for a lapsed pledge)."""
     p = {
+        "pledges": pledge_ids,
         "c": campaign_id,
         "prefix": f"GB{campaign_id}-",
         "stations": station_ids,
@@ -52,7 +60,7 @@ def orders_chunk(campaign_id: int, station_ids: list[int]) -> list[tuple[int, in
             0, 0, '站点自提', 'station-pickup', %(status)s, '', %(now)s,
             %(site)s, false, p.household_id, MIN(p.placed_by_id), MIN(p.station_id)
         FROM group_orders_pledge p JOIN group_orders_campaignitem i ON i.id = p.item_id
-        WHERE p.campaign_id = %(c)s AND p.station_id = ANY(%(stations)s) AND p.status = 'active'
+        WHERE p.campaign_id = %(c)s AND p.station_id = ANY(%(stations)s) AND p.status = 'active' {_ONLY}
         GROUP BY p.household_id
         RETURNING id, household_id, station_id
         """,
@@ -77,7 +85,7 @@ def orders_chunk(campaign_id: int, station_ids: list[int]) -> list[tuple[int, in
         JOIN partner_stockrecord sr ON sr.id = i.stockrecord_id
         JOIN partner_partner pa ON pa.id = sr.partner_id
         JOIN catalogue_product pr ON pr.id = i.product_id
-        WHERE p.campaign_id = %(c)s AND p.station_id = ANY(%(stations)s) AND p.status = 'active'
+        WHERE p.campaign_id = %(c)s AND p.station_id = ANY(%(stations)s) AND p.status = 'active' {_ONLY}
         ORDER BY o.id, p.item_id
         """,
         p,
@@ -117,24 +125,26 @@ def orders_chunk(campaign_id: int, station_ids: list[int]) -> list[tuple[int, in
             final_amount = p.quantity * {PRICE}
         FROM group_orders_campaignitem i
         WHERE i.id = p.item_id AND p.campaign_id = %(c)s AND p.station_id = ANY(%(stations)s)
-          AND p.status = 'active'
+          AND p.status = 'active' {_ONLY}
         """,
         p,
     )
     return orders
 
 
-_OFFLINE = """
+_OFFLINE = f"""
     FROM group_orders_pledge p JOIN payments_payment pm ON pm.id = p.payment_id
     WHERE p.campaign_id = %(c)s AND p.station_id = ANY(%(stations)s) AND p.status = 'confirmed'
-      AND pm.status = 'authorised' AND pm.method IN ('cash', 'credit')
+      AND pm.status = 'authorised' AND pm.method IN ('cash', 'credit') {_ONLY}
 """
 
 
-def capture_offline_chunk(campaign_id: int, station_ids: list[int]) -> None:
+def capture_offline_chunk(
+    campaign_id: int, station_ids: list[int], pledge_ids: list[int] | None = None
+) -> None:
     """Settle the chunk's cash and credit payments at the final amount (≤ authorised): ledger entries,
     cash change refunds, payment rows — three statements, each idempotent on its own keys."""
-    p = {"c": campaign_id, "stations": station_ids, "now": timezone.now()}
+    p = {"c": campaign_id, "stations": station_ids, "now": timezone.now(), "pledges": pledge_ids}
     _exec(
         f"""
         INSERT INTO payments_ledgerentry (idempotency_key, kind, debit_account, credit_account, amount,
@@ -161,7 +171,7 @@ def capture_offline_chunk(campaign_id: int, station_ids: list[int]) -> None:
         p,
     )
     _exec(
-        """
+        f"""
         UPDATE payments_payment pm SET status = 'captured',
             amount_captured = LEAST(p.final_amount, pm.amount_authorised),
             amount_refunded = CASE WHEN pm.method = 'cash'
@@ -171,6 +181,7 @@ def capture_offline_chunk(campaign_id: int, station_ids: list[int]) -> None:
         FROM group_orders_pledge p
         WHERE p.payment_id = pm.id AND p.campaign_id = %(c)s AND p.station_id = ANY(%(stations)s)
           AND p.status = 'confirmed' AND pm.status = 'authorised' AND pm.method IN ('cash', 'credit')
+          {_ONLY}
         """,
         p,
     )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("c/<int:pk>/station/<int:station_id>/", views.station_pledges, name="station-pledges"),
     path("c/<int:pk>/station/<int:station_id>/picklist.pdf", views.pick_list_pdf, name="pick-list"),
     path("pledge/<int:pk>/cancel/", views.pledge_cancel, name="pledge-cancel"),
+    path("pledge/<int:pk>/take-cash/", views.pledge_take_cash, name="pledge-take-cash"),
     path("pay/<str:key>/", views.pledge_payment, name="pledge-payment"),
     path("pickup/", views.pickup_verify, name="pickup-verify"),
     path("pickup/<int:pk>/", views.pickup_detail, name="pickup"),

@@ -23,7 +23,7 @@ from marketplace.payments import services as payments
 from marketplace.payments.models import CommissionStatement, PaymentMethod
 from marketplace.stations.models import Station
 
-from . import access, documents, online, services
+from . import access, closing, documents, online, services
 from .models import CampaignItem, DeliveryStatus, Pickup, PledgeStatus
 
 
@@ -225,9 +225,34 @@ def station_pledges(request: HttpRequest, pk: int, station_id: int) -> HttpRespo
     station = _managed_station(request, station_id)
     campaign = get_object_or_404(access.campaigns_for(request.user), pk=pk)
     rows = services.households_summary(services.station_pledges(request.user, campaign, station))
+    unpaid = services.lapsed_pledges(request.user, station, campaign)
     return render(
-        request, "group_orders/station_pledges.html", {"campaign": campaign, "station": station, "rows": rows}
+        request,
+        "group_orders/station_pledges.html",
+        {"campaign": campaign, "station": station, "rows": rows, "unpaid": unpaid},
     )
+
+
+@permission_required(permissions.STATION_STAFF)
+@require_POST
+def pledge_take_cash(request: HttpRequest, pk: int) -> HttpResponse:
+    """A pledge whose card authorisation lapsed at the close: the station takes cash instead and the
+    household gets its order and pickup code (closing.take_cash; a double click books once)."""
+    pledge = get_object_or_404(access.pledges_for(request.user), pk=pk)
+    if not permissions.can_manage_station(request.user, pledge.station_id):
+        raise Http404
+    try:
+        pickup = closing.take_cash(request.user, pledge.pk)
+    except ValidationError as exc:
+        messages.error(request, _messages(exc))
+    else:
+        pledge.refresh_from_db()
+        messages.success(
+            request,
+            _("已收取现金 ¥%(amount)s，订单 %(order)s 已生成，取货码已短信通知农户")
+            % {"amount": pledge.final_amount, "order": pickup.order.number},
+        )
+    return redirect("group-buy:station-pledges", pk=pledge.campaign_id, station_id=pledge.station_id)
 
 
 @permission_required()

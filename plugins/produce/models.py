@@ -17,6 +17,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from marketplace.core import uploads
+
 ZERO = Decimal("0.00")
 
 
@@ -57,7 +59,9 @@ class Lot(models.Model):
         "stations.Household", blank=True, related_name="produce_lots", verbose_name=_("种植农户")
     )
     description = models.TextField(_("说明"), blank=True)
-    test_report = models.FileField(_("检测报告"), upload_to="produce/reports/%Y/", blank=True)
+    test_report = uploads.UploadFileField(
+        _("检测报告"), upload_to="produce/reports/%Y/", blank=True, kind=uploads.DOCUMENT
+    )
     is_active = models.BooleanField(_("在售"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -107,7 +111,7 @@ class Certification(models.Model):
 
 class LotPhoto(models.Model):
     lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="photos")
-    image = models.ImageField(_("照片"), upload_to="produce/photos/%Y/")
+    image = uploads.UploadImageField(_("照片"), upload_to="produce/photos/%Y/")
     caption = models.CharField(_("说明"), max_length=128, blank=True)
 
     def __str__(self) -> str:
@@ -426,7 +430,7 @@ class CommitmentCertificate(models.Model):
     lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="certificates")
     number = models.CharField(max_length=40, unique=True)
     quantity_kg = models.DecimalField(max_digits=12, decimal_places=3)
-    pdf = models.FileField(upload_to="produce/certificates/%Y/")
+    pdf = uploads.UploadFileField(upload_to="produce/certificates/%Y/", kind=uploads.DOCUMENT)
     issued_at = models.DateTimeField(default=timezone.now)
     retain_until = models.DateTimeField()
 

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from marketplace.accounts.backends import SESSION_BACKEND
-from marketplace.core import permissions
+from marketplace.core import permissions, uploads
 from marketplace.core.documents import render_pdf
 from marketplace.payments import gateway
 
@@ -411,14 +412,17 @@ def lot_create(request: HttpRequest) -> HttpResponse:
             sale_units=sale_units, certifications=certs, household_ids=p.getlist("households"),
             gtin=p.get("gtin", ""), description=p.get("description", ""),
         )  # fmt: skip
+        photos = request.FILES.getlist("photos")[:5]
         try:
-            lot = services.create_lot(request.user, partner, data)
+            for f in photos:  # real images within UPLOAD_MAX_IMAGE_BYTES (the core upload check)
+                uploads.check_upload(f, uploads.IMAGE, field="photos")
+            with transaction.atomic():
+                lot = services.create_lot(request.user, partner, data)
+                for f in photos:
+                    lot.photos.create(image=f)
         except ValidationError as exc:
             errors = _errors(exc)
         else:
-            for f in request.FILES.getlist("photos")[:5]:
-                if f.size <= 5 * 1024 * 1024 and (f.content_type or "").startswith("image/"):
-                    lot.photos.create(image=f)
             messages.success(request, _("批次已上架"))
             return redirect("produce:coop-lot", pk=lot.pk)
     return render(

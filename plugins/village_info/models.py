@@ -14,6 +14,8 @@ from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from marketplace.core import uploads
+from marketplace.core.storage import private_storage
 from marketplace.stations.models import County, Household, Station, Township
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -315,7 +317,7 @@ class Question(models.Model):
 
 class QuestionPhoto(models.Model):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="photos")
-    image = models.ImageField(upload_to="village-questions/%Y/%m/")
+    image = uploads.UploadImageField(upload_to="village-questions/%Y/%m/", storage=private_storage)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

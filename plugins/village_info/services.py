@@ -24,7 +24,7 @@ from django.db.models import Avg, Count, Exists, Min, OuterRef, Q, QuerySet, Sub
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from marketplace.core import permissions
+from marketplace.core import permissions, uploads
 from marketplace.core.models import Notification
 from marketplace.core.sms import queue_delivery, send_sms
 from marketplace.stations.models import County, Household, Station, Township
@@ -58,8 +58,6 @@ logger = logging.getLogger("plugins.village_info")
 SMS_BATCH = 5000
 #: A running fan-out older than this is taken to have died and may be resumed.
 FANOUT_STALE = timedelta(minutes=15)
-PHOTO_MAX_BYTES = 5 * 1024 * 1024
-PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 MAX_PHOTOS = 4
 
 
@@ -836,12 +834,8 @@ def ask_question(
         raise ValidationError({"topic": _("请选择问题类别")}, code="invalid")
     if len(photos) > MAX_PHOTOS:
         raise ValidationError({"photos": _("最多上传 %(n)d 张照片") % {"n": MAX_PHOTOS}}, code="invalid")
-    for photo in photos:
-        if photo.size > PHOTO_MAX_BYTES:
-            raise ValidationError({"photos": _("每张照片不超过 5 MB")}, code="invalid")
-        if getattr(photo, "content_type", "") not in PHOTO_TYPES:
-            raise ValidationError({"photos": _("照片只支持 JPEG、PNG 或 WebP")}, code="invalid")
-        _check_image(photo)
+    for photo in photos:  # real images within UPLOAD_MAX_IMAGE_BYTES (the core upload check)
+        uploads.check_upload(photo, uploads.IMAGE, field="photos")
     with transaction.atomic():
         question = Question.objects.create(
             station=station,
@@ -855,19 +849,6 @@ def ask_question(
         for photo in photos:
             QuestionPhoto.objects.create(question=question, image=photo)
     return question
-
-
-def _check_image(photo: Any) -> None:
-    """The upload must really be an image (not a renamed file)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(photo) as img:
-            img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError):
-        raise ValidationError({"photos": _("照片文件无法识别")}, code="invalid") from None
-    finally:
-        photo.seek(0)
 
 
 def answer_question(user: Any, question: Question, text: str) -> Answer:

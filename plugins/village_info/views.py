@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from marketplace.core import permissions
+from marketplace.core import permissions, private_media
 from marketplace.core.documents import render_pdf
 from marketplace.core.permissions import permission_required
 from marketplace.stations.models import County, Station, Township
@@ -692,13 +692,7 @@ def question_photo(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse
     """Crop photos are served only to those who may read the question (not from public /media/)."""
     question = get_object_or_404(access.questions_for(request.user), pk=pk)
     photo = get_object_or_404(question.photos, pk=photo_id)
-    with photo.image.open("rb") as fh:
-        content = fh.read()
-    kind = "image/png" if photo.image.name.lower().endswith(".png") else "image/jpeg"
-    response = HttpResponse(content, content_type=kind)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return private_media.file_response(photo.image, cache="private, max-age=3600")
 
 
 @permission_required()

@@ -46,4 +46,35 @@ class Product(AbstractProduct):
         super().save(*args, **kwargs)
 
 
+# Oscar's own image and file fields, with our upload check (marketplace/core/uploads.py): the
+# dashboard's forms, the importer and any other path store only real images / documents.
+from oscar.apps.catalogue.abstract_models import (  # noqa: E402
+    AbstractCategory,
+    AbstractProductAttributeValue,
+    AbstractProductImage,
+)
+from oscar.utils.models import get_image_upload_path  # noqa: E402
+
+from marketplace.core import uploads  # noqa: E402
+
+
+class Category(AbstractCategory):
+    image = uploads.UploadImageField(
+        _("Image"), upload_to="categories", blank=True, null=True, max_length=255
+    )
+
+
+class ProductAttributeValue(AbstractProductAttributeValue):
+    value_file = uploads.UploadFileField(
+        upload_to=get_image_upload_path, max_length=255, blank=True, null=True, kind=uploads.DOCUMENT
+    )
+    value_image = uploads.UploadImageField(
+        upload_to=get_image_upload_path, max_length=255, blank=True, null=True
+    )
+
+
+class ProductImage(AbstractProductImage):
+    original = uploads.UploadImageField(_("Original"), upload_to=get_image_upload_path, max_length=255)
+
+
 from oscar.apps.catalogue.models import *  # noqa: E402,F403

@@ -17,6 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oscar.apps.partner.abstract_models import AbstractPartner, AbstractStockRecord
 
+from marketplace.core import uploads
+from marketplace.core.storage import private_storage
+
 from .credit_code import validate_credit_code
 
 
@@ -104,7 +107,9 @@ class PartnerLicence(models.Model):
     )
     valid_from = models.DateField(_("有效期起"))
     valid_until = models.DateField(_("有效期至"))
-    file = models.FileField(_("证照扫描件"), upload_to="licences/%Y/", blank=True)
+    file = uploads.UploadFileField(
+        _("证照扫描件"), upload_to="licences/%Y/", storage=private_storage, blank=True, kind=uploads.DOCUMENT
+    )
     revoked = models.BooleanField(_("已撤销"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

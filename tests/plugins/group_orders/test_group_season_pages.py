@@ -110,7 +110,7 @@ def test_signup_errors_name_the_field(db):
             business_licence=SimpleUploadedFile("x.exe", b"MZ", content_type="application/x-msdownload")
         ),
     )
-    assert "PDF、JPG 或 PNG" in r.content.decode() and not Partner.objects.exists()
+    assert "文件类型不支持" in r.content.decode() and not Partner.objects.exists()
 
 
 def test_station_staff_and_suppliers_cannot_review(staff_a, supplier_user, supplier):
