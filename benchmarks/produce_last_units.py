@@ -172,7 +172,7 @@ def main() -> None:
             else:
                 other += 1
         checkouts = list(Checkout.objects.filter(key__contains=f"bench-{run}-"))
-        states = [gateway.retrieve(c.payment_intent).status for c in checkouts]
+        states = [gateway.retrieve(c.payment.stripe_payment_intent).status for c in checkouts]
         charged = sum(1 for s in states if s in ("requires_capture", "succeeded"))
         voided = sum(1 for s in states if s == "canceled")
         record = unit.product.stockrecords.get()

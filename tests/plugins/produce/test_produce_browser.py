@@ -143,7 +143,9 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     _no_overflow(page)
     code = page.inner_text("[data-testid=delivery-code]")
     po = ProduceOrder.objects.get()
-    assert po.amount == 256 and gateway.retrieve(po.payment_intent).status == "requires_capture"
+    assert (
+        po.amount == 256 and gateway.retrieve(po.payment.stripe_payment_intent).status == "requires_capture"
+    )
 
     # Cooperative packs; the load reaches the planner; delivery confirmed with the code.
     _login(page, base, coop_user.username)
@@ -157,7 +159,9 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     page.wait_for_load_state()
     assert "已签收并结算" in page.inner_text("ul.messages")
     po.refresh_from_db()
-    assert po.state == "delivered" and gateway.retrieve(po.payment_intent).status == "succeeded"
+    assert (
+        po.state == "delivered" and gateway.retrieve(po.payment.stripe_payment_intent).status == "succeeded"
+    )
 
     # The public trace page (from the label's QR URL) shows what the growers bought.
     page.context.clear_cookies()
