@@ -58,7 +58,12 @@ def test_buyer_and_cooperative_pages_are_english(city_buyer, coop_user, coop, lo
     _english(coop_client, f"/p/produce/coop/rounds/{rnd.pk}/", data, ("Packing list PDF",))
     _english(coop_client, "/p/produce/coop/statement/", data, ("Platform commission",))
     _english(coop_client, "/p/produce/coop/members/", data, ("Cooperative members", "Station code"))
-    _english(coop_client, f"/p/produce/coop/lots/{lot.pk}/", data, ("Grower households", "No confirmed members yet."))
+    _english(
+        coop_client,
+        f"/p/produce/coop/lots/{lot.pk}/",
+        data,
+        ("Grower households", "No confirmed members yet."),
+    )
     anonymous = english_client()
     _english(anonymous, "/p/produce/signup/", [], ("Mobile number", "Sign up"))
     page = anonymous.post("/p/produce/signup/", {"phone": "12", "password": "x"}).content.decode()
