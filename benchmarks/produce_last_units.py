@@ -53,8 +53,8 @@ def main() -> None:
         from marketplace.accounts.models import ApiToken, Role, User
         from marketplace.apps.partner.models import PartnerKind, VerificationStatus, Warehouse
         from marketplace.payments import gateway
-        from plugins.produce import services
         from marketplace.payments.models import Payment
+        from plugins.produce import services
         from plugins.produce.models import Checkout, ProduceOrder
 
         if connection.vendor != "postgresql":
