@@ -196,10 +196,9 @@ def main() -> None:
             f"cancelled {payments.filter(status='cancelled').count()}, payer user on all: "
             f"{not payments.filter(payer_user__isnull=True).exists()})"
         )
-        print(
-            "  load average before %.2f %.2f %.2f, after %.2f %.2f %.2f (2 CPUs, shared)"
-            % (*load_before, *load_after)
-        )
+        before = " ".join(f"{x:.2f}" for x in load_before)
+        after = " ".join(f"{x:.2f}" for x in load_after)
+        print(f"  load average before {before}, after {after} (2 CPUs, shared)")
         print(f"  wall {elapsed:.2f} s  throughput {args.buyers / elapsed:.1f} checkouts/s")
         print(f"  latency p50 {p(0.5) * 1000:.0f} ms  p95 {p(0.95) * 1000:.0f} ms  max {latencies[-1] * 1000:.0f} ms"
               f"  mean {statistics.mean(latencies) * 1000:.0f} ms")  # fmt: skip
