@@ -75,6 +75,10 @@ class ProduceConfig(MarketplacePlugin):
                 "task": "plugins.produce.tasks.close_due_rounds",
                 "schedule": timedelta(minutes=1).total_seconds(),
             },
+            "produce.reauthorise-due-payments": {
+                "task": "plugins.produce.tasks.reauthorise_due_payments",
+                "schedule": timedelta(hours=1).total_seconds(),
+            },
             "produce.cancel-abandoned-checkouts": {
                 "task": "plugins.produce.tasks.cancel_abandoned_checkouts",
                 "schedule": timedelta(minutes=10).total_seconds(),

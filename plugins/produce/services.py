@@ -722,6 +722,22 @@ def cancel_abandoned_checkouts(older_than: timedelta = timedelta(hours=1)) -> in
     return cancelled
 
 
+def reauthorise_due_payments(now: datetime | None = None) -> int:
+    """Periodic: card authorisations of orders not delivered yet are renewed before Stripe drops them
+    (about 7 days; core ``payments.reauthorise``), so a late delivery can still be captured."""
+    due = (
+        Payment.objects.filter(
+            method="stripe",
+            status=PaymentStatus.AUTHORISED,
+            produce_order__state__in=(OrderState.PAID, OrderState.PACKED, OrderState.SHIPPED),
+            updated_at__lte=(now or timezone.now()) - payments.REAUTHORISE_AFTER,
+        )
+        .exclude(online_type__in=tuple(gateway.AUTOMATIC_CAPTURE_TYPES))
+        .order_by("updated_at")
+    )
+    return sum(1 for payment in list(due[:500]) if payments.reauthorise(payment))
+
+
 def close_due_rounds(now: datetime | None = None) -> int:
     """Periodic: rounds past their cutoff stop taking orders and become packing work."""
     return Round.objects.filter(status=RoundStatus.OPEN, cutoff_at__lte=now or timezone.now()).update(

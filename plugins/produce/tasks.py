@@ -15,3 +15,10 @@ def cancel_abandoned_checkouts() -> int:
     from .services import cancel_abandoned_checkouts as cancel
 
     return cancel()
+
+
+@shared_task(name="plugins.produce.tasks.reauthorise_due_payments")
+def reauthorise_due_payments() -> int:
+    from .services import reauthorise_due_payments as renew
+
+    return renew()

@@ -115,3 +115,26 @@ def test_cooperative_payout_runs_are_keyed(
     # A refund after the payout: the cooperative owes it back (nothing more is paid out).
     services.refund_order(operator, po, "50", "after-payout")
     assert services.cooperatives_owed() == []
+
+
+def test_card_authorisation_of_an_undelivered_order_is_renewed(
+    stripe_settings, city_buyer, rnd, lot, coop_user
+):
+    from datetime import timedelta
+
+    from marketplace.payments import gateway
+
+    po = services.start_checkout(
+        city_buyer, rnd, {unit_of(lot).pk: 1}, delivery_slot(rnd).pk, ADDRESS, "card", "renew-1",
+        token=stripe_card_token(CARD_PLAIN),
+    ).order  # fmt: skip
+    first = po.payment.stripe_payment_intent
+    assert services.reauthorise_due_payments() == 0  # fresh
+    Payment.objects.filter(pk=po.payment_id).update(updated_at=timezone.now() - timedelta(days=6, hours=1))
+    assert services.reauthorise_due_payments() == 1
+    po.payment.refresh_from_db()
+    assert po.payment.stripe_payment_intent != first and gateway.retrieve(first).status == "canceled"
+    services.mark_packed(coop_user, po)
+    services.confirm_delivery(coop_user, po, po.delivery_code)
+    po.payment.refresh_from_db()
+    assert (po.payment.status, po.payment.amount_captured) == (PaymentStatus.CAPTURED, Decimal("128.00"))
