@@ -53,6 +53,7 @@ def main() -> None:
         from marketplace.accounts.models import ApiToken, Role, User
         from marketplace.apps.partner.models import PartnerKind, VerificationStatus, Warehouse
         from marketplace.payments import gateway
+        from marketplace.payments.models import Payment
         from plugins.produce import services
         from plugins.produce.models import Checkout, ProduceOrder
 
@@ -148,6 +149,7 @@ def main() -> None:
                 )  # fmt: skip
                 results[i] = (time.perf_counter() - t0, r.status_code, r.json())
 
+            load_before = os.getloadavg()
             started = time.perf_counter()
             threads = [threading.Thread(target=buyer, args=(i,)) for i in range(args.buyers)]
             for t in threads:
@@ -155,6 +157,7 @@ def main() -> None:
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - started
+            load_after = os.getloadavg()
         finally:
             server.terminate()
             try:
@@ -172,7 +175,7 @@ def main() -> None:
             else:
                 other += 1
         checkouts = list(Checkout.objects.filter(key__contains=f"bench-{run}-"))
-        states = [gateway.retrieve(c.payment_intent).status for c in checkouts]
+        states = [gateway.retrieve(c.payment.stripe_payment_intent).status for c in checkouts]
         charged = sum(1 for s in states if s in ("requires_capture", "succeeded"))
         voided = sum(1 for s in states if s == "canceled")
         record = unit.product.stockrecords.get()
@@ -187,6 +190,15 @@ def main() -> None:
             f"  charged (authorised, held) {charged}  voided {voided}  refused before paying {refused - voided}"
         )
         print(f"  stock {record.num_in_stock} allocated {record.num_allocated}")
+        payments = Payment.objects.filter(idempotency_key__contains=f"bench-{run}-")
+        print(
+            f"  core payments {payments.count()} (authorised {payments.filter(status='authorised').count()}, "
+            f"cancelled {payments.filter(status='cancelled').count()}, payer user on all: "
+            f"{not payments.filter(payer_user__isnull=True).exists()})"
+        )
+        before = " ".join(f"{x:.2f}" for x in load_before)
+        after = " ".join(f"{x:.2f}" for x in load_after)
+        print(f"  load average before {before}, after {after} (2 CPUs, shared)")
         print(f"  wall {elapsed:.2f} s  throughput {args.buyers / elapsed:.1f} checkouts/s")
         print(f"  latency p50 {p(0.5) * 1000:.0f} ms  p95 {p(0.95) * 1000:.0f} ms  max {latencies[-1] * 1000:.0f} ms"
               f"  mean {statistics.mean(latencies) * 1000:.0f} ms")  # fmt: skip

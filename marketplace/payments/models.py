@@ -36,7 +36,11 @@ class PaymentStatus(models.TextChoices):
 
 
 class Payment(models.Model):
-    """One household's payment for one purpose (e.g. a group-buy pledge), in CNY."""
+    """One payment for one purpose (e.g. a group-buy pledge, a produce order), in CNY.
+
+    The payer is either a station household (station business: cash, credit, online; ``household``
+    and its ``station`` set) or a user paying for themselves online (a city buyer: ``payer_user``
+    set, no station). A database constraint keeps exactly one of the two."""
 
     method = models.CharField(_("支付方式"), max_length=8, choices=PaymentMethod.choices)
     status = models.CharField(_("状态"), max_length=12, choices=PaymentStatus.choices)
@@ -47,10 +51,27 @@ class Payment(models.Model):
         on_delete=models.PROTECT,
         related_name="payments",
         verbose_name=_("农户"),
+        null=True,
+        blank=True,
         db_index=False,  # covered by the (household, method, status) index
     )
     station = models.ForeignKey(
-        "stations.Station", on_delete=models.PROTECT, related_name="payments", verbose_name=_("站点")
+        "stations.Station",
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("站点"),
+        null=True,
+        blank=True,
+    )
+    #: A user paying for themselves (city buyer), instead of a station household.
+    payer_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="payments_made",
+        verbose_name=_("付款人"),
+        null=True,
+        blank=True,
+        db_index=False,  # partial index below (household payments leave it empty)
     )
     amount_authorised = models.DecimalField(_("授权金额"), max_digits=12, decimal_places=2)
     amount_captured = models.DecimalField(_("结算金额"), max_digits=12, decimal_places=2, default=ZERO)
@@ -88,6 +109,14 @@ class Payment(models.Model):
                 condition=models.Q(amount_refunded__lte=models.F("amount_authorised")),
                 name="payment_refund_within_authorised",
             ),
+            # Exactly one payer: a household of a station, or a user (no station).
+            models.CheckConstraint(
+                condition=(
+                    models.Q(household__isnull=False, station__isnull=False, payer_user__isnull=True)
+                    | models.Q(household__isnull=True, station__isnull=True, payer_user__isnull=False)
+                ),
+                name="payment_one_payer",
+            ),
         ]
         # Few indexes on purpose: a campaign close rewrites hundreds of thousands of payment rows
         # (status, amounts). No index covers those columns, so PostgreSQL rewrites them in place (HOT,
@@ -95,6 +124,11 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["household", "method"]),
             models.Index(fields=["stripe_payment_intent"], name="payment_intent_idx"),
+            models.Index(
+                fields=["payer_user"],
+                name="payment_payer_user_idx",
+                condition=models.Q(payer_user__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -64,6 +64,18 @@ def household_receivable(household_id: int) -> str:
     return f"household:{household_id}:receivable"
 
 
+def buyer_deposit(user_id: int) -> str:
+    """Money we hold for a user paying for themselves (city buyer), negative while held."""
+    return f"buyer:{user_id}:deposit"
+
+
+def payer_deposit(payment: Payment) -> str:
+    """The deposit account of the payment's payer: its household's, or its paying user's."""
+    if payment.household_id is not None:
+        return household_deposit(payment.household_id)
+    return buyer_deposit(payment.payer_user_id)
+
+
 def money(value: Any) -> Decimal:
     """CNY, ROUND_HALF_UP to the fen: :func:`marketplace.core.money.cny`."""
     return cny(value)
@@ -261,7 +273,11 @@ def _intent_matches(payment: Payment, intent: Any) -> bool:
         and data.get("amount") == gateway.to_fen(payment.amount_authorised)
         and str(data.get("currency", "")).lower() == "cny"
         and metadata.get("payment_key", payment.idempotency_key) == payment.idempotency_key
-        and metadata.get("household") == str(payment.household_id)
+        and (
+            metadata.get("household") == str(payment.household_id)
+            if payment.household_id is not None
+            else metadata.get("buyer") == str(payment.payer_user_id)
+        )
     )
 
 
@@ -309,6 +325,69 @@ def authorise_online(
     completes what it pays for) or given up with :func:`void`. ``purpose`` says what it pays for.
     """
     _require_station_actor(actor, household)
+    return _start_online(
+        actor,
+        amount,
+        reference,
+        key,
+        payment_method,
+        online_type,
+        token=token,
+        return_url=return_url,
+        purpose=purpose,
+        household=household,
+    )
+
+
+def authorise_online_for_user(
+    user: Any,
+    amount: Decimal,
+    reference: str,
+    key: str,
+    online_type: str = "card",
+    *,
+    payment_method: str = "",
+    token: str = "",
+    customer: str = "",
+    return_url: str = "",
+    purpose: dict[str, Any] | None = None,
+) -> Payment:
+    """:func:`authorise_online` for a user paying for themselves (a city buyer; no station): the same
+    intents, states and settlement. The caller has established that ``user`` is the one paying
+    (the logged-in buyer, or the buyer's standing order charged to the card the buyer saved:
+    ``payment_method`` card_… with its ``customer``). Metadata ``buyer`` = the user's id."""
+    if not permissions.is_authenticated(user):
+        raise PermissionDenied(gettext("请先登录"))
+    return _start_online(
+        user,
+        amount,
+        reference,
+        key,
+        payment_method,
+        online_type,
+        token=token,
+        return_url=return_url,
+        purpose=purpose,
+        payer_user=user,
+        customer=customer,
+    )
+
+
+def _start_online(
+    actor: Any,
+    amount: Decimal,
+    reference: str,
+    key: str,
+    payment_method: str,
+    online_type: str,
+    *,
+    token: str,
+    return_url: str,
+    purpose: dict[str, Any] | None,
+    household: Household | None = None,
+    payer_user: Any = None,
+    customer: str = "",
+) -> Payment:
     existing = _existing(key)
     if existing:
         return existing
@@ -319,7 +398,13 @@ def authorise_online(
             {"stripePaymentMethod": ValidationError(gettext("请提供支付凭证"), code="required")}
         )
     amount = money(amount)
-    metadata = {"reference": reference, "household": str(household.pk), "payment_key": key}
+    if amount <= 0:
+        raise ValidationError({"amount": ValidationError(gettext("金额必须大于零"), code="invalid")})
+    metadata = {"reference": reference, "payment_key": key}
+    if household is not None:
+        metadata["household"] = str(household.pk)
+    else:
+        metadata["buyer"] = str(payer_user.pk)
     try:
         intent = gateway.create_intent(
             amount,
@@ -329,6 +414,7 @@ def authorise_online(
             payment_method=payment_method,
             token=token,
             return_url=return_url,
+            customer=customer,
         )
     except gateway.GatewayError as exc:
         raise ValidationError(
@@ -343,7 +429,8 @@ def authorise_online(
         status=PaymentStatus.PENDING,
         online_type=online_type,
         household=household,
-        station_id=household.station_id,
+        station_id=household.station_id if household is not None else None,
+        payer_user=payer_user if household is None else None,
         amount_authorised=amount,
         reference=reference,
         idempotency_key=key,
@@ -419,7 +506,7 @@ def activate_pending(payment: Payment) -> Payment:
                 f"payment:{payment.pk}:prepaid",
                 "online_prepaid",
                 STRIPE_CLEARING,
-                household_deposit(payment.household_id),
+                payer_deposit(payment),
                 payment.amount_authorised,
                 payment.station_id,
                 payment.household_id,
@@ -502,7 +589,7 @@ def capture_moves(payment: Payment, amount: Decimal) -> list[Move]:
             Move(
                 f"payment:{payment.pk}:capture",
                 "online_sale",
-                household_deposit(payment.household_id) if is_prepaid(payment) else STRIPE_CLEARING,
+                payer_deposit(payment) if is_prepaid(payment) else STRIPE_CLEARING,
                 SALES,
                 amount,
                 payment.station_id,
@@ -752,7 +839,7 @@ def refund(payment: Payment, amount: Decimal, key: str, reason: str = "") -> Ref
         unsettled = max(payment.amount_authorised - payment.amount_captured - payment.amount_refunded, ZERO)
         from_deposit = min(amount, unsettled)
         for suffix, account, part in (
-            ("", household_deposit(payment.household_id), from_deposit),
+            ("", payer_deposit(payment), from_deposit),
             (":sales", SALES, amount - from_deposit),
         ):
             moves.append(
@@ -955,31 +1042,108 @@ def credit_commission(
     return post(commission_move(station_id, amount, key, reference, memo))
 
 
-def pay_out_commission(
-    actor: Any, station: Station, amount: Decimal, key: str, reference: str = ""
+@dataclass(frozen=True)
+class Payees:
+    """Whom the platform pays out to: one ledger account ``<prefix><id><suffix>`` per payee, negative
+    while the platform owes the payee (credited by commission, sales, ...). Paying out debits it
+    and credits ``platform:bank``. ``lock`` is the model whose row (the payee) is locked while one
+    payee is paid, so two runs can never pay the same balance twice."""
+
+    prefix: str  # "station:"
+    suffix: str  # ":commission"
+    kind: str  # ledger kind of a payout entry, e.g. "commission_payout"
+    key_prefix: str  # idempotency key of one payee's payout in a run: <key_prefix>:<run>:<id>
+    lock: Any  # model class of the payee (Station, Partner)
+    memo: str = "支付"
+
+    def account(self, payee_id: int) -> str:
+        return f"{self.prefix}{payee_id}{self.suffix}"
+
+    def owed(self) -> dict[int, Decimal]:
+        """What the platform owes each payee (positive), all at once (two grouped queries)."""
+        return {pid: -value for pid, value in account_balances(self.prefix, self.suffix).items() if value}
+
+    def owed_to(self, payee_id: int) -> Decimal:
+        return -balance(self.account(payee_id))
+
+
+def pay_out(
+    actor: Any, payees: Payees, payee_id: int, amount: Decimal, key: str, reference: str = ""
 ) -> LedgerEntry | None:
+    """Pay one payee ``amount`` (operators only), never more than it is owed; keyed (a repeated key
+    pays nothing and returns None)."""
     if not permissions.is_operator(actor):
-        raise PermissionDenied(gettext("只有平台运营可以支付佣金"))
+        raise PermissionDenied(gettext("只有平台运营可以支付"))
     with transaction.atomic():
-        # One payout at a time per station, so two runs can never pay the same balance twice.
-        Station.objects.select_for_update().filter(pk=station.pk).first()
-        if money(amount) > commission_balance(station):
-            raise ValidationError({"amount": ValidationError(gettext("超过应付佣金"), code="invalid")})
+        # One payout at a time per payee, so two runs can never pay the same balance twice.
+        payees.lock.objects.select_for_update().filter(pk=payee_id).first()
+        if LedgerEntry.objects.filter(idempotency_key=key).exists():
+            return None
+        if money(amount) > payees.owed_to(payee_id):
+            raise ValidationError({"amount": ValidationError(gettext("超过应付金额"), code="invalid")})
         return post(
             Move(
                 key,
-                "commission_payout",
-                station_commission(station.pk),
+                payees.kind,
+                payees.account(payee_id),
                 PLATFORM_BANK,
                 amount,
-                station.pk,
+                payee_id if payees.lock is Station else None,
                 reference=reference,
-                memo="佣金支付",
+                memo=payees.memo,
             )
         )
 
 
 PAYOUT_RUN_PREFIX = "PAYOUT-"
+
+
+def run_payouts(
+    actor: Any, payees: Payees, run_key: str, payee_ids: list[int] | None = None
+) -> dict[str, Any]:
+    """A payout run: pay every payee (or the listed ones) its whole balance. Each payee's payout is
+    keyed by the run, so submitting the same run again pays nothing twice."""
+    if not permissions.is_operator(actor):
+        raise PermissionDenied(gettext("只有平台运营可以支付"))
+    run_key = (run_key or "").strip()
+    if not run_key or len(run_key) > 64:
+        raise ValidationError({"run": ValidationError(gettext("缺少批次编号"), code="required")})
+    reference = f"{PAYOUT_RUN_PREFIX}{run_key}"[:64]
+    owed = payees.owed()
+    if payee_ids is not None:
+        owed = {pid: v for pid, v in owed.items() if pid in set(payee_ids)}
+    paid, total = 0, ZERO
+    for pid in sorted(pid for pid, v in owed.items() if v > 0):
+        entry = pay_out(actor, payees, pid, owed[pid], f"{payees.key_prefix}:{run_key}:{pid}", reference)
+        if entry is not None:
+            paid += 1
+            total += entry.amount
+    return {"reference": reference, "count": paid, "total": money(total)}
+
+
+def payout_runs(limit: int = 20, kind: str = "commission_payout") -> list[dict[str, Any]]:
+    """Past payout runs of one kind, newest first: reference, payees paid (``stations``), total, when."""
+    from django.db.models import Count, Min
+
+    return list(
+        LedgerEntry.objects.filter(kind=kind, reference__startswith=PAYOUT_RUN_PREFIX)
+        .values("reference")
+        .annotate(stations=Count("pk"), total=Sum("amount"), at=Min("created_at"))
+        .order_by("-at")[:limit]
+    )
+
+
+STATION_COMMISSION = Payees(
+    "station:", ":commission", "commission_payout", "commission-payout", Station, "佣金支付"
+)
+
+
+def pay_out_commission(
+    actor: Any, station: Station, amount: Decimal, key: str, reference: str = ""
+) -> LedgerEntry | None:
+    if not permissions.is_operator(actor):
+        raise PermissionDenied(gettext("只有平台运营可以支付佣金"))
+    return pay_out(actor, STATION_COMMISSION, station.pk, amount, key, reference)
 
 
 def account_balances(prefix: str, suffix: str) -> dict[int, Decimal]:
@@ -1001,42 +1165,15 @@ def account_balances(prefix: str, suffix: str) -> dict[int, Decimal]:
 
 def commission_balances() -> dict[int, Decimal]:
     """Commission owed to each station (positive: the platform owes it), all stations at once."""
-    return {sid: -value for sid, value in account_balances("station:", ":commission").items() if value}
+    return STATION_COMMISSION.owed()
 
 
 def run_commission_payouts(actor: Any, run_key: str, station_ids: list[int] | None = None) -> dict[str, Any]:
-    """A payout run: pay every station (or the listed ones) its whole commission balance. Each
-    station's payout is keyed by the run, so submitting the same run again pays nothing twice."""
+    """A payout run of station commission (:func:`run_payouts`)."""
     if not permissions.is_operator(actor):
         raise PermissionDenied(gettext("只有平台运营可以支付佣金"))
-    run_key = (run_key or "").strip()
-    if not run_key or len(run_key) > 64:
-        raise ValidationError({"run": ValidationError(gettext("缺少批次编号"), code="required")})
-    reference = f"{PAYOUT_RUN_PREFIX}{run_key}"[:64]
-    owed = commission_balances()
-    if station_ids is not None:
-        owed = {sid: v for sid, v in owed.items() if sid in set(station_ids)}
-    paid, total = 0, ZERO
-    for station in Station.objects.filter(pk__in=[sid for sid, v in owed.items() if v > 0]).order_by("pk"):
-        entry = pay_out_commission(
-            actor, station, owed[station.pk], f"commission-payout:{run_key}:{station.pk}", reference
-        )
-        if entry is not None:
-            paid += 1
-            total += entry.amount
-    return {"reference": reference, "stations": paid, "total": money(total)}
-
-
-def payout_runs(limit: int = 20) -> list[dict[str, Any]]:
-    """Past payout runs, newest first: reference, stations paid, total, when."""
-    from django.db.models import Count, Min
-
-    return list(
-        LedgerEntry.objects.filter(kind="commission_payout", reference__startswith=PAYOUT_RUN_PREFIX)
-        .values("reference")
-        .annotate(stations=Count("pk"), total=Sum("amount"), at=Min("created_at"))
-        .order_by("-at")[:limit]
-    )
+    result = run_payouts(actor, STATION_COMMISSION, run_key, station_ids)
+    return {"reference": result["reference"], "stations": result["count"], "total": result["total"]}
 
 
 def commission_balance(station: Station, until: datetime | None = None) -> Decimal:

@@ -18,6 +18,13 @@ class ProduceConfig(MarketplacePlugin):
     verbose_name = _("农产品")
     plugin_slug = "produce"
 
+    def ready(self) -> None:
+        from marketplace.payments.signals import online_payment_ready
+
+        from .services import on_online_payment_ready
+
+        online_payment_ready.connect(on_online_payment_ready, dispatch_uid="produce.online_payment_ready")
+
     def storefront_urls(self) -> Sequence[URLPattern | URLResolver]:
         from .urls import urlpatterns
 
@@ -39,6 +46,18 @@ class ProduceConfig(MarketplacePlugin):
             frozenset({Role.COOPERATIVE, Role.OPERATOR}),
             order=32,
         )
+        yield MenuEntry(
+            str(_("合作社成员确认")),
+            reverse("produce:station-members"),
+            frozenset({Role.STATION_STAFF}),
+            order=33,
+        )
+        yield MenuEntry(
+            str(_("合作社货款支付")),
+            reverse("produce:operator-payouts"),
+            frozenset({Role.OPERATOR}),
+            order=34,
+        )
 
     def graphql_queries(self) -> Sequence[type]:
         from .schema import ProduceQueries
@@ -55,6 +74,14 @@ class ProduceConfig(MarketplacePlugin):
             "produce.close-due-rounds": {
                 "task": "plugins.produce.tasks.close_due_rounds",
                 "schedule": timedelta(minutes=1).total_seconds(),
+            },
+            "produce.reauthorise-due-payments": {
+                "task": "plugins.produce.tasks.reauthorise_due_payments",
+                "schedule": timedelta(hours=1).total_seconds(),
+            },
+            "produce.cancel-abandoned-checkouts": {
+                "task": "plugins.produce.tasks.cancel_abandoned_checkouts",
+                "schedule": timedelta(minutes=10).total_seconds(),
             },
         }
 

@@ -55,6 +55,17 @@ def seed_demo(demo: Any) -> None:
     from marketplace.stations.models import Household
 
     members = list(Household.objects.filter(station__code__isnull=False).order_by("pk")[:6])
+    from .models import CooperativeMember, MembershipStatus
+
+    # Memberships the farmers' stations confirmed (in the product: asked on the cooperative's members
+    # page, confirmed by the station's information officer).
+    for idx, group in ((0, members[:3]), (1, members[3:6])):
+        for h in group:
+            CooperativeMember.objects.get_or_create(
+                partner=coops[idx], household=h,
+                defaults={"station_id": h.station_id, "name": h.name, "phone": h.phone or "",
+                          "status": MembershipStatus.CONFIRMED},
+            )  # fmt: skip
     harvest = min(timezone.localdate() - timedelta(days=20), date(timezone.localdate().year, 10, 8))
     for idx, code, crop, variety, grade, village, lat, lon, kg, units in LOTS:
         if Lot.objects.filter(code=code).exists():

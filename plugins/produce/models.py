@@ -237,18 +237,11 @@ class OrderState(models.TextChoices):
     CANCELLED = "cancelled", _("已取消")
 
 
-class PaymentState(models.TextChoices):
-    AUTHORISED = "authorised", _("已授权")  # card held, captured at delivery
-    PREPAID = "prepaid", _("已扣款")  # WeChat Pay / Alipay: charged at once
-    CAPTURED = "captured", _("已结算")
-    VOIDED = "voided", _("已撤销授权")
-    REFUNDED = "refunded", _("已退款")
-
-
 class ProduceOrder(models.Model):
-    """The produce side of one Oscar order: round, slot, Chinese address, invoice, payment, delivery.
+    """The produce side of one Oscar order: round, slot, Chinese address, invoice, delivery.
 
-    Exists only once payment is authorised (or charged): no order is placed unpaid."""
+    Exists only once payment is authorised (or charged): no order is placed unpaid. The money is the
+    core ``payments.Payment`` (payer: the buyer) and its ledger entries; nothing of it is kept here."""
 
     order = models.OneToOneField("order.Order", on_delete=models.PROTECT, related_name="produce")
     round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="orders")
@@ -270,13 +263,10 @@ class ProduceOrder(models.Model):
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     invoice_title = models.CharField(_("发票抬头"), max_length=128, blank=True)
     invoice_tax_id = models.CharField(_("纳税人识别号"), max_length=20, blank=True)
-    online_type = models.CharField(_("支付方式"), max_length=16)
-    payment_intent = models.CharField(max_length=64)
-    stripe_customer = models.CharField(max_length=64, blank=True)
-    payment_state = models.CharField(max_length=12, choices=PaymentState.choices)
+    payment = models.OneToOneField(
+        "payments.Payment", on_delete=models.PROTECT, related_name="produce_order", verbose_name=_("支付")
+    )
     amount = models.DecimalField(_("金额"), max_digits=12, decimal_places=2)
-    amount_captured = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
-    amount_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     delivery_code = models.CharField(max_length=6)
     packed_at = models.DateTimeField(null=True, blank=True)
     handed_over_at = models.DateTimeField(null=True, blank=True)
@@ -300,6 +290,11 @@ class ProduceOrder(models.Model):
         return f"{self.province}{self.city}{self.district}{self.street}"
 
     @property
+    def payment_state(self) -> str:
+        """The core payment's status (authorised, captured, cancelled, ...)."""
+        return self.payment.status
+
+    @property
     def can_cancel(self) -> bool:
         return self.state == OrderState.PAID and self.round.cutoff_at > timezone.now()
 
@@ -311,9 +306,8 @@ class Checkout(models.Model):
     key = models.CharField(max_length=64, unique=True)
     buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     data = models.JSONField(default=dict)
-    payment_intent = models.CharField(max_length=64)
-    online_type = models.CharField(max_length=16)
-    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    #: The core payment (pending until Stripe says it is usable); its key is this checkout's key.
+    payment = models.OneToOneField("payments.Payment", on_delete=models.PROTECT, related_name="+")
     state = models.CharField(max_length=12, default="pending")  # pending / placed / failed / refused
     message = models.CharField(max_length=255, blank=True)
     order = models.ForeignKey(
@@ -450,3 +444,66 @@ class CommitmentCertificate(models.Model):
         if timezone.now() < self.retain_until:
             raise ValidationError(_("合格证须保存至少两年，不可删除"), code="invalid_state")
         return super().delete(*args, **kwargs)
+
+
+class MembershipStatus(models.TextChoices):
+    PENDING = "pending", _("待站点确认")
+    CONFIRMED = "confirmed", _("已确认")
+    REFUSED = "refused", _("站点未确认")
+
+
+class CooperativeMember(models.Model):
+    """A farmer household's membership of a cooperative.
+
+    Station households are the stations' tenant data, so the cooperative cannot browse them: it asks
+    for a member (the name and mobile number the farmer gave it, and the farmer's station); staff of
+    that station, who know their farmers, confirm it by picking the household, or refuse it. Only
+    confirmed members can be named as growers of a lot, and the cooperative sees them with masked
+    names (never phone or ID numbers)."""
+
+    partner = models.ForeignKey(
+        "partner.Partner", on_delete=models.CASCADE, related_name="produce_members", verbose_name=_("合作社")
+    )
+    station = models.ForeignKey(
+        "stations.Station", on_delete=models.PROTECT, related_name="+", verbose_name=_("站点")
+    )
+    household = models.ForeignKey(
+        "stations.Household",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cooperative_memberships",
+        verbose_name=_("农户"),
+    )
+    name = models.CharField(_("姓名"), max_length=64)
+    phone = models.CharField(_("手机号"), max_length=11)
+    status = models.CharField(
+        _("状态"), max_length=12, choices=MembershipStatus.choices, default=MembershipStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("合作社成员")
+        verbose_name_plural = _("合作社成员")
+        ordering = ["status", "-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "household"],
+                condition=models.Q(household__isnull=False),
+                name="uniq_coop_member_household",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="confirmed") | models.Q(household__isnull=False),
+                name="coop_member_confirmed_has_household",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} {self.get_status_display()}"

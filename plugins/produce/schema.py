@@ -268,7 +268,7 @@ class ProduceLotCreate(BaseMutation):
             harvest_date=input.harvest_date, origin_village=input.origin_village, latitude=input.latitude,
             longitude=input.longitude, quantity_kg=input.quantity_kg,
             sale_units=[dict(u) for u in input.sale_units], certifications=[dict(c) for c in input.certifications or []],
-            household_ids=[int(h) for h in input.household_ids or [] if str(h).isdigit()], gtin=input.gtin or "",
+            household_ids=list(input.household_ids or []), gtin=input.gtin or "",
         )  # fmt: skip
         return {"lot": _lot(services.create_lot(user, partner, data))}
 

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as _noop
 from oscar.core.loading import get_class, get_model
 
 from marketplace.accounts.models import Role, phone_validator
@@ -34,19 +35,22 @@ from marketplace.core.extensions import DeliveryRequest
 from marketplace.core.tables import Column as TableColumn
 from marketplace.core.tables import RowError, TableInvalid, TableSpec, read_table
 from marketplace.payments import gateway
-from marketplace.payments.services import STRIPE_CLEARING, Move, balance, money, post
-from marketplace.stations.models import Household
+from marketplace.payments import services as payments
+from marketplace.payments.models import Payment, PaymentStatus
+from marketplace.payments.services import SALES, Move, balance, money, post
+from marketplace.stations.models import Household, Station
 
 from .models import (
     Certification,
     CertificationKind,
     Checkout,
+    CooperativeMember,
     Crop,
     EventKind,
     Lot,
     LotEvent,
+    MembershipStatus,
     OrderState,
-    PaymentState,
     PriceBreak,
     ProduceOrder,
     Round,
@@ -319,11 +323,10 @@ def clean_lot(partner: Any, data: LotInput) -> dict[str, Any]:
             errors[f"{prefix}.expires_on"] = [ValidationError(_("证书已过期"), code="invalid")]
         certs.append({"kind": row.get("kind"), "number": number, "expires_on": expires})
     cleaned["certifications"] = certs
-    ids = [int(x) for x in data.household_ids if str(x).isdigit()]
-    members = list(Household.objects.filter(pk__in=ids))
-    if len(members) != len(set(ids)):
-        errors["household_ids"] = [ValidationError(_("种植农户不存在"), code="invalid")]
-    cleaned["households"] = members
+    try:
+        cleaned["households"] = clean_growers(partner, data.household_ids)
+    except ValidationError as exc:
+        errors["household_ids"] = exc.error_list
     _raise(errors)
     return cleaned
 
@@ -486,6 +489,177 @@ class _Rollback(Exception):
     pass
 
 
+# --- Member households (growers) ---------------------------------------------------------------
+
+
+def mask_name(name: str) -> str:
+    """王*明 / 王*: what a cooperative sees of a member's name."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_phone(phone: str) -> str:
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone or "") == 11 else "****"
+
+
+def confirmed_members(partner: Any):
+    """The cooperative's confirmed member households (the only ones a lot can name as growers)."""
+    return CooperativeMember.objects.filter(partner=partner, status=MembershipStatus.CONFIRMED)
+
+
+def clean_growers(partner: Any, household_ids: list[Any]) -> list[Household]:
+    """The one rule for a lot's growers, on every path (page, GraphQL, import): confirmed members of
+    the lot's cooperative only. The refusal names no household (nothing leaks about others)."""
+    ids = set()
+    for raw in household_ids or []:
+        if not str(raw).strip().isdigit():
+            raise ValidationError(_("只能选择本社已确认的成员"), code="invalid")
+        ids.add(int(str(raw).strip()))
+    allowed = set(
+        confirmed_members(partner).filter(household_id__in=ids).values_list("household_id", flat=True)
+    )
+    if ids - allowed:
+        raise ValidationError(_("只能选择本社已确认的成员"), code="not_member")
+    return list(Household.objects.filter(pk__in=allowed))
+
+
+def set_lot_growers(user: Any, lot: Lot, household_ids: list[Any]) -> Lot:
+    """The cooperative picks, per lot, the members who grew it."""
+    require_cooperative(user, lot.partner)
+    try:
+        growers = clean_growers(lot.partner, household_ids)
+    except ValidationError as exc:
+        raise ValidationError({"household_ids": exc.error_list}) from None
+    lot.households.set(growers)
+    return lot
+
+
+def request_member(user: Any, partner: Any, station_code: str, name: str, phone: str) -> CooperativeMember:
+    """The cooperative asks for a member: the farmer's name, mobile number and station number (站点编号),
+    as the farmer gave them. Nothing of the station's households is shown or looked up for the cooperative; the
+    station's staff confirm (or refuse) it."""
+    require_cooperative(user, partner)
+    errors: dict[str, list[ValidationError]] = {}
+    name = (name or "").strip()
+    phone = (phone or "").strip()
+    if not name or len(name) > 64:
+        errors["name"] = [ValidationError(_("请填写姓名"), code="required")]
+    try:
+        phone_validator(phone)
+    except ValidationError:
+        errors["phone"] = [ValidationError(_("请输入11位中国大陆手机号码"), code="invalid")]
+    code = str(station_code or "").strip()
+    station = Station.objects.filter(code=code, is_active=True).first() if code else None
+    if station is None:
+        errors["station"] = [ValidationError(_("请填写农户所在站点的编号"), code="required")]
+    _raise(errors)
+    if CooperativeMember.objects.filter(
+        partner=partner, phone=phone, status__in=(MembershipStatus.PENDING, MembershipStatus.CONFIRMED)
+    ).exists():
+        raise _err("phone", _("已申请过该成员"), "unique")
+    return CooperativeMember.objects.create(
+        partner=partner, station=station, name=name, phone=phone, requested_by=user
+    )
+
+
+def staff_stations(user: Any):
+    """Stations whose staff may confirm members: the station's own information officers (they know
+    their farmers). Operators do not confirm on the farmers' behalf."""
+    if not permissions.has_role(user, Role.STATION_STAFF):
+        return Station.objects.none()
+    return Station.objects.filter(memberships__user=user)
+
+
+def member_requests_for(user: Any):
+    return CooperativeMember.objects.filter(
+        station__in=staff_stations(user), status=MembershipStatus.PENDING
+    ).select_related("partner", "station")
+
+
+def decide_member(
+    user: Any, member: CooperativeMember, household_id: Any, confirm: bool
+) -> CooperativeMember:
+    """Station staff confirm a membership by picking the household (of their station), or refuse it."""
+    with transaction.atomic():
+        member = CooperativeMember.objects.select_for_update().get(pk=member.pk)
+        if not staff_stations(user).filter(pk=member.station_id).exists():
+            raise PermissionDenied(_("只有该站点的信息员可以确认成员"))
+        if member.status != MembershipStatus.PENDING:
+            raise _err("member", _("该申请已处理"), "invalid_state")
+        if confirm:
+            household = (
+                Household.objects.filter(
+                    pk=household_id, station_id=member.station_id, is_active=True
+                ).first()
+                if str(household_id).isdigit()
+                else None
+            )
+            if household is None:
+                raise _err("household", _("请选择本站农户"), "required")
+            if CooperativeMember.objects.filter(partner_id=member.partner_id, household=household).exists():
+                raise _err("household", _("该农户已是本合作社成员"), "unique")
+            member.household = household
+        member.status = MembershipStatus.CONFIRMED if confirm else MembershipStatus.REFUSED
+        member.decided_by, member.decided_at = user, timezone.now()
+        member.save()
+    return member
+
+
+def member_rows(partner: Any) -> list[dict[str, Any]]:
+    """What the cooperative sees of its members: masked name and phone, the station (and village for
+    confirmed members) and the state; never the household's own record."""
+    rows = []
+    for m in CooperativeMember.objects.filter(partner=partner).select_related(
+        "station", "household__village"
+    ):
+        confirmed = m.status == MembershipStatus.CONFIRMED and m.household is not None
+        rows.append(
+            {
+                "id": m.pk,
+                "household_id": m.household_id if confirmed else None,
+                "name": mask_name(m.household.name if confirmed else m.name),
+                "phone": mask_phone(m.phone),
+                "station": m.station.name,
+                "village": m.household.village.name if confirmed else "",
+                "status": m.status,
+                "status_label": m.get_status_display(),
+            }
+        )
+    return rows
+
+
+# --- Cooperative payouts ----------------------------------------------------------------------
+
+
+COOPERATIVE_PAYABLE = payments.Payees(
+    "cooperative:", ":payable", "produce_payout", "produce-payout", Partner, "合作社货款支付"
+)
+
+
+def cooperatives_owed() -> list[dict[str, Any]]:
+    """What the platform owes each cooperative (its payable balance), largest first."""
+    owed = {pid: v for pid, v in COOPERATIVE_PAYABLE.owed().items() if v > 0}
+    partners = Partner.objects.in_bulk(list(owed))
+    return sorted(
+        ({"partner": partners[pid], "balance": v} for pid, v in owed.items() if pid in partners),
+        key=lambda r: -r["balance"],
+    )
+
+
+def run_cooperative_payouts(user: Any, run_key: str, partner_ids: list[int] | None = None) -> dict[str, Any]:
+    """A payout run to cooperatives through the core payout mechanism (keyed per run and cooperative:
+    resubmitting a run pays nothing twice; never more than owed)."""
+    return payments.run_payouts(user, COOPERATIVE_PAYABLE, run_key, partner_ids)
+
+
+def cooperative_payout_runs(limit: int = 20) -> list[dict[str, Any]]:
+    return payments.payout_runs(limit, kind=COOPERATIVE_PAYABLE.kind)
+
+
 # --- Rounds ------------------------------------------------------------------------------------
 
 
@@ -565,6 +739,34 @@ def open_rounds():
     return Round.objects.filter(
         status=RoundStatus.OPEN, cutoff_at__gt=timezone.now(), partner__verification_status="approved"
     )
+
+
+def cancel_abandoned_checkouts(older_than: timedelta = timedelta(hours=1)) -> int:
+    """Periodic: checkouts whose payer never finished (3-D Secure, QR code) — the core announces a
+    payment Stripe says is usable once more (the order is placed), and cancels the rest."""
+    cancelled = payments.cancel_abandoned(older_than, kind=CHECKOUT_PURPOSE)
+    Checkout.objects.filter(
+        state="pending",
+        order__isnull=True,
+        payment__status__in=(PaymentStatus.CANCELLED, PaymentStatus.FAILED),
+    ).update(state="failed", message=_("超时未完成支付"))
+    return cancelled
+
+
+def reauthorise_due_payments(now: datetime | None = None) -> int:
+    """Periodic: card authorisations of orders not delivered yet are renewed before Stripe drops them
+    (about 7 days; core ``payments.reauthorise``), so a late delivery can still be captured."""
+    due = (
+        Payment.objects.filter(
+            method="stripe",
+            status=PaymentStatus.AUTHORISED,
+            produce_order__state__in=(OrderState.PAID, OrderState.PACKED, OrderState.SHIPPED),
+            updated_at__lte=(now or timezone.now()) - payments.REAUTHORISE_AFTER,
+        )
+        .exclude(online_type__in=tuple(gateway.AUTOMATIC_CAPTURE_TYPES))
+        .order_by("updated_at")
+    )
+    return sum(1 for payment in list(due[:500]) if payments.reauthorise(payment))
 
 
 def close_due_rounds(now: datetime | None = None) -> int:
@@ -702,17 +904,6 @@ class CheckoutResult:
     client_secret: str = ""
 
 
-def _void_intent(intent_id: str, key: str, charged: bool, amount: Decimal) -> None:
-    """Give the money back: cancel an authorisation, or refund what was already charged."""
-    try:
-        if charged:
-            gateway.refund(intent_id, amount, f"{key}:refund")
-        else:
-            gateway.cancel(intent_id, f"{key}:void")
-    except gateway.GatewayError:
-        logger.exception("Could not void payment intent for checkout")
-
-
 def start_checkout(
     user: Any,
     rnd: Round,
@@ -745,88 +936,96 @@ def start_checkout(
     if online_type not in gateway.AUTOMATIC_CAPTURE_TYPES and not (token or payment_method):
         raise _err("card", _("请填写银行卡信息"), "required")
     total = money(sum(line.total for line in lines))
-    metadata = {"reference": f"produce:{rnd.pk}", "buyer": str(user.pk), "payment_key": key}
-    customer = ""
-    try:
-        if token and online_type == "card":
-            customer, payment_method = gateway.card_from_token(token, key, metadata)
-        intent = gateway.create_intent(
-            total, online_type, key, metadata, payment_method=payment_method, return_url=return_url,
-            customer=customer,
-        )  # fmt: skip
-    except gateway.GatewayError as exc:
-        raise _err("payment", _("支付失败：%(reason)s") % {"reason": exc}, "payment_failed") from exc
     data = {
         "round": rnd.pk, "slot": slot.pk, "lines": {str(ln.unit.pk): ln.quantity for ln in lines},
-        "address": {k: str(v) if v is not None else None for k, v in addr.items()}, "customer": customer,
+        "address": {k: str(v) if v is not None else None for k, v in addr.items()},
     }  # fmt: skip
-    checkout = Checkout.objects.create(
-        key=key, buyer=user, data=data, payment_intent=intent.id, online_type=online_type, amount=total
+    payment = payments.authorise_online_for_user(
+        user, total, f"produce:{rnd.pk}", key, online_type, token=token, payment_method=payment_method,
+        return_url=return_url, purpose={"kind": CHECKOUT_PURPOSE, "checkout": key},
+    )  # fmt: skip
+    checkout, _c = Checkout.objects.get_or_create(
+        key=key, defaults={"buyer": user, "data": data, "payment": payment}
     )
-    return _advance(checkout, intent)
+    return _advance(checkout)
 
 
-def _advance(checkout: Checkout, intent: Any) -> CheckoutResult:
-    usable = intent.status == (
-        "succeeded" if checkout.online_type in gateway.AUTOMATIC_CAPTURE_TYPES else "requires_capture"
-    )
-    if usable:
-        return CheckoutResult(order=place_checkout(checkout, intent))
-    if intent.status in ("requires_action", "processing"):
-        from marketplace.payments.services import next_action
+#: ``Payment.purpose["kind"]`` of a produce checkout's payment.
+CHECKOUT_PURPOSE = "produce_checkout"
 
-        return CheckoutResult(
-            checkout=checkout, next_action=next_action(intent), client_secret=intent.client_secret or ""
+
+def _advance(checkout: Checkout) -> CheckoutResult:
+    """Place the order once the payment is usable; otherwise say what the payer still has to do."""
+    payment = checkout.payment
+    if payment.status == PaymentStatus.PENDING:
+        try:
+            state = payments.check_pending(payment)
+        except gateway.GatewayError as exc:
+            raise _err("payment", _("支付失败：%(reason)s") % {"reason": exc}, "payment_retry") from exc
+        if state.state == "action":
+            return CheckoutResult(
+                checkout=checkout, next_action=state.next_action, client_secret=state.client_secret
+            )
+        if state.state == "failed":
+            Checkout.objects.filter(pk=checkout.pk).update(state="failed", message=_("支付未完成"))
+            raise _err("payment", _("支付未完成授权，请换一种支付方式"), "payment_failed")
+    elif payment.status != PaymentStatus.AUTHORISED:
+        Checkout.objects.filter(pk=checkout.pk, state="pending").update(
+            state="failed", message=_("支付未完成")
         )
-    if intent.status in gateway.CANCELLABLE:
-        _void_intent(intent.id, checkout.key, False, checkout.amount)
-    Checkout.objects.filter(pk=checkout.pk).update(state="failed", message=_("支付未完成"))
-    raise _err("payment", _("支付未完成授权，请换一种支付方式"), "payment_failed")
+        raise _err("payment", _("支付未完成授权，请换一种支付方式"), "payment_failed")
+    return CheckoutResult(order=place_checkout(checkout))
 
 
 def resume_checkout(user: Any, key: str) -> CheckoutResult:
     """The payer came back (3-D Secure done, QR scanned, Alipay return): ask Stripe and place."""
-    checkout = Checkout.objects.filter(key=key, buyer=user).first()
+    checkout = Checkout.objects.filter(key=key, buyer=user).select_related("payment").first()
     if checkout is None:
         raise _err("checkout", _("找不到该支付"), "not_found")
     if checkout.order_id:
         return CheckoutResult(order=checkout.order)
     if checkout.state != "pending":
         raise _err("payment", checkout.message or _("支付未完成"), "payment_failed")
-    intent = gateway.retrieve(checkout.payment_intent)
-    data = intent.to_dict()
-    if (
-        data.get("amount") != gateway.to_fen(checkout.amount)
-        or (data.get("metadata") or {}).get("payment_key") != key
-    ):
-        _void_intent(intent.id, key, intent.status == "succeeded", checkout.amount)
-        raise _err("payment", _("支付信息不一致"), "payment_failed")
-    return _advance(checkout, intent)
+    return _advance(checkout)
+
+
+def on_online_payment_ready(sender: Any, payment: Payment, **kwargs: Any) -> None:
+    """Receiver of the core's ``online_payment_ready`` (Stripe webhook, abandoned-payment sweep): a
+    buyer whose browser never came back after 3-D Secure / the QR code still gets the order (or,
+    if the stock went meanwhile, the money back). Idempotent."""
+    if (payment.purpose or {}).get("kind") != CHECKOUT_PURPOSE:
+        return
+    checkout = Checkout.objects.filter(payment=payment, state="pending", order__isnull=True).first()
+    if checkout is not None:
+        _advance(checkout)
 
 
 class OutOfStock(Exception):
     pass
 
 
-def place_checkout(checkout: Checkout, intent: Any) -> ProduceOrder:
-    """Place the Oscar order for a usable payment, or void it if the stock is gone."""
-    prepaid = checkout.online_type in gateway.AUTOMATIC_CAPTURE_TYPES
+def place_checkout(checkout: Checkout) -> ProduceOrder:
+    """Place the Oscar order for a usable payment (in the transaction that activates it), or give
+    the money back through the core (void the authorisation, refund a charge) if the stock is gone."""
     try:
         with transaction.atomic():
             locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
             if locked.order_id:
                 return locked.order
-            order = _place(locked, prepaid)
+            payment = Payment.objects.select_for_update().get(pk=locked.payment_id)
+            order = _place(locked, payment)
+            payments.activate_pending(payment)
             locked.state, locked.order = "placed", order
             locked.save(update_fields=["state", "order"])
             return order
     except OutOfStock as exc:
-        _void_intent(intent.id, checkout.key, prepaid, checkout.amount)
-        Checkout.objects.filter(pk=checkout.pk).update(state="refused", message=str(exc))
+        with transaction.atomic():
+            payments.void(checkout.payment, str(exc)[:128])
+        Checkout.objects.filter(pk=checkout.pk).update(state="refused", message=str(exc)[:255])
         raise _err("lines", str(exc), "out_of_stock") from None
 
 
-def _place(checkout: Checkout, prepaid: bool) -> ProduceOrder:
+def _place(checkout: Checkout, payment: Payment) -> ProduceOrder:
     data = checkout.data
     rnd = Round.objects.get(pk=data["round"])
     quantities = {int(k): int(v) for k, v in data["lines"].items()}
@@ -887,16 +1086,12 @@ def _place(checkout: Checkout, prepaid: bool) -> ProduceOrder:
         contact_name=addr["contact_name"], contact_phone=addr["contact_phone"],
         latitude=addr.get("latitude"), longitude=addr.get("longitude"),
         invoice_title=addr.get("invoice_title", ""), invoice_tax_id=addr.get("invoice_tax_id", ""),
-        online_type=checkout.online_type, payment_intent=checkout.payment_intent,
-        stripe_customer=data.get("customer", ""),
-        payment_state=PaymentState.PREPAID if prepaid else PaymentState.AUTHORISED,
-        amount=checkout.amount, delivery_code=f"{secrets.randbelow(10**6):06d}",
+        payment=payment, amount=payment.amount_authorised, delivery_code=f"{secrets.randbelow(10**6):06d}",
     )  # fmt: skip
-    if order.total_incl_tax != checkout.amount:
+    if order.total_incl_tax != payment.amount_authorised:
         raise OutOfStock(_("价格已变化，请重新下单"))
-    if prepaid:
-        post(Move(f"produce:{po.pk}:prepaid", "produce_prepaid", STRIPE_CLEARING, buyer_deposit(user.pk),
-                  po.amount, reference=order.number, memo="农产品在线预付"))  # fmt: skip
+    payment.reference = str(order.number)[:64]
+    payment.save(update_fields=["reference", "updated_at"])
     return po
 
 
@@ -949,30 +1144,59 @@ def _set_order_status(po: ProduceOrder, status: str) -> None:
         ).update(status=status)
 
 
-def _return_money(po: ProduceOrder, amount: Decimal, reason: str) -> None:
-    """Idempotent: void an authorisation or refund through the original method, and reverse the
-    ledger (sale and commission) for what had been captured."""
+def _return_money(po: ProduceOrder, amount: Decimal, reason: str, key: str = "") -> None:
+    """Give money back through the core payment (idempotent): an order not delivered yet has its
+    authorisation voided (a WeChat Pay / Alipay charge refunded in full); after delivery ``amount`` is
+    refunded (never more than was captured and not refunded yet: the core refuses) and the
+    cooperative's sale and the platform's commission on it are reversed in the ledger."""
     amount = money(amount)
-    key = f"produce:{po.pk}:return:{amount}"
-    if po.payment_state == PaymentState.AUTHORISED:
-        gateway.cancel(po.payment_intent, f"{key}:void")
-        ProduceOrder.objects.filter(pk=po.pk).update(payment_state=PaymentState.VOIDED)
+    payment = po.payment
+    if payment.status in (PaymentStatus.AUTHORISED, PaymentStatus.PENDING):
+        with transaction.atomic():
+            payments.void(payment, reason[:128])
         return
-    if po.payment_state in (PaymentState.PREPAID, PaymentState.CAPTURED):
-        gateway.refund(po.payment_intent, amount, key)
-        if po.payment_state == PaymentState.PREPAID:
-            post(Move(f"{key}:deposit", "produce_refund", buyer_deposit(po.buyer_id), STRIPE_CLEARING, amount,
-                      reference=po.order.number, memo=reason[:255]))  # fmt: skip
-        else:
-            partner_id = po.round.partner_id
-            post(Move(f"{key}:sale", "produce_refund", coop_payable(partner_id), STRIPE_CLEARING, amount,
-                      reference=po.order.number, memo=reason[:255]))  # fmt: skip
-            share = money(amount * commission_rate(po.round.partner))
-            post(Move(f"{key}:commission", "produce_commission_reversal", COMMISSION_INCOME,
-                      coop_payable(partner_id), share, reference=po.order.number, memo=reason[:255]))  # fmt: skip
-        ProduceOrder.objects.filter(pk=po.pk).update(
-            payment_state=PaymentState.REFUNDED, amount_refunded=po.amount_refunded + amount
-        )
+    if payment.status != PaymentStatus.CAPTURED:
+        return
+    key = key or f"produce:{po.pk}:return:{amount}"
+    with transaction.atomic():
+        refund = payments.refund(payment, amount, key, reason[:128])
+        amount = refund.amount  # a repeated key: what that refund was
+        partner = po.round.partner
+        number = po.order.number
+        post(Move(f"{key}:sale", "produce_refund", coop_payable(partner.pk), SALES, amount,
+                  reference=number, memo=reason[:255]))  # fmt: skip
+        # Commission back in proportion, never more than was charged on this order.
+        charged = _entries_total(f"produce:{po.pk}:commission", "produce_commission", number)
+        reversed_ = _entries_total("", "produce_commission_reversal", number)
+        share = min(money(amount * commission_rate(partner)), charged - reversed_)
+        post(Move(f"{key}:commission", "produce_commission_reversal", COMMISSION_INCOME, coop_payable(partner.pk),
+                  share, reference=number, memo=reason[:255]))  # fmt: skip
+
+
+def _entries_total(key: str, kind: str, reference: str) -> Decimal:
+    from marketplace.payments.models import LedgerEntry
+
+    qs = LedgerEntry.objects.filter(kind=kind, reference=reference)
+    if key:
+        qs = qs.filter(idempotency_key=key)
+    return money(qs.aggregate(s=Sum("amount"))["s"] or 0)
+
+
+def refund_order(user: Any, po: ProduceOrder, amount: Any, key: str, reason: str = "") -> ProduceOrder:
+    """Refund (part of) a delivered order: operators or the selling cooperative. Keyed: sending the
+    same refund again refunds nothing."""
+    if not (permissions.is_operator(user) or permissions.can_manage_partner(user, po.round.partner)):
+        raise PermissionDenied(_("无权退款"))
+    if po.state != OrderState.DELIVERED:
+        raise _err("order", _("订单未送达，请取消订单"), "invalid_state")
+    try:
+        value = money(amount)
+    except (InvalidOperation, TypeError, ValueError):
+        raise _err("amount", _("金额无效")) from None
+    if value <= 0:
+        raise _err("amount", _("金额必须大于零"))
+    _return_money(po, value, reason or _("退款"), f"produce:{po.pk}:refund:{key}")
+    return po
 
 
 # --- Fulfilment --------------------------------------------------------------------------------
@@ -1073,15 +1297,12 @@ def confirm_delivery(user: Any, po: ProduceOrder, code: str) -> ProduceOrder:
             raise _err("order", _("订单尚未打包"), "invalid_state")
         if not secrets.compare_digest((code or "").strip(), po.delivery_code):
             raise _err("code", _("签收码不正确"), "invalid")
-        if po.payment_state == PaymentState.AUTHORISED:
-            intent = gateway.retrieve(po.payment_intent)
-            if intent.status == "requires_capture":
-                intent = gateway.capture(po.payment_intent, po.amount, f"produce:{po.pk}:capture")
-            if intent.status != "succeeded":
-                raise _err("payment", _("在线支付结算失败"), "payment_failed")
-            source_account = STRIPE_CLEARING
-        else:
-            source_account = buyer_deposit(po.buyer_id)
+        try:
+            payment = payments.capture(po.payment, po.amount)
+        except payments.NotCapturable as exc:
+            raise _err("payment", _("在线支付授权已失效，无法结算"), "payment_failed") from exc
+        except ValidationError as exc:
+            raise _err("payment", _("在线支付结算失败，请稍后再试"), "payment_retry") from exc
         for line in po.order.lines.select_related("stockrecord"):
             if line.stockrecord_id:
                 StockRecord.objects.select_for_update().get(pk=line.stockrecord_id).consume_allocation(
@@ -1089,13 +1310,14 @@ def confirm_delivery(user: Any, po: ProduceOrder, code: str) -> ProduceOrder:
                 )
         partner = po.round.partner
         number = po.order.number
-        post(Move(f"produce:{po.pk}:sale", "produce_sale", source_account, coop_payable(partner.pk), po.amount,
+        sold = payment.amount_captured
+        # The captured sale (core: clearing or the buyer's deposit → sales) belongs to the cooperative.
+        post(Move(f"produce:{po.pk}:sale", "produce_sale", SALES, coop_payable(partner.pk), sold,
                   reference=number, memo="农产品销售"))  # fmt: skip
         post(Move(f"produce:{po.pk}:commission", "produce_commission", coop_payable(partner.pk), COMMISSION_INCOME,
-                  money(po.amount * commission_rate(partner)), reference=number, memo="平台佣金"))  # fmt: skip
+                  money(sold * commission_rate(partner)), reference=number, memo="平台佣金"))  # fmt: skip
         po.state, po.delivered_at = OrderState.DELIVERED, timezone.now()
-        po.payment_state, po.amount_captured = PaymentState.CAPTURED, po.amount
-        po.save(update_fields=["state", "delivered_at", "payment_state", "amount_captured"])
+        po.save(update_fields=["state", "delivered_at"])
         _set_order_status(po, ORDER_STATUS["delivered"])
         for lot_id, kg in _kg_per_lot(po).items():
             LotEvent.objects.get_or_create(
@@ -1111,10 +1333,6 @@ def confirm_delivery(user: Any, po: ProduceOrder, code: str) -> ProduceOrder:
 
 def coop_payable(partner_id: int) -> str:
     return f"cooperative:{partner_id}:payable"
-
-
-def buyer_deposit(user_id: int) -> str:
-    return f"buyer:{user_id}:deposit"
 
 
 def commission_rate(partner: Any) -> Decimal:
@@ -1147,8 +1365,22 @@ def monthly_statement(partner: Any, month: date) -> dict[str, Any]:
         "commission": total("produce_commission") - total("produce_commission_reversal"),
         "payouts": total("produce_payout"),
         "closing": -balance(account, until=end),
-        "entries": list(qs.order_by("created_at", "pk")),
+        "entries": [_labelled(e) for e in qs.order_by("created_at", "pk")],
     }
+
+
+ENTRY_LABELS = {
+    "produce_sale": _noop("销售"),
+    "produce_refund": _noop("退款"),
+    "produce_commission": _noop("平台佣金"),
+    "produce_commission_reversal": _noop("佣金退回"),
+    "produce_payout": _noop("货款支付"),
+}
+
+
+def _labelled(entry: Any) -> Any:
+    entry.label = _(ENTRY_LABELS[entry.kind]) if entry.kind in ENTRY_LABELS else entry.kind
+    return entry
 
 
 # --- Standing orders (business buyers) ----------------------------------------------------------
@@ -1267,28 +1499,26 @@ def create_standing_orders_for_round(rnd: Round) -> list[StandingAllocation]:
 
 
 def _charge_standing(so: StandingOrder, rnd: Round, slot: Slot, unit: SaleUnit, qty: int) -> ProduceOrder:
+    """Charge the standing order's saved card for this round through the core payment (payer: the
+    buyer, who saved the card for exactly this) and place the order; keyed per standing order and
+    round, so a second run for the round charges nothing."""
     key = f"produce:standing:{so.pk}:round:{rnd.pk}"
     total = money(unit_price(unit, qty) * qty)
-    metadata = {"reference": f"produce:{rnd.pk}", "buyer": str(so.buyer_id), "payment_key": key}
-    try:
-        intent = gateway.create_intent(
-            total, "card", key, metadata, payment_method=so.stripe_card, customer=so.stripe_customer
-        )
-    except gateway.GatewayError as exc:
-        raise _err("payment", str(exc), "payment_failed") from exc
-    data = {"round": rnd.pk, "slot": slot.pk, "lines": {str(unit.pk): qty}, "address": so.address,
-            "customer": so.stripe_customer, "standing": so.pk}  # fmt: skip
+    data = {
+        "round": rnd.pk,
+        "slot": slot.pk,
+        "lines": {str(unit.pk): qty},
+        "address": so.address,
+        "standing": so.pk,
+    }
+    payment = payments.authorise_online_for_user(
+        so.buyer, total, f"produce:{rnd.pk}", key, "card", payment_method=so.stripe_card,
+        customer=so.stripe_customer, purpose={"kind": CHECKOUT_PURPOSE, "checkout": key},
+    )  # fmt: skip
     checkout, _c = Checkout.objects.get_or_create(
-        key=key,
-        defaults={
-            "buyer": so.buyer,
-            "data": data,
-            "payment_intent": intent.id,
-            "online_type": "card",
-            "amount": total,
-        },
+        key=key, defaults={"buyer": so.buyer, "data": data, "payment": payment}
     )
-    result = _advance(checkout, intent)
+    result = _advance(checkout)
     if result.order is None:
         raise _err("payment", _("银行卡需要验证，请到订单页完成支付"), "payment_failed")
     return result.order

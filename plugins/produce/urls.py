@@ -33,4 +33,7 @@ urlpatterns = [
     path("coop/rounds/<int:pk>/packing.pdf", views.packing_pdf, name="coop-packing"),
     path("coop/rounds/<int:pk>/labels.pdf", views.labels_pdf, name="coop-labels"),
     path("coop/statement/", views.statement, name="coop-statement"),
+    path("coop/members/", views.coop_members, name="coop-members"),
+    path("station/members/", views.station_members, name="station-members"),
+    path("operator/payouts/", views.operator_payouts, name="operator-payouts"),
 ]

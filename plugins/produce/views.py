@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from marketplace.accounts.backends import SESSION_BACKEND
 from marketplace.core import permissions, uploads
 from marketplace.core.documents import render_pdf
+from marketplace.core.permissions import OPERATOR, STATION_STAFF, permission_required
 from marketplace.payments import gateway
 
 from . import services, trace
@@ -455,6 +456,13 @@ def _coop_lot(request: HttpRequest, pk: int) -> Lot:
 @cooperative_required
 def coop_lot(request: HttpRequest, pk: int) -> HttpResponse:
     lot = _coop_lot(request, pk)
+    if request.method == "POST" and request.POST.get("action") == "growers":
+        try:
+            services.set_lot_growers(request.user, lot, request.POST.getlist("households"))
+            messages.success(request, _("种植农户已保存"))
+        except ValidationError as exc:
+            messages.error(request, "；".join(exc.messages))
+        return redirect("produce:coop-lot", pk=lot.pk)
     if request.method == "POST" and request.POST.get("action") == "certificate":
         try:
             qty = Decimal(request.POST.get("quantity_kg") or "0")
@@ -468,7 +476,9 @@ def coop_lot(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "produce/coop_lot.html",
         {"lot": lot, "facts": trace.public_facts(lot), "trace_url": trace.digital_link(lot),
-         "certificates": lot.certificates.order_by("-issued_at")},
+         "certificates": lot.certificates.order_by("-issued_at"),
+         "members": [m for m in services.member_rows(lot.partner) if m["household_id"]],
+         "growers": set(lot.households.values_list("pk", flat=True))},
     )  # fmt: skip
 
 
@@ -589,3 +599,76 @@ def statement(request: HttpRequest) -> HttpResponse:
     except ValueError:
         month = timezone.localdate().replace(day=1)
     return render(request, "produce/statement.html", {"s": services.monthly_statement(partner, month)})
+
+
+# --- Cooperative members: the cooperative asks, the farmer's station confirms ---------------------
+
+
+@cooperative_required
+def coop_members(request: HttpRequest) -> HttpResponse:
+    partner = _partner(request)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            services.request_member(
+                request.user, partner, request.POST.get("station", ""), request.POST.get("name", ""),
+                request.POST.get("phone", ""),
+            )  # fmt: skip
+        except ValidationError as exc:
+            errors = _errors(exc)
+        else:
+            messages.success(request, _("已提交，等待农户所在站点确认"))
+            return redirect("produce:coop-members")
+    return render(
+        request,
+        "produce/coop_members.html",
+        {"partner": partner, "rows": services.member_rows(partner), "errors": errors, "form": request.POST},
+    )
+
+
+@permission_required(STATION_STAFF)
+def station_members(request: HttpRequest) -> HttpResponse:
+    """Station staff confirm cooperative memberships of their farmers (they know them)."""
+    if request.method == "POST":
+        member = get_object_or_404(services.member_requests_for(request.user), pk=request.POST.get("member"))
+        confirm = request.POST.get("action") == "confirm"
+        try:
+            services.decide_member(request.user, member, request.POST.get("household", ""), confirm)
+            messages.success(request, _("已确认成员") if confirm else _("已拒绝"))
+        except ValidationError as exc:
+            messages.error(request, "；".join(exc.messages))
+        return redirect("produce:station-members")
+    rows = []
+    for m in services.member_requests_for(request.user)[:200]:
+        households = services.Household.objects.filter(station_id=m.station_id, is_active=True)
+        matching = households.filter(Q(phone=m.phone) | Q(name=m.name))
+        rows.append(
+            {"m": m, "households": (matching if matching.exists() else households).order_by("name")[:300]}
+        )
+    return render(request, "produce/station_members.html", {"rows": rows})
+
+
+# --- Operator: cooperative payouts -------------------------------------------------------------
+
+
+@permission_required(OPERATOR)
+def operator_payouts(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            result = services.run_cooperative_payouts(request.user, request.POST.get("run", ""))
+        except ValidationError as exc:
+            messages.error(request, "；".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                _("支付批次 %(ref)s：%(n)s 个合作社，共 ¥%(total)s")
+                % {"ref": result["reference"], "n": result["count"], "total": result["total"]},
+            )
+        return redirect("produce:operator-payouts")
+    rows = services.cooperatives_owed()
+    return render(
+        request,
+        "produce/operator_payouts.html",
+        {"rows": rows[:500], "count": len(rows), "total": sum((r["balance"] for r in rows), Decimal("0.00")),
+         "runs": services.cooperative_payout_runs(), "run": uuid.uuid4().hex[:12]},
+    )  # fmt: skip

@@ -42,3 +42,14 @@ def unit_of(lot):
 
 def stock_of(lot):
     return unit_of(lot).product.stockrecords.get()
+
+
+def confirmed_member(partner, household):
+    """A membership the household's station confirmed (test set-up; the pages are tested in
+    test_produce_members)."""
+    from plugins.produce.models import CooperativeMember, MembershipStatus
+
+    return CooperativeMember.objects.create(
+        partner=partner, station=household.station, household=household, name=household.name,
+        phone=household.phone or "13900000000", status=MembershipStatus.CONFIRMED,
+    )  # fmt: skip

@@ -65,6 +65,8 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     coop_user,
     coop,
     household_a,
+    staff_a,
+    operator,
     product_classes,
     supplier,
 ):
@@ -91,7 +93,34 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     page.click("main button[type=submit]")
     page.wait_for_url("**/p/produce/coop/lots/*/")
     lot = Lot.objects.get(code="BR2026-001")
-    lot.households.add(household_a)  # member households come from the cooperative's roll (import/API)
+
+    # The cooperative asks for its member (name, mobile, station number as the farmer gave them) ...
+    page.goto(base + "/p/produce/coop/members/")
+    _no_overflow(page)
+    page.fill("#name", household_a.name)
+    page.fill("#phone", household_a.phone)
+    page.fill("#station", household_a.station.code)
+    page.click("[data-testid=member-request] button[type=submit]")
+    page.wait_for_load_state()
+    assert "待站点确认" in page.inner_text("[data-testid=members]")
+    assert household_a.name not in page.content() and household_a.phone not in page.content()
+    # ... the farmer's station confirms it by picking the household ...
+    _login(page, base, staff_a.username)
+    page.goto(base + "/p/produce/station/members/")
+    _no_overflow(page)
+    page.select_option("[data-testid=member-requests] select", str(household_a.pk))
+    page.click("[data-testid=member-requests] button[value=confirm]")
+    page.wait_for_load_state()
+    assert "没有待确认的申请" in page.inner_text("[data-testid=member-requests]")
+    # ... and the cooperative picks it, per lot, as a grower (masked name only).
+    _login(page, base, coop_user.username)
+    page.goto(base + f"/p/produce/coop/lots/{lot.pk}/")
+    _no_overflow(page)
+    assert household_a.name not in page.content()
+    page.check(f"[data-testid=growers] input[value='{household_a.pk}']")
+    page.click("[data-testid=growers] button[type=submit]")
+    page.wait_for_load_state()
+    assert list(lot.households.values_list("pk", flat=True)) == [household_a.pk]
     page.goto(base + "/p/produce/coop/rounds/new/")
     page.fill("#title", "本周新米")
     page.fill("#cutoff_at", (timezone.localtime() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
@@ -143,7 +172,9 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     _no_overflow(page)
     code = page.inner_text("[data-testid=delivery-code]")
     po = ProduceOrder.objects.get()
-    assert po.amount == 256 and gateway.retrieve(po.payment_intent).status == "requires_capture"
+    assert (
+        po.amount == 256 and gateway.retrieve(po.payment.stripe_payment_intent).status == "requires_capture"
+    )
 
     # Cooperative packs; the load reaches the planner; delivery confirmed with the code.
     _login(page, base, coop_user.username)
@@ -157,7 +188,9 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     page.wait_for_load_state()
     assert "已签收并结算" in page.inner_text("ul.messages")
     po.refresh_from_db()
-    assert po.state == "delivered" and gateway.retrieve(po.payment_intent).status == "succeeded"
+    assert (
+        po.state == "delivered" and gateway.retrieve(po.payment.stripe_payment_intent).status == "succeeded"
+    )
 
     # The public trace page (from the label's QR URL) shows what the growers bought.
     page.context.clear_cookies()
@@ -166,3 +199,29 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     text = page.inner_text("[data-testid=inputs]")
     assert "玉米专用复合肥 26-10-12" in text and "REG-BR-1" in text
     assert household_a.name not in page.content()
+
+    # The operator pays the cooperative what it is owed (a run, keyed: sending it again pays nothing
+    # twice); the cooperative's monthly statement shows the payout.
+    _login(page, base, operator.username)
+    page.goto(base + "/p/produce/operator/payouts/")
+    _no_overflow(page)
+    assert "243.20" in page.inner_text("[data-testid=coop-owed-total]")
+    run = page.get_attribute("input[name=run]", "value")
+    token = page.get_attribute("form input[name=csrfmiddlewaretoken]", "value")
+    page.click("[data-testid=coop-payout]")
+    page.wait_for_load_state()
+    assert "暂无支付批次" not in page.inner_text("[data-testid=coop-payout-runs]")
+    page.request.post(  # the same run submitted again (a double click, a resent form)
+        base + "/p/produce/operator/payouts/",
+        form={"run": run, "csrfmiddlewaretoken": token},
+        headers={"Referer": base + "/p/produce/operator/payouts/"},
+    )
+    from marketplace.payments.models import LedgerEntry
+
+    assert LedgerEntry.objects.filter(kind="produce_payout").count() == 1
+    _login(page, base, coop_user.username)
+    page.goto(base + "/p/produce/coop/statement/")
+    _no_overflow(page)
+    statement = page.inner_text("[data-testid=statement]")
+    assert "243.20" in statement and "¥0.00" in statement.split("期末应付")[1]
+    assert "货款支付" in page.inner_text("[data-testid=statement-entries]")

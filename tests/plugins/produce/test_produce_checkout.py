@@ -17,9 +17,9 @@ from testkit import CARD_3DS, CARD_PLAIN, stripe_authenticate, stripe_card_token
 from marketplace.apps.partner.models import VerificationStatus
 from marketplace.core.extensions import delivery_requests
 from marketplace.payments import gateway
-from marketplace.payments.models import LedgerEntry
+from marketplace.payments.models import LedgerEntry, PaymentStatus
 from plugins.produce import services
-from plugins.produce.models import Checkout, OrderState, PaymentState, ProduceOrder
+from plugins.produce.models import Checkout, OrderState, ProduceOrder
 
 pytestmark = [pytest.mark.django_db, pytest.mark.stripe]
 
@@ -47,13 +47,13 @@ def test_sign_up_with_mobile_number_and_password(client):
 def test_paid_order_is_placed_and_stock_allocated(stripe_settings, city_buyer, rnd, lot):
     result = _pay(city_buyer, rnd, lot, qty=10)
     po = result.order
-    assert po.payment_state == PaymentState.AUTHORISED and po.state == OrderState.PAID
+    assert po.payment_state == PaymentStatus.AUTHORISED and po.state == OrderState.PAID
     assert po.amount == Decimal("1180.00")  # price break: 10 bags at 118
     assert po.order.total_incl_tax == po.amount and po.order.user == city_buyer
     line = po.order.lines.get()
     assert (line.quantity, line.unit_price_incl_tax) == (10, Decimal("118.00"))
     assert stock_of(lot).num_allocated == 10
-    intent = gateway.retrieve(po.payment_intent)
+    intent = gateway.retrieve(po.payment.stripe_payment_intent)
     assert (intent.status, intent.amount) == ("requires_capture", 118000)
     # The same form sent twice: one order.
     again = services.start_checkout(
@@ -73,9 +73,9 @@ def test_3ds_card_waits_then_places(stripe_settings, localstripe_url, city_buyer
     result = _pay(city_buyer, rnd, lot, card=CARD_3DS, key="k3")
     assert result.order is None and result.next_action == {"type": "confirm_card"}
     assert not ProduceOrder.objects.exists()
-    stripe_authenticate(localstripe_url, result.checkout.payment_intent, success=True)
+    stripe_authenticate(localstripe_url, result.checkout.payment.stripe_payment_intent, success=True)
     po = services.resume_checkout(city_buyer, "k3").order
-    assert po.payment_state == PaymentState.AUTHORISED and stock_of(lot).num_allocated == 2
+    assert po.payment_state == PaymentStatus.AUTHORISED and stock_of(lot).num_allocated == 2
 
 
 def test_bad_address_names_the_field(stripe_settings, city_buyer, rnd, lot):
@@ -114,8 +114,8 @@ def test_cancel_before_cutoff_voids_the_authorisation(stripe_settings, city_buye
     r = client.post(f"/p/produce/orders/{po.pk}/cancel/")
     assert r.status_code == 302
     po.refresh_from_db()
-    assert (po.state, po.payment_state) == (OrderState.CANCELLED, PaymentState.VOIDED)
-    assert gateway.retrieve(po.payment_intent).status == "canceled"
+    assert (po.state, po.payment_state) == (OrderState.CANCELLED, PaymentStatus.CANCELLED)
+    assert gateway.retrieve(po.payment.stripe_payment_intent).status == "canceled"
     assert stock_of(lot).num_allocated == 0
 
 
@@ -147,8 +147,12 @@ def test_pack_hand_over_deliver_capture_and_commission(
         services.confirm_delivery(coop_user, po, "000000" if po.delivery_code != "000000" else "111111")
     services.confirm_delivery(coop_user, po, po.delivery_code)
     po.refresh_from_db()
-    assert (po.state, po.payment_state, po.amount_captured) == ("delivered", "captured", Decimal("256.00"))
-    assert gateway.retrieve(po.payment_intent).status == "succeeded"
+    assert (po.state, po.payment_state, po.payment.amount_captured) == (
+        "delivered",
+        "captured",
+        Decimal("256.00"),
+    )
+    assert gateway.retrieve(po.payment.stripe_payment_intent).status == "succeeded"
     stock = stock_of(lot)
     assert (stock.num_in_stock, stock.num_allocated) == (18, 0)
     statement = services.monthly_statement(coop, timezone.localdate())

@@ -63,8 +63,10 @@ def test_hundred_buyers_for_the_last_twenty_units(stripe_settings, rnd, lot):
     assert (record.num_in_stock, record.num_allocated) == (20, 20)
     assert ProduceOrder.objects.count() == 20
     for checkout in Checkout.objects.filter(state="refused"):
-        assert gateway.retrieve(checkout.payment_intent).status == "canceled"  # authorisation voided
+        assert (
+            gateway.retrieve(checkout.payment.stripe_payment_intent).status == "canceled"
+        )  # authorisation voided
     assert Checkout.objects.exclude(state__in=["placed", "refused"]).count() == 0
     assert Checkout.objects.filter(state="placed").count() == 20
     for po in ProduceOrder.objects.all():
-        assert gateway.retrieve(po.payment_intent).status == "requires_capture"
+        assert gateway.retrieve(po.payment.stripe_payment_intent).status == "requires_capture"

@@ -40,7 +40,7 @@ def test_checkout_cancel_and_refusals(stripe_settings, gql, city_buyer, coop_use
     )
     cancel = "mutation($id: ID!){ produceOrderCancel(orderId: $id){ order { state paymentState } errors { code } } }"
     result = gql(city_buyer)(cancel, {"id": order["id"]})["data"]["produceOrderCancel"]
-    assert result == {"order": {"state": "cancelled", "paymentState": "voided"}, "errors": []}
+    assert result == {"order": {"state": "cancelled", "paymentState": "cancelled"}, "errors": []}
     trace = gql()(
         "query($g: String!, $l: String!){ produceTrace(gtin: $g, lot: $l){ growerCount phiOk lot { code cooperative } } }",
         {"g": lot.gtin, "l": lot.code},

@@ -57,6 +57,13 @@ def test_buyer_and_cooperative_pages_are_english(city_buyer, coop_user, coop, lo
     _english(coop_client, "/p/produce/coop/lots/new/", data, ("Harvest date", "Net weight per unit (kg)"))
     _english(coop_client, f"/p/produce/coop/rounds/{rnd.pk}/", data, ("Packing list PDF",))
     _english(coop_client, "/p/produce/coop/statement/", data, ("Platform commission",))
+    _english(coop_client, "/p/produce/coop/members/", data, ("Cooperative members", "Station code"))
+    _english(
+        coop_client,
+        f"/p/produce/coop/lots/{lot.pk}/",
+        data,
+        ("Grower households", "No confirmed members yet."),
+    )
     anonymous = english_client()
     _english(anonymous, "/p/produce/signup/", [], ("Mobile number", "Sign up"))
     page = anonymous.post("/p/produce/signup/", {"phone": "12", "password": "x"}).content.decode()
@@ -73,3 +80,19 @@ def test_plugin_catalogue_is_complete_and_compiled():
     for msgid in ids:
         text = catalogue.get(msgid) or catalogue.get((msgid, 0))
         assert text and not CJK.search(text), msgid
+
+
+def test_member_and_payout_pages_are_english(coop_user, coop, staff_a, operator, household_a):
+    from plugins.produce import services
+
+    services.request_member(coop_user, coop, household_a.station.code, household_a.name, household_a.phone)
+    data = [*data_strings(coop, household_a, household_a.station), coop.name, household_a.name,
+            household_a.station.name, services.mask_name(household_a.name), str(staff_a), str(operator)]  # fmt: skip
+    _english(english_client(staff_a), "/p/produce/station/members/", data, ("Confirm member", "Refuse"))
+    _english(
+        english_client(operator),
+        "/p/produce/operator/payouts/",
+        data,
+        ("Cooperative payouts", "Nothing owed"),
+    )
+    _english(english_client(coop_user), "/p/produce/coop/members/", data, ("Waiting for the station",))

@@ -40,8 +40,9 @@ def _bought(household, product, partner, when, number):
 
 @pytest.fixture
 def traced_lot(coop_user, coop, household_a, household_b, product_classes, supplier):
-    from produce_kit import lot_input
+    from produce_kit import confirmed_member, lot_input
 
+    confirmed_member(coop, household_a)
     lot = services.create_lot(coop_user, coop, lot_input(household_ids=[household_a.pk]))
     fert = make_fertilizer(product_classes, supplier, "TR-1", "复合肥 15-15-15")
     start = timezone.make_aware(datetime.combine(lot.harvest_date - timedelta(days=90), time(10)))
