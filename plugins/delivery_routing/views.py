@@ -81,6 +81,8 @@ def plan_create(request: HttpRequest) -> HttpResponse:
 @permission_required(access.DISPATCH)
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _plan(request, pk)
+    if services.resume_stale_solves([plan]):
+        plan.refresh_from_db()
     routes = list(plan.routes.select_related("vehicle", "depot").order_by("number"))
     visits = PlanVisit.objects.filter(route__plan=plan).select_related("stop").order_by("sequence")
     by_route: dict[int, list[PlanVisit]] = {}
@@ -114,8 +116,11 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required(access.DISPATCH)
 def plan_status(request: HttpRequest, pk: int) -> JsonResponse:
-    """Polled by the plan page while the solve runs."""
-    return JsonResponse(services.solve_progress(_plan(request, pk)))
+    """Polled by the plan page while the solve runs; a solve whose process died is queued again."""
+    plan = _plan(request, pk)
+    if services.resume_stale_solves([plan]):
+        plan.refresh_from_db()
+    return JsonResponse(services.solve_progress(plan))
 
 
 @permission_required(access.DISPATCH)

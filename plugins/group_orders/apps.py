@@ -181,9 +181,9 @@ class GroupOrdersConfig(MarketplacePlugin):
         from .models import Campaign
         from .services import price_at
 
-        qs = eligible_for_stations(
-            Campaign.objects.open(), [station.pk]
-        ).prefetch_related("items__product", "items__tiers", "items__stockrecord")
+        qs = eligible_for_stations(Campaign.objects.open(), [station.pk]).prefetch_related(
+            "items__product", "items__tiers", "items__stockrecord"
+        )
         offers = []
         for campaign in qs:
             left = (

@@ -787,9 +787,9 @@ def close_campaign(
 
 def close_due_campaigns() -> list[int]:
     """Periodic task body: close every open campaign past its cutoff, resume any unfinished close."""
-    due = list(
-        Campaign.objects.due_to_close().values_list("pk", flat=True)
-    ) + list(Campaign.objects.filter(status=CampaignStatus.CLOSING).values_list("pk", flat=True))
+    due = list(Campaign.objects.due_to_close().values_list("pk", flat=True)) + list(
+        Campaign.objects.filter(status=CampaignStatus.CLOSING).values_list("pk", flat=True)
+    )
     closed = []
     for pk in dict.fromkeys(due):
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext_lazy
 from oscar.core.loading import get_model
 
 
@@ -43,7 +44,15 @@ class ProductTypeSpec:
 
 
 CHLORIDE_CLASSES = ("none", "low", "medium", "high")
+#: Indexed with the product (search text stays Chinese whatever the request language).
 CHLORIDE_LABELS = {"none": "无氯", "low": "低氯", "medium": "中氯", "high": "高氯"}
+#: What pages show (facets): the same labels in the page language.
+CHLORIDE_UI = {
+    "none": gettext_lazy("无氯"),
+    "low": gettext_lazy("低氯"),
+    "medium": gettext_lazy("中氯"),
+    "high": gettext_lazy("高氯"),
+}
 #: GB/T 15063-2020: minimum total primary nutrient (N+P₂O₅+K₂O) by declared concentration.
 CONCENTRATION_MIN_TOTAL = {"high": 40.0, "medium": 30.0, "low": 25.0}
 COMPOUND_MIN_TOTAL = 25.0
