@@ -573,7 +573,12 @@ def plan_deliveries(
         plan.job_status = (
             DeliveryPlan.Job.DONE if status != DeliveryPlan.Status.FAILED else DeliveryPlan.Job.FAILED
         )
-        plan.save()
+        # Every field but the heartbeat, which the solve's heartbeat thread owns.
+        plan.save(
+            update_fields=[
+                f.name for f in plan._meta.concrete_fields if f.name not in ("id", "job_heartbeat_at")
+            ]
+        )
     return plan
 
 
