@@ -163,6 +163,60 @@ def save_depot(user: Any, depot: Depot) -> Depot:
     return depot
 
 
+def warehouses_without_depot(user: Any) -> list[Any]:
+    """The dispatcher's own partner warehouses (with a map pin) that are no depot yet: a supplier
+    who added a warehouse in its centre starts dispatching from it with one click. Partner users
+    only (operators see every partner and add platform depots by hand)."""
+    if access.permissions.is_operator(user) or not access.is_dispatcher(user):
+        return []
+    Warehouse = get_model("partner", "Warehouse")
+    linked = Depot.objects.filter(warehouse__isnull=False).values("warehouse_id")
+    refs = Depot.objects.filter(external_ref__startswith="warehouse:").values_list("external_ref", flat=True)
+    rows = (
+        Warehouse.objects.filter(partner__in=access.dispatch_partners(user), is_active=True)
+        .exclude(pk__in=linked)
+        .exclude(latitude__isnull=True)
+        .exclude(longitude__isnull=True)
+        .order_by("name", "pk")
+    )
+    taken = set(refs)
+    return [w for w in rows if f"warehouse:{w.pk}" not in taken]
+
+
+def depot_from_warehouse(user: Any, warehouse_id: int) -> Depot:
+    """Make one of the dispatcher's warehouses a depot (linked, so its purchase orders' loads are
+    carried by its own trucks); the existing depot if it is one already."""
+    Warehouse = get_model("partner", "Warehouse")
+    warehouse = (
+        Warehouse.objects.filter(pk=warehouse_id, partner__in=access.dispatch_partners(user))
+        .select_related("partner")
+        .first()
+    )
+    if warehouse is None:
+        raise PermissionDenied(gettext("只能管理本单位的仓库"))
+    existing = (
+        Depot.objects.filter(warehouse=warehouse).first()
+        or Depot.objects.filter(external_ref=f"warehouse:{warehouse.pk}").first()
+    )
+    if existing is not None:
+        return existing
+    if warehouse.latitude is None or warehouse.longitude is None:
+        raise ValidationError(gettext("该仓库还没有地图位置，请先在供应商中心标注"), code="invalid")
+    return save_depot(
+        user,
+        Depot(
+            name=warehouse.name,
+            kind=Depot.Kind.WAREHOUSE,
+            partner=warehouse.partner,
+            warehouse=warehouse,
+            external_ref=f"warehouse:{warehouse.pk}",
+            address=getattr(warehouse, "address", "") or "",
+            latitude=warehouse.latitude,
+            longitude=warehouse.longitude,
+        ),
+    )
+
+
 def save_vehicle(user: Any, vehicle: Vehicle) -> Vehicle:
     """Create or update a vehicle based at a depot the user dispatches for."""
     if not access.is_dispatcher(user):
