@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .routing.problem import fmt_hm
@@ -182,7 +183,10 @@ class DeliveryPlan(models.Model):
         ordering = ["-date", "-pk"]
 
     def __str__(self) -> str:
-        return self.name or f"{self.date:%Y-%m-%d} 配送计划 #{self.pk}"
+        return self.name or gettext("%(date)s 配送计划 #%(pk)s") % {
+            "date": f"{self.date:%Y-%m-%d}",
+            "pk": self.pk,
+        }
 
     @property
     def is_editable(self) -> bool:
