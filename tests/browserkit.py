@@ -243,6 +243,8 @@ def stored_texts() -> list[str]:
             f.name
             for f in model._meta.concrete_fields
             if isinstance(f, models.CharField | models.TextField) and not f.choices
+            # A stored status (Oscar keeps the order status text itself) is shown as a label.
+            and f.name != "status"
         ]
         if not fields:
             continue
