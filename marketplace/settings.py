@@ -510,5 +510,9 @@ ROUTING_MAX_SOLVE_SECONDS_PARTNER = float(env("ROUTING_MAX_SOLVE_SECONDS_PARTNER
 ROUTING_MOVE_SOLVE_SECONDS = float(env("ROUTING_MOVE_SOLVE_SECONDS", "3"))
 # Without a broker: solve in a background thread (True) or inside the request (False: tests).
 ROUTING_SOLVE_IN_THREAD = env_bool("ROUTING_SOLVE_IN_THREAD", True)
+# A running solve touches its plan every ROUTING_HEARTBEAT_SECONDS; one silent for
+# ROUTING_HEARTBEAT_STALE_SECONDS lost its process (restart, killed worker) and is queued again.
+ROUTING_HEARTBEAT_SECONDS = float(env("ROUTING_HEARTBEAT_SECONDS", "5"))
+ROUTING_HEARTBEAT_STALE_SECONDS = float(env("ROUTING_HEARTBEAT_STALE_SECONDS", "30"))
 # Absolute base of links sent to drivers by SMS (route sheets), e.g. https://yinong.example.cn
 ROUTING_PUBLIC_URL = env("ROUTING_PUBLIC_URL")

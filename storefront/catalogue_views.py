@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 
 from marketplace.apps.catalogue import import_jobs
 from marketplace.apps.catalogue.importer import csv_template, import_catalogue
-from marketplace.apps.catalogue.product_types import CHLORIDE_LABELS, PRODUCT_TYPES
+from marketplace.apps.catalogue.product_types import PRODUCT_TYPES
 from marketplace.apps.partner.strategy import is_sellable
 from marketplace.core import permissions, uploads
 from marketplace.core.permissions import permission_required
@@ -66,7 +66,6 @@ def catalogue_search(request: HttpRequest) -> HttpResponse:
             "page": page,
             "has_next": page * PAGE_SIZE < total,
             "types": PRODUCT_TYPES,
-            "chloride_labels": CHLORIDE_LABELS,
         },
     )
 

@@ -26,6 +26,7 @@ class HouseholdForm(forms.ModelForm):
         self.fields["village"].initial = station.village_id
         self.fields["id_number"].required = False
         self.fields["farm_area_mu"].label = _("耕地面积(亩)")
+        self.fields["village"].label = _("所在村")
 
     def service_data(self) -> dict:
         data = dict(self.cleaned_data)

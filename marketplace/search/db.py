@@ -13,7 +13,7 @@ from django.db.models.expressions import Col
 from django.db.models.functions import Coalesce
 from oscar.core.loading import get_model
 
-from marketplace.apps.catalogue.product_types import CHLORIDE_LABELS, PRODUCT_TYPES
+from marketplace.apps.catalogue.product_types import CHLORIDE_UI, PRODUCT_TYPES
 from marketplace.apps.partner.services import sellable_q
 
 from .services import FacetValue, SearchParams, SearchResult, nearby_warehouse_ids
@@ -151,7 +151,7 @@ def facets(qs: QuerySet, sr: QuerySet, params: SearchParams | None = None) -> di
             FacetValue(slug, name or PRODUCT_TYPES.get(slug, slug), n) for slug, name, n in types if slug
         ],
         "suppliers": [FacetValue(str(pk), name, n) for pk, name, n in suppliers],
-        "chloride_classes": [FacetValue(c, CHLORIDE_LABELS.get(c, c), n) for c, n in chloride],
+        "chloride_classes": [FacetValue(c, str(CHLORIDE_UI.get(c, c)), n) for c, n in chloride],
     }
 
 

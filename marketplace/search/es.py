@@ -28,7 +28,7 @@ from elasticsearch_dsl import (
 )
 from oscar.core.loading import get_model
 
-from marketplace.apps.catalogue.product_types import CHLORIDE_LABELS, PRODUCT_TYPES
+from marketplace.apps.catalogue.product_types import CHLORIDE_UI, PRODUCT_TYPES
 from marketplace.apps.partner.strategy import is_sellable
 
 from .services import FacetValue, SearchParams, SearchResult, station_point
@@ -193,7 +193,7 @@ def parse_response(raw: dict[str, Any], supplier_names: dict[int, str]) -> Searc
                 for b in buckets("suppliers")
             ],
             "chloride_classes": [
-                FacetValue(b["key"], CHLORIDE_LABELS.get(b["key"], b["key"]), b["doc_count"])
+                FacetValue(b["key"], str(CHLORIDE_UI.get(b["key"], b["key"])), b["doc_count"])
                 for b in buckets("chloride_classes")
             ],
         },

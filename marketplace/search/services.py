@@ -99,7 +99,6 @@ class SearchResult:
     engine: str
 
 
-
 def station_point(params: SearchParams) -> tuple[float, float] | None:
     if params.station_id is None:
         return None

@@ -56,6 +56,14 @@ class DeliveryRoutingConfig(MarketplacePlugin):
             return []
         return [HomePanel("delivery_routing/_home_panel.html", {"stops": stops}, order=25)]
 
+    def periodic_tasks(self) -> dict[str, dict[str, Any]]:
+        return {
+            "delivery-routing.resume-stale-solves": {
+                "task": "delivery_routing.resume_stale_solves",
+                "schedule": 60.0,
+            }
+        }
+
     def demo_data(self, demo: Any) -> None:
         from .demo import seed_depots_and_vehicles
 

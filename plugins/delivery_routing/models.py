@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .routing.problem import fmt_hm
@@ -165,6 +166,12 @@ class DeliveryPlan(models.Model):
     job_status = models.CharField(_("求解任务"), max_length=8, choices=Job.choices, blank=True)
     job_queued_at = models.DateTimeField(null=True, blank=True)
     job_started_at = models.DateTimeField(null=True, blank=True)
+    #: Touched every few seconds by the process that runs the solve: a running solve whose
+    #: heartbeat stopped lost its process (a restart of the web process that ran it in a thread,
+    #: a killed worker) and is queued again (``services.resume_stale_solves``).
+    job_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    #: How many times this solve was started; > 1 means it was resumed after its process died.
+    job_attempts = models.PositiveSmallIntegerField(default=0)
     published_at = models.DateTimeField(null=True, blank=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -176,7 +183,10 @@ class DeliveryPlan(models.Model):
         ordering = ["-date", "-pk"]
 
     def __str__(self) -> str:
-        return self.name or f"{self.date:%Y-%m-%d} 配送计划 #{self.pk}"
+        return self.name or gettext("%(date)s 配送计划 #%(pk)s") % {
+            "date": f"{self.date:%Y-%m-%d}",
+            "pk": self.pk,
+        }
 
     @property
     def is_editable(self) -> bool:
@@ -188,13 +198,28 @@ class DeliveryPlan(models.Model):
 
     @property
     def job_stale(self) -> bool:
-        """A solve that should long have finished (its worker died): it may be requested again."""
-        now, grace = timezone.now(), timedelta(seconds=self.time_limit_s * 2 + 120)
-        if self.job_status == self.Job.RUNNING and self.job_started_at is not None:
-            return now - self.job_started_at > grace
+        """A solve whose process died: running without a heartbeat for ``ROUTING_HEARTBEAT_STALE_SECONDS``,
+        or queued and never picked up (in a thread: within that time too; with a broker the task
+        may wait behind others, so only after its budget and ten minutes more)."""
+        now = timezone.now()
+        limit = timedelta(seconds=getattr(settings, "ROUTING_HEARTBEAT_STALE_SECONDS", 30))
+        if self.job_status == self.Job.RUNNING:
+            beat = self.job_heartbeat_at or self.job_started_at
+            return beat is None or now - beat > limit
         if self.job_status == self.Job.QUEUED and self.job_queued_at is not None:
-            return now - self.job_queued_at > grace + timedelta(minutes=10)
+            from marketplace.celery import app
+
+            if not app.conf.task_always_eager:  # a broker: the task may be waiting in line
+                limit += timedelta(seconds=self.time_limit_s * 2 + 600)
+            return now - self.job_queued_at > limit
         return False
+
+    @property
+    def job_resumed(self) -> bool:
+        """Queued or running again after an earlier attempt lost its process."""
+        if self.job_status == self.Job.QUEUED:
+            return self.job_attempts >= 1
+        return self.job_status == self.Job.RUNNING and self.job_attempts > 1
 
     @property
     def job_elapsed_s(self) -> float:

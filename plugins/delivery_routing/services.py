@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -21,6 +22,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -159,6 +161,60 @@ def save_depot(user: Any, depot: Depot) -> Depot:
     depot.full_clean()
     depot.save()
     return depot
+
+
+def warehouses_without_depot(user: Any) -> list[Any]:
+    """The dispatcher's own partner warehouses (with a map pin) that are no depot yet: a supplier
+    who added a warehouse in its centre starts dispatching from it with one click. Partner users
+    only (operators see every partner and add platform depots by hand)."""
+    if access.permissions.is_operator(user) or not access.is_dispatcher(user):
+        return []
+    Warehouse = get_model("partner", "Warehouse")
+    linked = Depot.objects.filter(warehouse__isnull=False).values("warehouse_id")
+    refs = Depot.objects.filter(external_ref__startswith="warehouse:").values_list("external_ref", flat=True)
+    rows = (
+        Warehouse.objects.filter(partner__in=access.dispatch_partners(user), is_active=True)
+        .exclude(pk__in=linked)
+        .exclude(latitude__isnull=True)
+        .exclude(longitude__isnull=True)
+        .order_by("name", "pk")
+    )
+    taken = set(refs)
+    return [w for w in rows if f"warehouse:{w.pk}" not in taken]
+
+
+def depot_from_warehouse(user: Any, warehouse_id: int) -> Depot:
+    """Make one of the dispatcher's warehouses a depot (linked, so its purchase orders' loads are
+    carried by its own trucks); the existing depot if it is one already."""
+    Warehouse = get_model("partner", "Warehouse")
+    warehouse = (
+        Warehouse.objects.filter(pk=warehouse_id, partner__in=access.dispatch_partners(user))
+        .select_related("partner")
+        .first()
+    )
+    if warehouse is None:
+        raise PermissionDenied(gettext("只能管理本单位的仓库"))
+    existing = (
+        Depot.objects.filter(warehouse=warehouse).first()
+        or Depot.objects.filter(external_ref=f"warehouse:{warehouse.pk}").first()
+    )
+    if existing is not None:
+        return existing
+    if warehouse.latitude is None or warehouse.longitude is None:
+        raise ValidationError(gettext("该仓库还没有地图位置，请先在供应商中心标注"), code="invalid")
+    return save_depot(
+        user,
+        Depot(
+            name=warehouse.name,
+            kind=Depot.Kind.WAREHOUSE,
+            partner=warehouse.partner,
+            warehouse=warehouse,
+            external_ref=f"warehouse:{warehouse.pk}",
+            address=getattr(warehouse, "address", "") or "",
+            latitude=warehouse.latitude,
+            longitude=warehouse.longitude,
+        ),
+    )
 
 
 def save_vehicle(user: Any, vehicle: Vehicle) -> Vehicle:
@@ -571,7 +627,12 @@ def plan_deliveries(
         plan.job_status = (
             DeliveryPlan.Job.DONE if status != DeliveryPlan.Status.FAILED else DeliveryPlan.Job.FAILED
         )
-        plan.save()
+        # Every field but the heartbeat, which the solve's heartbeat thread owns.
+        plan.save(
+            update_fields=[
+                f.name for f in plan._meta.concrete_fields if f.name not in ("id", "job_heartbeat_at")
+            ]
+        )
     return plan
 
 
@@ -595,8 +656,9 @@ def request_solve(plan: DeliveryPlan, user: Any = None, time_limit_s: float | No
             plan.time_limit_s = solve_budget(user, time_limit_s)
             fields.append("time_limit_s")
         plan.status, plan.job_status = DeliveryPlan.Status.SOLVING, DeliveryPlan.Job.QUEUED
-        plan.job_queued_at, plan.job_started_at = timezone.now(), None
-        plan.save(update_fields=fields)
+        plan.job_queued_at, plan.job_started_at, plan.job_heartbeat_at = timezone.now(), None, None
+        plan.job_attempts = 0
+        plan.save(update_fields=[*fields, "job_heartbeat_at", "job_attempts"])
         _enqueue(plan.pk)
     plan.refresh_from_db()
     return plan
@@ -632,31 +694,108 @@ def _start_thread(plan_id: int) -> None:
 
 
 def run_solve_job(plan_id: int) -> str:
-    """The body of the Celery task: claim a queued plan (once), solve it, record the outcome."""
+    """The body of the Celery task: claim a queued plan (once), solve it, record the outcome.
+
+    While it solves, a heartbeat thread touches ``job_heartbeat_at``; if this process dies, the
+    heartbeat stops and :func:`resume_stale_solves` queues the plan again."""
+    now = timezone.now()
     claimed = DeliveryPlan.objects.filter(pk=plan_id, job_status=DeliveryPlan.Job.QUEUED).update(
-        job_status=DeliveryPlan.Job.RUNNING, job_started_at=timezone.now()
+        job_status=DeliveryPlan.Job.RUNNING,
+        job_started_at=now,
+        job_heartbeat_at=now,
+        job_attempts=F("job_attempts") + 1,
     )
     if not claimed:  # already run (a redelivered task) or the plan is gone
         return DeliveryPlan.objects.filter(pk=plan_id).values_list("status", flat=True).first() or ""
+    with _heartbeat(plan_id):
+        try:
+            return plan_deliveries(plan_id).status
+        except Exception:
+            logger.exception("delivery plan %s: solve failed", plan_id)
+            _fail_job(plan_id, "solver_error", "求解出错，请重新排线或联系平台。")
+            return DeliveryPlan.Status.FAILED
+
+
+def _fail_job(plan_id: int, code: str, message: str) -> None:
+    DeliveryPlan.objects.filter(pk=plan_id).update(
+        status=DeliveryPlan.Status.FAILED,
+        job_status=DeliveryPlan.Job.FAILED,
+        solved_at=timezone.now(),
+        problems=[{"stop": None, "stop_name": "", "code": code, "message": message, "detail": ""}],
+    )
+
+
+@contextmanager
+def _heartbeat(plan_id: int) -> Iterator[None]:
+    """Touch the running plan's ``job_heartbeat_at`` every ``ROUTING_HEARTBEAT_SECONDS`` until the
+    block ends (a daemon thread: it dies with the process, which is the point)."""
+    import threading
+
+    from django.db import connections
+
+    stop = threading.Event()
+    every = float(getattr(settings, "ROUTING_HEARTBEAT_SECONDS", 5))
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                DeliveryPlan.objects.filter(pk=plan_id, job_status=DeliveryPlan.Job.RUNNING).update(
+                    job_heartbeat_at=timezone.now()
+                )
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=beat, name=f"route-solve-heartbeat-{plan_id}", daemon=True)
+    thread.start()
     try:
-        return plan_deliveries(plan_id).status
-    except Exception:
-        logger.exception("delivery plan %s: solve failed", plan_id)
-        DeliveryPlan.objects.filter(pk=plan_id).update(
-            status=DeliveryPlan.Status.FAILED,
-            job_status=DeliveryPlan.Job.FAILED,
-            solved_at=timezone.now(),
-            problems=[
-                {
-                    "stop": None,
-                    "stop_name": "",
-                    "code": "solver_error",
-                    "message": "求解出错，请重新排线或联系平台。",
-                    "detail": "",
-                }
-            ],
-        )
-        return DeliveryPlan.Status.FAILED
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every + 5)
+
+
+#: A solve that lost its process this many times is given up (it may be what kills the process).
+MAX_SOLVE_ATTEMPTS = 3
+
+
+def resume_stale_solves(plans: Iterable[DeliveryPlan] | None = None) -> list[int]:
+    """Queue again every solve whose process died (see ``DeliveryPlan.job_stale``): a restart of
+    the web process that solved in a thread, a killed worker, a task lost by the broker.
+
+    Called by the periodic task every minute, and by the plan page and its status poll for their
+    plan, so a dispatcher waiting on the page sees the solve resume within seconds. A solve that
+    already lost its process ``MAX_SOLVE_ATTEMPTS`` times is marked failed instead. Returns the
+    ids of the plans queued again."""
+    candidates = DeliveryPlan.objects.filter(
+        job_status__in=(DeliveryPlan.Job.QUEUED, DeliveryPlan.Job.RUNNING)
+    )
+    if plans is not None:
+        candidates = candidates.filter(pk__in=[p.pk for p in plans])
+    resumed: list[int] = []
+    for plan in candidates:
+        if not plan.job_stale:
+            continue
+        with transaction.atomic():
+            plan = DeliveryPlan.objects.select_for_update(skip_locked=True).filter(pk=plan.pk).first()
+            if plan is None or not plan.is_solving or not plan.job_stale:
+                continue
+            if plan.job_status == DeliveryPlan.Job.RUNNING and plan.job_attempts >= MAX_SOLVE_ATTEMPTS:
+                logger.error(
+                    "delivery plan %s: solve lost its process %s times, given up", plan.pk, plan.job_attempts
+                )
+                _fail_job(
+                    plan.pk, "solver_interrupted", "求解进程多次中断，请缩短求解时限后重新排线，或联系平台。"
+                )
+                continue
+            logger.warning(
+                "delivery plan %s: solve %s without a live process, queued again", plan.pk, plan.job_status
+            )
+            plan.job_status, plan.job_queued_at = DeliveryPlan.Job.QUEUED, timezone.now()
+            plan.job_started_at = plan.job_heartbeat_at = None
+            plan.save(update_fields=["job_status", "job_queued_at", "job_started_at", "job_heartbeat_at"])
+            _enqueue(plan.pk)
+        resumed.append(plan.pk)
+    return resumed
 
 
 def solve_progress(plan: DeliveryPlan) -> dict[str, Any]:
@@ -672,7 +811,16 @@ def solve_progress(plan: DeliveryPlan) -> dict[str, Any]:
         "elapsed_s": round(elapsed, 1),
         "budget_s": plan.time_limit_s,
         "percent": min(99, int(100 * elapsed / plan.time_limit_s)) if plan.time_limit_s else 0,
+        "note": resumed_note(plan),
     }
+
+
+def resumed_note(plan: DeliveryPlan) -> str:
+    """What the progress card says when the solve was resumed after its process died."""
+    if not plan.job_resumed:
+        return ""
+    attempt = plan.job_attempts + (1 if plan.job_status == DeliveryPlan.Job.QUEUED else 0)
+    return gettext("上次求解的进程已中断，已自动重新开始（第 %(n)s 次）") % {"n": attempt}
 
 
 # --- dispatcher actions ---------------------------------------------------------------------

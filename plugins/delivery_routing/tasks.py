@@ -14,3 +14,11 @@ def solve_plan(plan_id: int) -> str:
     from .services import run_solve_job
 
     return run_solve_job(plan_id)
+
+
+@shared_task(name="delivery_routing.resume_stale_solves")
+def resume_stale_solves() -> list[int]:
+    """Periodic: queue again the solves whose process died (no heartbeat); returns their plan ids."""
+    from .services import resume_stale_solves as resume
+
+    return resume()

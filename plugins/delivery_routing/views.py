@@ -9,6 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
@@ -81,6 +82,8 @@ def plan_create(request: HttpRequest) -> HttpResponse:
 @permission_required(access.DISPATCH)
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan = _plan(request, pk)
+    if services.resume_stale_solves([plan]):
+        plan.refresh_from_db()
     routes = list(plan.routes.select_related("vehicle", "depot").order_by("number"))
     visits = PlanVisit.objects.filter(route__plan=plan).select_related("stop").order_by("sequence")
     by_route: dict[int, list[PlanVisit]] = {}
@@ -114,8 +117,11 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required(access.DISPATCH)
 def plan_status(request: HttpRequest, pk: int) -> JsonResponse:
-    """Polled by the plan page while the solve runs."""
-    return JsonResponse(services.solve_progress(_plan(request, pk)))
+    """Polled by the plan page while the solve runs; a solve whose process died is queued again."""
+    plan = _plan(request, pk)
+    if services.resume_stale_solves([plan]):
+        plan.refresh_from_db()
+    return JsonResponse(services.solve_progress(plan))
 
 
 @permission_required(access.DISPATCH)
@@ -222,13 +228,25 @@ def station_deliveries(request: HttpRequest) -> HttpResponse:
 
 @permission_required(access.DISPATCH)
 def fleet(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and request.POST.get("warehouse", "").isdigit():
+        try:
+            depot = services.depot_from_warehouse(request.user, int(request.POST["warehouse"]))
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+            return redirect("routing:fleet")
+        messages.success(request, gettext("仓库已用作发车仓库，请添加车辆"))
+        return redirect(f"{reverse('routing:vehicle-new')}?depot={depot.pk}")
     depots = list(access.depots_for(request.user).select_related("partner").order_by("name", "pk"))
     vehicles = access.vehicles_for(request.user).order_by("name", "pk")
     by_depot: dict[int, list[Vehicle]] = {}
     for v in vehicles:
         by_depot.setdefault(v.home_depot_id, []).append(v)
     rows = [{"depot": d, "vehicles": by_depot.get(d.pk, [])} for d in depots]
-    return render(request, "delivery_routing/fleet.html", {"rows": rows})
+    return render(
+        request,
+        "delivery_routing/fleet.html",
+        {"rows": rows, "warehouses": services.warehouses_without_depot(request.user)},
+    )
 
 
 def _form_page(request: HttpRequest, form, title: str, save, done_message: str) -> HttpResponse:

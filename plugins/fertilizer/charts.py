@@ -11,28 +11,28 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 
-def bar_chart(rows: Sequence[Any], width: int = 340, bar_h: int = 22) -> SafeString:
-    """Horizontal bars: one per product (``title``, ``grade``, ``tonnes``)."""
+def bar_chart(rows: Sequence[Any], width: int = 340, bar_h: int = 12) -> SafeString:
+    """Horizontal bars, one per product (``title``, ``grade``, ``tonnes``): the label on its own
+    line above its bar and the tonnes after the bar, so no label runs into a bar at 360 px."""
     if not rows:
         return mark_safe("")
-    label_w = 130
-    top = 8
-    height = top + len(rows) * (bar_h + 6) + 8
+    row = bar_h + 22
+    height = len(rows) * row + 4
     peak = max(float(r.tonnes) for r in rows) or 1.0
-    span = width - label_w - 60
+    span = width - 70
     aria = escape(gettext("各产品需求（吨）"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
         f'role="img" aria-label="{aria}" class="fert-chart">'
     ]
     for i, r in enumerate(rows):
-        y = top + i * (bar_h + 6)
+        y = i * row
         w = max(1.0, span * float(r.tonnes) / peak)
-        label = escape(f"{r.grade} {r.title}")[:40]
+        label = escape(f"{r.grade} {r.title}"[:44])
         parts.append(
-            f'<text x="0" y="{y + bar_h * 0.7:.1f}" font-size="11">{label}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#2f855a"/>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + bar_h * 0.7:.1f}" font-size="11">{r.tonnes} t</text>'
+            f'<text x="0" y="{y + 12}" font-size="12" fill="#1f2933">{label}</text>'
+            f'<rect x="0" y="{y + 16}" width="{w:.1f}" height="{bar_h}" rx="2" fill="#2f855a"/>'
+            f'<text x="{w + 4:.1f}" y="{y + 16 + bar_h - 1}" font-size="11" fill="#616e7c">{r.tonnes} t</text>'
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -331,6 +332,10 @@ def payouts(request: HttpRequest) -> HttpResponse:
 # --- Operator (and county staff): province → county → station overview --------------------------------
 
 
+OVERVIEW_ROWS = 50
+OVERVIEW_CAMPAIGNS = 10
+
+
 @permission_required(OPERATOR, access.VIEW_OVERVIEW)
 def overview(request: HttpRequest) -> HttpResponse:
     county_id = request.GET.get("county")
@@ -355,8 +360,20 @@ def overview(request: HttpRequest) -> HttpResponse:
         ][:15],
         _("认购数量"),
     )
+    # The table pages by OVERVIEW_ROWS (a county has hundreds of stations), the open campaigns by
+    # OVERVIEW_CAMPAIGNS; the totals and charts above stay those of the whole province / county.
+    rows = Paginator(data["rows"], OVERVIEW_ROWS).get_page(request.GET.get("page"))
+    campaigns = Paginator(data["campaigns"], OVERVIEW_CAMPAIGNS).get_page(request.GET.get("cpage"))
     return render(
         request,
         "group_orders/operator/overview.html",
-        {**data, "money_chart": money_chart, "pledge_chart": pledge_chart, "method_labels": labels},
+        {
+            **data,
+            "rows": rows,
+            "campaigns": [{"campaign": c, "progress": services.campaign_progress(c)} for c in campaigns],
+            "campaign_page": campaigns,
+            "money_chart": money_chart,
+            "pledge_chart": pledge_chart,
+            "method_labels": labels,
+        },
     )

@@ -130,10 +130,9 @@ def _group(level: str) -> str:
 
 def overview(user: Any, county_id: int | None = None) -> dict[str, Any]:
     """Figures per county (``county_id`` None) or per station of one county, plus totals and the
-    open campaigns with their progress. Scoped to the stations the user may read: a county with
-    none of them raises ``County.DoesNotExist``."""
-    from .services import campaign_progress
-
+    open campaigns (a queryset, soonest cut-off first: the page pages it and reads the progress
+    of the campaigns it shows). Scoped to the stations the user may read: a county with none of
+    them raises ``County.DoesNotExist``."""
     stations = permissions.stations_for(user)
     county = None
     if county_id is not None:
@@ -231,7 +230,7 @@ def overview(user: Any, county_id: int | None = None) -> dict[str, Any]:
         )
         .prefetch_related("items__product", "items__tiers")
         .select_related("partner")
-        .order_by("cutoff_at")[:20]
+        .order_by("cutoff_at", "pk")
     )
     return {
         "level": level,
@@ -239,5 +238,5 @@ def overview(user: Any, county_id: int | None = None) -> dict[str, Any]:
         "rows": rows,
         "totals": totals,
         "methods": list(PaymentMethod.choices),
-        "campaigns": [{"campaign": c, "progress": campaign_progress(c)} for c in open_campaigns],
+        "campaigns": open_campaigns,
     }

@@ -1049,15 +1049,17 @@ def unit_weights(product_ids: Iterable[int]) -> dict[int, Decimal]:
 
 
 def delivery_requests(ready_by: date | None = None, source: str = "group-buy") -> list[DeliveryRequest]:
-    """One load per station delivery of a successfully closed campaign that has not left yet
-    (status ``pending``): consolidated purchase order's dispatch warehouse → station.
+    """One load per station delivery of a successfully closed campaign that has not arrived yet
+    (``pending``, or ``shipped``: the supplier released it and a truck must still carry it):
+    consolidated purchase order's dispatch warehouse → station. The planner skips loads already in
+    a published plan, so a shipped load is routed once.
 
     ``ready_by``: only campaigns whose delivery window starts on or before that day. Purchase orders
     without a dispatch warehouse (stock records with no warehouse) have no origin and are left out.
     A constant number of queries, whatever the number of stations."""
     deliveries = StationDelivery.objects.filter(
         campaign__status=CampaignStatus.SUCCEEDED,
-        status=DeliveryStatus.PENDING,
+        status__in=(DeliveryStatus.PENDING, DeliveryStatus.SHIPPED),
         purchase_order__warehouse__isnull=False,
     )
     if ready_by is not None:

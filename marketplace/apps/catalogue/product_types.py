@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_noop as N_
 from oscar.core.loading import get_model
 
@@ -44,8 +45,16 @@ class ProductTypeSpec:
 
 
 CHLORIDE_CLASSES = ("none", "low", "medium", "high")
+#: Indexed with the product (search text stays Chinese whatever the request language).
 CHLORIDE_LABELS = {"none": N_("无氯"), "low": N_("低氯"), "medium": N_("中氯"), "high": N_("高氯")}
 CONCENTRATION_LABELS = {"high": N_("高浓度"), "medium": N_("中浓度"), "low": N_("低浓度")}
+#: What pages show (facets): the same labels in the page language.
+CHLORIDE_UI = {
+    "none": gettext_lazy("无氯"),
+    "low": gettext_lazy("低氯"),
+    "medium": gettext_lazy("中氯"),
+    "high": gettext_lazy("高氯"),
+}
 #: GB/T 15063-2020: minimum total primary nutrient (N+P₂O₅+K₂O) by declared concentration.
 CONCENTRATION_MIN_TOTAL = {"high": 40.0, "medium": 30.0, "low": 25.0}
 COMPOUND_MIN_TOTAL = 25.0

@@ -195,3 +195,36 @@ def test_plugin_catalogue_is_complete_and_compiled():
     for msgid in msgids:
         text = catalogue.get(msgid) or catalogue.get((msgid, 0))
         assert text and not CJK.search(text), f"untranslated or stale .mo: {msgid}"
+
+
+def test_a_supplier_dispatches_from_its_own_warehouse_with_one_click(
+    supplier_user, other_dispatcher, warehouse
+):
+    """The fleet page offers the supplier's warehouses that are no depot yet; one click makes the
+    linked depot (its purchase orders' loads then go on its own trucks) and opens the truck form.
+    Another partner can neither see nor use it; a second click does not make a second depot."""
+    client = login(supplier_user)
+    page = client.get("/p/routing/fleet/").content.decode()
+    assert 'data-testid="warehouses-to-use"' in page and warehouse.name in page
+    other = login(other_dispatcher)
+    assert warehouse.name not in other.get("/p/routing/fleet/").content.decode()
+    assert other.post("/p/routing/fleet/", {"warehouse": warehouse.pk}).status_code == 403
+    assert not Depot.objects.exists()
+
+    response = client.post("/p/routing/fleet/", {"warehouse": warehouse.pk})
+    depot = Depot.objects.get()
+    assert (
+        response.status_code == 302
+        and response["Location"] == f"/p/routing/fleet/vehicle/new/?depot={depot.pk}"
+    )
+    assert (depot.warehouse, depot.partner, depot.external_ref) == (
+        warehouse,
+        warehouse.partner,
+        f"warehouse:{warehouse.pk}",
+    )
+    assert (depot.latitude, depot.longitude) == (warehouse.latitude, warehouse.longitude)
+    client.post("/p/routing/fleet/", {"warehouse": warehouse.pk})
+    assert Depot.objects.count() == 1
+    assert 'data-testid="warehouses-to-use"' not in client.get("/p/routing/fleet/").content.decode()
+    form = client.get(response["Location"]).content.decode()
+    assert f'<option value="{depot.pk}" selected>' in form

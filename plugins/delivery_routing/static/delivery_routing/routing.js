@@ -15,6 +15,7 @@
   var box = document.querySelector("[data-solve-status]");
   if (!box || !window.fetch) return;
   var bar = box.querySelector("progress"), text = box.querySelector("[data-solve-text]");
+  var note = box.querySelector("[data-solve-note]");
   function poll() {
     fetch(box.getAttribute("data-solve-status"), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
@@ -22,6 +23,7 @@
         if (!s.solving) { window.location.reload(); return; }
         if (bar) bar.value = s.percent;
         if (text) text.textContent = s.job_label + " · " + Math.round(s.elapsed_s) + " / " + Math.round(s.budget_s) + " s";
+        if (note) { note.textContent = s.note || ""; note.hidden = !s.note; }
         window.setTimeout(poll, 1500);
       })
       .catch(function () { window.setTimeout(poll, 5000); });
