@@ -32,12 +32,16 @@ Basket = get_model("basket", "Basket")
 
 @pytest.fixture
 def urea(product_classes, supplier):
-    return make_fertilizer(product_classes, supplier, "UREA-1", "尿素 46%", npk=(46, 0, 0), price="120.00", stock=10)
+    return make_fertilizer(
+        product_classes, supplier, "UREA-1", "尿素 46%", npk=(46, 0, 0), price="120.00", stock=10
+    )
 
 
 @pytest.fixture
 def compound(product_classes, other_supplier):
-    return make_fertilizer(product_classes, other_supplier, "NPK-2", "复合肥 15-15-15", price="150.00", stock=50)
+    return make_fertilizer(
+        product_classes, other_supplier, "NPK-2", "复合肥 15-15-15", price="150.00", stock=50
+    )
 
 
 def _record(product):
@@ -161,12 +165,16 @@ def restricted(product_classes, supplier):
     product.attr.restricted_use = True
     product.attr.net_content = "1 kg"
     product.save()
-    StockRecord.objects.create(product=product, partner=supplier, partner_sku="RP9", price=Decimal("25.00"), num_in_stock=50)
+    StockRecord.objects.create(
+        product=product, partner=supplier, partner_sku="RP9", price=Decimal("25.00"), num_in_stock=50
+    )
     return product
 
 
 @pytest.mark.django_db
-def test_restricted_pesticide_needs_station_licence_and_real_name(staff_a, household_a, station_a, restricted):
+def test_restricted_pesticide_needs_station_licence_and_real_name(
+    staff_a, household_a, station_a, restricted
+):
     with pytest.raises(ValidationError) as exc:
         direct.add_to_basket(staff_a, household_a, restricted.pk, 1)
     assert exc.value.error_dict["product"][0].code == "licence_required"
@@ -286,3 +294,58 @@ def test_two_staff_racing_for_the_last_units(staff_a, station_a, household_a, ur
     record = _record(urea)
     assert record.num_allocated == 7 and record.net_stock_level == 3
     assert Payment.objects.count() == 1 and Order.objects.count() == 1
+
+
+# --- Pages ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_pages_basket_checkout_and_order_actions(client, staff_a, staff_b, household_a, urea, supplier_user):
+    from django.urls import reverse
+
+    client.force_login(staff_a)
+    page = client.get(reverse("storefront:catalogue-product", args=[urea.pk])).content.decode()
+    assert reverse("storefront:station-orders") + f"?product={urea.pk}" in page
+    page = client.get(reverse("storefront:station-orders"), {"q": "张", "product": urea.pk}).content.decode()
+    assert household_a.name in page
+    basket_url = reverse("storefront:station-basket", args=[household_a.pk])
+    page = client.get(basket_url, {"product": urea.pk}).content.decode()
+    assert urea.title in page and "可售 10" in page
+    record = _record(urea)
+    add = reverse("storefront:station-basket-add", args=[household_a.pk])
+    client.post(add, {"product": urea.pk, "stockrecord": record.pk, "quantity": 11})
+    assert "库存不足" in client.get(basket_url).content.decode()
+    client.post(add, {"product": urea.pk, "stockrecord": record.pk, "quantity": 2})
+    page = client.get(basket_url).content.decode()
+    assert "¥240.00" in page
+    checkout = reverse("storefront:station-checkout", args=[household_a.pk])
+    data = {
+        "method": "cash",
+        "checkout_key": "page-1",
+        "partner": record.partner_id,
+        "expected_total": "240.00",
+    }
+    response = client.post(checkout, data)
+    order = Order.objects.get()
+    assert response.status_code == 302 and response.url == reverse("storefront:order", args=[order.number])
+    assert client.post(checkout, data).url == response.url  # the form sent twice: the same order
+    assert Order.objects.count() == 1
+    code = order.direct.pickup_code
+    assert code in client.get(response.url).content.decode()  # the success message, once
+    # another station's staff cannot open the household's basket or the order
+    client.force_login(staff_b)
+    assert client.get(basket_url).status_code == 403
+    assert client.get(reverse("storefront:order", args=[order.number])).status_code == 404
+    # the supplier sees the order without the household, and ships it
+    client.force_login(supplier_user)
+    page = client.get(reverse("storefront:order", args=[order.number])).content.decode()
+    assert household_a.name not in page and household_a.station.name not in page and code not in page
+    assert 'data-testid="order-ship"' in page
+    client.post(reverse("storefront:order-action", args=[order.number, "ship"]))
+    order.refresh_from_db()
+    assert order.status == statuses.SHIPPED
+    client.force_login(staff_a)
+    client.post(reverse("storefront:order-action", args=[order.number, "receive"]))
+    client.post(reverse("storefront:order-action", args=[order.number, "hand-out"]), {"code": code})
+    order.refresh_from_db()
+    assert order.status == statuses.COLLECTED

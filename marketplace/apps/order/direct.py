@@ -141,7 +141,9 @@ def _check_sellable(actor: Any, household: Household, record: Any, quantity: int
 
     product = record.product
     if not is_sellable(record):
-        raise _error("product", gettext("%(title)s 暂不可售") % {"title": product.get_title()}, "invalid_state")
+        raise _error(
+            "product", gettext("%(title)s 暂不可售") % {"title": product.get_title()}, "invalid_state"
+        )
     info = strategy_for(actor).fetch_for_product(product, stockrecord=record)
     if product.restricted_use:
         allowed, reason = can_user_buy(actor, product, station=household.station)
@@ -518,7 +520,11 @@ def receive(actor: Any, order: Any) -> Any:
     _require_station(actor, order)
     with transaction.atomic():
         direct = _direct(order, lock=True)
-        order = Order.objects.select_for_update(of=("self",)).select_related("household", "station").get(pk=order.pk)
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("household", "station")
+            .get(pk=order.pk)
+        )
         if order.status == statuses.AT_STATION:
             return order
         if order.status not in (statuses.ORDERED, statuses.SHIPPED):
