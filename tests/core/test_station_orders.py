@@ -349,3 +349,65 @@ def test_pages_basket_checkout_and_order_actions(client, staff_a, staff_b, house
     client.post(reverse("storefront:order-action", args=[order.number, "hand-out"]), {"code": code})
     order.refresh_from_db()
     assert order.status == statuses.COLLECTED
+
+
+# --- GraphQL ----------------------------------------------------------------------------------
+
+ADD = """mutation($h: ID!, $p: ID!, $q: Int!) { stationBasketAdd(householdId: $h, productId: $p, quantity: $q) {
+  errors { field code message } basket { total { amount } lines { id title quantity partnerName } } } }"""
+CHECKOUT = """mutation($h: ID!, $m: String!, $k: String!) { stationCheckout(householdId: $h, paymentMethod: $m,
+  checkoutKey: $k) { errors { field code message } pickupCode order { number status total { amount } householdName } } }"""
+SHIP = """mutation($n: String!) { orderMarkShipped(number: $n) { errors { code } order { status householdName stationName } } }"""
+RECEIVE = """mutation($n: String!) { orderReceive(number: $n) { errors { code } order { status } } }"""
+HAND_OUT = """mutation($n: String!, $c: String!) { orderHandOut(number: $n, pickupCode: $c) { errors { field code } order { status } } }"""
+
+
+@pytest.mark.django_db
+def test_graphql_basket_checkout_pipeline_and_refusals(
+    gql, staff_a, staff_b, household_a, household_b, urea, supplier_user, farmer_a
+):
+    staff = gql(staff_a)
+    # refusals: wrong role, another station's household, too many, unknown product
+    out = gql(farmer_a)(ADD, {"h": household_a.pk, "p": urea.pk, "q": 1})["data"]["stationBasketAdd"]
+    assert out["errors"][0]["code"] == "PERMISSION_DENIED" and out["basket"] is None
+    out = gql(supplier_user)(CHECKOUT, {"h": household_a.pk, "m": "cash", "k": "g"})["data"][
+        "stationCheckout"
+    ]
+    assert out["errors"][0]["code"] == "PERMISSION_DENIED"
+    out = staff(ADD, {"h": household_b.pk, "p": urea.pk, "q": 1})["data"]["stationBasketAdd"]
+    assert out["errors"] == [{"field": "household", "code": "NOT_FOUND", "message": "只能为本站点的农户下单"}]
+    out = staff(ADD, {"h": household_a.pk, "p": urea.pk, "q": 11})["data"]["stationBasketAdd"]
+    assert out["errors"][0]["code"] == "OUT_OF_STOCK" and out["errors"][0]["field"] == "quantity"
+    out = staff(ADD, {"h": household_a.pk, "p": 999999, "q": 1})["data"]["stationBasketAdd"]
+    assert out["errors"][0]["code"] == "NOT_FOUND"
+    out = staff(ADD, {"h": household_a.pk, "p": urea.pk, "q": 2})["data"]["stationBasketAdd"]
+    assert out["errors"] == [] and out["basket"]["total"]["amount"] == "240.00"
+    q = "query($h: ID!) { stationBasket(householdId: $h) { lines { quantity } } }"
+    assert staff(q, {"h": household_a.pk})["data"]["stationBasket"]["lines"] == [{"quantity": 2}]
+    assert gql(staff_b)(q, {"h": household_a.pk})["data"]["stationBasket"] is None
+    out = staff(CHECKOUT, {"h": household_a.pk, "m": "bitcoin", "k": "g-1"})["data"]["stationCheckout"]
+    assert out["errors"][0] == {"field": "paymentMethod", "code": "REQUIRED", "message": "请选择付款方式"}
+    out = staff(CHECKOUT, {"h": household_a.pk, "m": "credit", "k": "g-1"})["data"]["stationCheckout"]
+    assert out["errors"][0]["code"] == "LIMIT_EXCEEDED" and out["order"] is None
+    out = staff(CHECKOUT, {"h": household_a.pk, "m": "cash", "k": "g-2"})["data"]["stationCheckout"]
+    assert out["errors"] == [] and out["order"]["total"]["amount"] == "240.00"
+    number, code = out["order"]["number"], out["pickupCode"]
+    again = staff(CHECKOUT, {"h": household_a.pk, "m": "cash", "k": "g-2"})["data"]["stationCheckout"]
+    assert again["order"]["number"] == number and Order.objects.count() == 1
+    # the supplier ships without seeing whom for; the station receives and hands out
+    assert (
+        gql(staff_a)(SHIP, {"n": number})["data"]["orderMarkShipped"]["errors"][0]["code"]
+        == "PERMISSION_DENIED"
+    )
+    out = gql(supplier_user)(SHIP, {"n": number})["data"]["orderMarkShipped"]
+    assert out == {
+        "errors": [],
+        "order": {"status": statuses.SHIPPED, "householdName": None, "stationName": None},
+    }
+    assert gql(staff_b)(RECEIVE, {"n": number})["data"]["orderReceive"]["errors"][0]["code"] == "NOT_FOUND"
+    assert staff(RECEIVE, {"n": number})["data"]["orderReceive"]["order"]["status"] == statuses.AT_STATION
+    wrong = "000000" if code != "000000" else "111111"
+    out = staff(HAND_OUT, {"n": number, "c": wrong})["data"]["orderHandOut"]
+    assert out["errors"] == [{"field": "code", "code": "INVALID"}]
+    out = staff(HAND_OUT, {"n": number, "c": code})["data"]["orderHandOut"]
+    assert out == {"errors": [], "order": {"status": statuses.COLLECTED}}
