@@ -411,3 +411,26 @@ def test_graphql_basket_checkout_pipeline_and_refusals(
     assert out["errors"] == [{"field": "code", "code": "INVALID"}]
     out = staff(HAND_OUT, {"n": number, "c": code})["data"]["orderHandOut"]
     assert out == {"errors": [], "order": {"status": statuses.COLLECTED}}
+
+
+@pytest.mark.django_db
+def test_pages_in_english_have_no_chinese_outside_data(staff_a, household_a, urea, supplier):
+    from django.urls import reverse
+    from testkit import CJK, data_strings, english_client, ui_outside_data
+
+    client = english_client(staff_a)
+    record = _record(urea)
+    direct.add_to_basket(staff_a, household_a, urea.pk, 1)
+    data = [str(staff_a), *data_strings(household_a, urea, record, supplier, household_a.station)]
+    pages = [
+        reverse("storefront:station-orders"),
+        reverse("storefront:station-basket", args=[household_a.pk]) + f"?product={urea.pk}",
+    ]
+    order = direct.checkout(staff_a, household_a, "cash", "en-1")
+    pages.append(reverse("storefront:order", args=[order.number]))
+    for url in pages:
+        html = client.get(url).content.decode()
+        assert not CJK.search(ui_outside_data(html, data)), (url, CJK.findall(ui_outside_data(html, data)))
+    direct.add_to_basket(staff_a, household_a, urea.pk, 1)
+    html = client.get(pages[1]).content.decode()
+    assert "Take payment and place the order" in html and not CJK.search(ui_outside_data(html, data))
