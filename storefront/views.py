@@ -126,9 +126,20 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required()
 def orders(request: HttpRequest) -> HttpResponse:
+    from marketplace.apps.order import statuses
+
     qs = permissions.orders_for(request.user).select_related("station", "household").order_by("-date_placed")
+    status = request.GET.get("status", "")
+    if status in statuses.ORDER_STATUS_PIPELINE:
+        qs = qs.filter(status=status)
+    else:
+        status = ""
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "storefront/orders.html", {"page": page})
+    return render(
+        request,
+        "storefront/orders.html",
+        {"page": page, "status": status, "statuses": list(statuses.ORDER_STATUS_PIPELINE)},
+    )
 
 
 @permission_required()

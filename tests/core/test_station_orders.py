@@ -341,9 +341,15 @@ def test_pages_basket_checkout_and_order_actions(client, staff_a, staff_b, house
     page = client.get(reverse("storefront:order", args=[order.number])).content.decode()
     assert household_a.name not in page and household_a.station.name not in page and code not in page
     assert 'data-testid="order-ship"' in page
+    to_ship = client.get(reverse("storefront:orders"), {"status": statuses.ORDERED}).content.decode()
+    assert order.number in to_ship and household_a.name not in to_ship
     client.post(reverse("storefront:order-action", args=[order.number, "ship"]))
     order.refresh_from_db()
     assert order.status == statuses.SHIPPED
+    assert (
+        order.number
+        not in client.get(reverse("storefront:orders"), {"status": statuses.ORDERED}).content.decode()
+    )
     client.force_login(staff_a)
     client.post(reverse("storefront:order-action", args=[order.number, "receive"]))
     client.post(reverse("storefront:order-action", args=[order.number, "hand-out"]), {"code": code})
