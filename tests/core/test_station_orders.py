@@ -76,6 +76,7 @@ def test_cash_checkout_places_one_oscar_order_and_books_station_cash(staff_a, ho
     summary = pay.cash_summary(household_a.station, timezone.localdate())
     assert summary["cash_in"] == Decimal("480.00")
     assert order.sources.get().amount_debited == Decimal("480.00")
+    assert list(order.lines.values_list("status", flat=True)) == [statuses.ORDERED]
     # the basket was submitted; the household's next basket is a new one
     assert Basket.objects.get(pk=order.basket_id).status == Basket.SUBMITTED
     assert direct.basket_view(staff_a, household_a).lines == []
@@ -440,3 +441,16 @@ def test_pages_in_english_have_no_chinese_outside_data(staff_a, household_a, ure
     direct.add_to_basket(staff_a, household_a, urea.pk, 1)
     html = client.get(pages[1]).content.decode()
     assert "Take payment and place the order" in html and not CJK.search(ui_outside_data(html, data))
+
+
+@pytest.mark.django_db
+def test_a_changed_price_is_refused_then_shown(staff_a, household_a, urea):
+    direct.add_to_basket(staff_a, household_a, urea.pk, 2)
+    StockRecord.objects.filter(product=urea).update(price=Decimal("125.00"))
+    with pytest.raises(ValidationError) as exc:
+        direct.checkout(staff_a, household_a, "cash", "pr-1", expected_total="240.00")
+    assert exc.value.error_dict["basket"][0].code == "invalid_state" and "250.00" in exc.value.messages[0]
+    assert not Order.objects.exists() and not Payment.objects.exists()
+    assert direct.basket_view(staff_a, household_a).total == Decimal("250.00")  # the page shows the new total
+    order = direct.checkout(staff_a, household_a, "cash", "pr-2", expected_total="250.00")
+    assert order.total_incl_tax == Decimal("250.00")

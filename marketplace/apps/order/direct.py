@@ -261,6 +261,13 @@ def basket_view(actor: Any, household: Household) -> BasketView:
     if basket is None:
         return BasketView(None, household, [], [], Decimal("0.00"))
     lines = list(basket.all_lines())
+    for line in lines:  # show today's price (the checkout charges it and refuses a stale total)
+        if line.stockrecord is None:
+            continue
+        price = basket.strategy.fetch_for_product(line.product, stockrecord=line.stockrecord).price
+        if price.exists and line.price_incl_tax != price.incl_tax:
+            line.price_excl_tax, line.price_incl_tax = price.excl_tax, price.incl_tax
+            line.save(update_fields=["price_excl_tax", "price_incl_tax"])
     suppliers: list[Any] = []
     for line in lines:
         if line.stockrecord and line.stockrecord.partner not in suppliers:
