@@ -77,7 +77,14 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(gettext("商品暂不可售"))
     attrs = [(av.attribute.name, av.value) for av in product.attribute_values.all()]
     return render(
-        request, "storefront/catalogue/product.html", {"product": product, "records": records, "attrs": attrs}
+        request,
+        "storefront/catalogue/product.html",
+        {
+            "product": product,
+            "records": records,
+            "attrs": attrs,
+            "can_order_for_households": permissions.allowed(request.user, (permissions.STATION_STAFF,)),
+        },
     )
 
 

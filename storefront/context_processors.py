@@ -24,6 +24,7 @@ def core_menu(request: HttpRequest) -> list[MenuEntry]:
         MenuEntry(_("首页"), reverse("storefront:home"), order=0),
         MenuEntry(pgettext("menu", "农户"), reverse("storefront:households"), READ_STATION_ROLES, order=10),
         MenuEntry(_("订单"), reverse("storefront:orders"), order=20),
+        MenuEntry(_("为农户下单"), reverse("storefront:station-orders"), STAFF_ROLES, order=15),
         MenuEntry(_("商城"), reverse("storefront:catalogue"), order=30),
         MenuEntry(_("供应商中心"), reverse("storefront:supplier-portal"), SUPPLIER_ROLES, order=80),
         MenuEntry(_("供应商审核"), reverse("storefront:operator-suppliers"), OPERATOR_ROLES, order=70),

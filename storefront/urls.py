@@ -1,6 +1,13 @@
 from django.urls import path
 
-from . import catalogue_views, credit_views, supplier_products, supplier_views, views
+from . import (
+    catalogue_views,
+    credit_views,
+    station_order_views,
+    supplier_products,
+    supplier_views,
+    views,
+)
 
 app_name = "storefront"
 
@@ -18,6 +25,22 @@ urlpatterns = [
     path("credit/repayments/<int:pk>/receipt.pdf", credit_views.repayment_receipt, name="credit-receipt"),
     path("orders/", views.orders, name="orders"),
     path("orders/<str:number>/", views.order_detail, name="order"),
+    path(
+        "orders/<str:number>/<slug:action>/",
+        station_order_views.order_action,
+        name="order-action",
+    ),
+    path("station-orders/", station_order_views.pick_household, name="station-orders"),
+    path("station-orders/<int:household_id>/", station_order_views.basket, name="station-basket"),
+    path("station-orders/<int:household_id>/add/", station_order_views.basket_add, name="station-basket-add"),
+    path(
+        "station-orders/<int:household_id>/remove/",
+        station_order_views.basket_remove,
+        name="station-basket-remove",
+    ),
+    path(
+        "station-orders/<int:household_id>/checkout/", station_order_views.checkout, name="station-checkout"
+    ),
     path("catalogue/", catalogue_views.catalogue_search, name="catalogue"),
     path("catalogue/<int:pk>/", catalogue_views.product_detail, name="catalogue-product"),
     path("supplier/", catalogue_views.supplier_portal, name="supplier-portal"),

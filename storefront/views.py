@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -124,9 +126,20 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required()
 def orders(request: HttpRequest) -> HttpResponse:
+    from marketplace.apps.order import statuses
+
     qs = permissions.orders_for(request.user).select_related("station", "household").order_by("-date_placed")
+    status = request.GET.get("status", "")
+    if status in statuses.ORDER_STATUS_PIPELINE:
+        qs = qs.filter(status=status)
+    else:
+        status = ""
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "storefront/orders.html", {"page": page})
+    return render(
+        request,
+        "storefront/orders.html",
+        {"page": page, "status": status, "statuses": list(statuses.ORDER_STATUS_PIPELINE)},
+    )
 
 
 @permission_required()
@@ -135,4 +148,24 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
         permissions.orders_for(request.user).select_related("station", "household").prefetch_related("lines"),
         number=number,
     )
-    return render(request, "storefront/order_detail.html", {"order": order})
+    return render(
+        request, "storefront/order_detail.html", {"order": order, **_direct_actions(request.user, order)}
+    )
+
+
+def _direct_actions(user: Any, order: Any) -> dict[str, Any]:
+    """What the user may do next with a station direct order (the services check it again)."""
+    from marketplace.apps.order import direct, statuses
+
+    found = direct.DirectOrder.objects.filter(order_id=order.pk).first()
+    if found is None:
+        return {}
+    station = bool(order.station_id) and permissions.can_manage_station(user, order.station_id)
+    return {
+        "direct_order": found,
+        "can_ship": order.status == statuses.ORDERED and direct.can_ship(user, order),
+        "can_receive": station and order.status in (statuses.ORDERED, statuses.SHIPPED),
+        "can_hand_out": station and order.status == statuses.AT_STATION,
+        "can_refund": station and order.status == statuses.ORDERED,
+        "pickup_code": direct.pickup_code_for(user, order),
+    }

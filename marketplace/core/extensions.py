@@ -311,8 +311,9 @@ def accept_plan_lines(
     station: Station, household: Household | None, lines: Sequence[PlanLine], user: Any = None
 ) -> tuple[list[AcceptedLine], list[PlanLine]]:
     """Hand a purchase plan to whoever can take it: every plugin first (in INSTALLED_APPS order),
-    then the core fallback, which puts ``source == "stock"`` lines into the household's Oscar basket
-    (see :func:`marketplace.core.baskets.add_stock_lines`). Returns (accepted, not taken)."""
+    then the core fallback, which puts ``source == "stock"`` lines into the household's station basket
+    (see :func:`marketplace.apps.order.direct.add_stock_lines`; checked out at the station's direct
+    order checkout). Returns (accepted, not taken)."""
     remaining = list(lines)
     accepted: list[AcceptedLine] = []
     for plugin in plugins():
@@ -335,7 +336,7 @@ def accept_plan_lines(
         remaining = [line for line in remaining if id(line) not in taken_ids]
     stock = [line for line in remaining if line.source == "stock"]
     if stock:
-        from .baskets import add_stock_lines
+        from marketplace.apps.order.direct import add_stock_lines
 
         taken = add_stock_lines(station, household, stock, user)
         taken_ids = {id(a.line) for a in taken}

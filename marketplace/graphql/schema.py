@@ -9,11 +9,12 @@ from marketplace.core.extensions import collect
 from .accounts.schema import AccountMutations, AccountQueries
 from .catalogue.mutations import CatalogueMutations
 from .catalogue.schema import CatalogueQueries
+from .orders.mutations import OrderMutations
 from .orders.schema import OrderQueries
 from .stations.schema import StationMutations, StationQueries
 
 CORE_QUERIES: list[type] = [AccountQueries, StationQueries, CatalogueQueries, OrderQueries]
-CORE_MUTATIONS: list[type] = [AccountMutations, StationMutations, CatalogueMutations]
+CORE_MUTATIONS: list[type] = [AccountMutations, StationMutations, CatalogueMutations, OrderMutations]
 
 
 def build_schema() -> graphene.Schema:

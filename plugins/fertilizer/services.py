@@ -863,7 +863,8 @@ def _check_still_available(plan: BagPlan, plan_lines: Sequence[PlanLine]) -> Non
 PAYMENT_CHOICES: dict[str, Any] = {
     "cash": gettext_lazy("现金：现在向农户收取"),
     "credit": gettext_lazy("赊销：计入农户赊销额度"),
-    "online": gettext_lazy("在线支付：加入购物篮，结账时支付"),
+    # Stock lines: into the household's station basket, paid at its checkout (cash or credit).
+    "online": gettext_lazy("购物篮：加入农户购物篮，在站点结账时付款（现金或赊销）"),
 }
 
 
@@ -888,7 +889,7 @@ class HandoverLine:
 
 def handover_lines(user: Any, plan: BagPlan) -> list[HandoverLine]:
     """The plan's products and the payment methods each may use: stock goes into a basket and is
-    paid online at checkout; a group-buy line is paid in cash now (station staff only) or on credit."""
+    paid at the station checkout (cash or credit); a group-buy line is paid in cash now (station staff only) or on credit."""
     household = plan.recommendation.field.household
     staff = permissions.can_manage_station(user, household.station_id)
     merged: dict[tuple[str, str, int], list[BagPlanLine]] = defaultdict(list)

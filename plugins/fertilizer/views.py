@@ -465,6 +465,8 @@ def plan_order(request: HttpRequest, pk: int) -> HttpResponse:
                 for t in taken
             )
             messages.success(request, gettext("已加入%(where)s") % {"where": where})
+            if "stock" in taken:  # stock lines wait in the household's basket for the station checkout
+                return redirect("storefront:station-basket", household.pk)
             return redirect("fertilizer:recommendation", plan.recommendation_id)
     from marketplace.payments.credit import credit_account
 

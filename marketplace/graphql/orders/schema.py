@@ -22,6 +22,11 @@ class OrderQueries(graphene.ObjectType):
         OrderPage, required=True, station_id=graphene.ID(), household_id=graphene.ID(), **page_args()
     )
     order = graphene.Field(OrderType, number=graphene.String(required=True))
+    station_basket = graphene.Field(
+        "marketplace.graphql.orders.mutations.StationBasketType",
+        household_id=graphene.ID(required=True),
+        description="The caller's (station staff) basket for one of its station's households.",
+    )
 
     @staticmethod
     def resolve_orders(root, info, station_id=None, household_id=None, first=None, offset=None):
@@ -32,3 +37,20 @@ class OrderQueries(graphene.ObjectType):
     @staticmethod
     def resolve_order(root, info, number):
         return _scoped(info.context.user).filter(number=number).first()
+
+    @staticmethod
+    def resolve_station_basket(root, info, household_id):
+        from django.core.exceptions import ValidationError
+
+        from marketplace.apps.order import direct
+
+        from .mutations import basket_of
+
+        user = info.context.user
+        if not permissions.allowed(user, (permissions.STATION_STAFF,)):
+            return None
+        try:
+            household = direct.acting_household(user, household_id)
+        except ValidationError:
+            return None
+        return basket_of(user, household)

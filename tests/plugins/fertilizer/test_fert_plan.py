@@ -183,8 +183,10 @@ def test_add_to_order_puts_stock_lines_into_basket(fert_catalogue, staff_a, fiel
     assert not missing and done
     plan.refresh_from_db()
     assert plan.status == PlanStatus.ORDERED
-    Basket = get_model("basket", "Basket")
-    basket = Basket.objects.get(owner=staff_a, status=Basket.OPEN)
+    from marketplace.apps.order import direct
+
+    basket = direct.open_basket(staff_a, field_a.household, create=False)  # the household's station basket
+    assert basket.owner_id == staff_a.pk
     bags = {}
     for line in plan.lines.all():
         bags[line.product_id] = bags.get(line.product_id, 0) + line.bags
@@ -194,15 +196,20 @@ def test_add_to_order_puts_stock_lines_into_basket(fert_catalogue, staff_a, fiel
         services.add_plan_to_order(staff_a, plan)
 
 
-def test_add_to_order_uses_household_basket_when_it_has_a_login(
+def test_add_to_order_uses_the_staff_basket_for_the_household_even_with_a_login(
     fert_catalogue, staff_a, farmer_a, field_a, soil_a
 ):
+    """Stock lines wait in the station's basket for the household (checked out at the station with
+    cash or credit), not in the farmer's own Oscar basket, which nobody can check out."""
+    from marketplace.apps.order.models import StationBasket
+
     rec = services.create_recommendation(staff_a, field_a)
     plan = services.create_plan(staff_a, rec)
     services.add_plan_to_order(staff_a, plan)
     Basket = get_model("basket", "Basket")
-    assert Basket.objects.filter(owner=farmer_a, status=Basket.OPEN).exists()
-    assert not Basket.objects.filter(owner=staff_a).exists()
+    link = StationBasket.objects.get(staff=staff_a, household=field_a.household, is_open=True)
+    assert link.basket.lines.exists()
+    assert not Basket.objects.filter(owner=farmer_a).exists()
 
 
 @override_settings(INSTALLED_APPS=WITH_TEST_PLUGIN)
