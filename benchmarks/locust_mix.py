@@ -38,6 +38,8 @@ FIXTURE_ENV = "LOCUST_MIX_FIXTURE"
 # --- The locustfile (imported by locust) -----------------------------------------------------------
 
 if os.environ.get(FIXTURE_ENV):
+    import itertools
+
     from locust import HttpUser, between, task
 
     FIXTURE = json.loads(Path(os.environ[FIXTURE_ENV]).read_text())
@@ -57,6 +59,7 @@ if os.environ.get(FIXTURE_ENV):
         "mutation($item: ID!, $hh: ID!, $key: String){ groupBuyPledgeCreate(itemId: $item, householdId: $hh, "
         'quantity: 1, paymentMethod: "cash", idempotencyKey: $key){ pledge{ id status } errors{ field code message } } }'
     )
+    CANCEL = "mutation($id: ID!){ groupBuyPledgeCancel(id: $id){ errors{ field code message } } }"
     PLEDGES = "query($c: ID){ groupBuyPledges(campaignId: $c, first: 20){ totalCount items{ id quantity status } } }"
     STOCK = (
         "mutation($i: StockInput!){ stockUpdate(input: $i){ stockRecord{ sku available price{ amount } } "
@@ -75,7 +78,7 @@ if os.environ.get(FIXTURE_ENV):
 
     class GraphQLUser(HttpUser):
         abstract = True
-        wait_time = between(1, 3)
+        wait_time = between(0.5, 2)
         role = ""
 
         def on_start(self) -> None:
@@ -103,9 +106,30 @@ if os.environ.get(FIXTURE_ENV):
                     response.failure(str(data["errors"])[:300])
                 return body
 
+    SEATS = itertools.count()
+    HOUSEHOLDS = [
+        (account, household)
+        for account in FIXTURE["accounts"]["station_staff"]
+        for household in account["households"]
+    ]
+
     class StationStaff(GraphQLUser):
+        """Each simulated officer works for one household of their station (no two share one: a
+        household has one live pledge per item), pledging and then correcting (cancelling) it."""
+
         weight = 5
         role = "station_staff"
+
+        def on_start(self) -> None:
+            seat = next(SEATS)
+            # More officers than free households: the extra ones browse only (never two on one).
+            self.account, self.household = HOUSEHOLDS[seat % len(HOUSEHOLDS)]
+            if seat >= len(HOUSEHOLDS):
+                self.household = None
+            self.headers = {
+                "Authorization": f"Bearer {self.account['token']}",
+                "Content-Type": "application/json",
+            }
 
         @task(4)
         def browse(self) -> None:
@@ -121,17 +145,16 @@ if os.environ.get(FIXTURE_ENV):
 
         @task(2)
         def pledge(self) -> None:
-            if not FIXTURE["item_id"] or not self.account["households"]:
+            if not FIXTURE["item_id"] or self.household is None:
                 return
-            self.gql(
+            body = self.gql(
                 "groupBuyPledgeCreate",
                 PLEDGE,
-                {
-                    "item": FIXTURE["item_id"],
-                    "hh": random.choice(self.account["households"]),
-                    "key": f"mix-{random.getrandbits(64):x}",
-                },
+                {"item": FIXTURE["item_id"], "hh": self.household, "key": f"mix-{random.getrandbits(64):x}"},
             )
+            pledge = ((body.get("data") or {}).get("groupBuyPledgeCreate") or {}).get("pledge")
+            if pledge:
+                self.gql("groupBuyPledgeCancel", CANCEL, {"id": pledge["id"]})
 
         @task(1)
         def pledges(self) -> None:
@@ -197,8 +220,8 @@ def build_fixture(path: Path) -> None:
 
     from marketplace.accounts.models import ApiToken, Role, User
     from marketplace.core import permissions
-    from plugins.fertilizer.models import FarmField
-    from plugins.group_orders.models import CampaignItem, CampaignStatus
+    from plugins.fertilizer.access import recommendable_fields
+    from plugins.group_orders.models import CampaignItem, CampaignStatus, Pledge
 
     StockRecord = get_model("partner", "StockRecord")
     Product = get_model("catalogue", "Product")
@@ -214,8 +237,12 @@ def build_fixture(path: Path) -> None:
         for user in User.objects.filter(role=role, is_active=True).order_by("pk")[:20]:
             entry: dict = {"username": user.username, "token": ApiToken.issue(user)[1]}
             if role == Role.STATION_STAFF:
+                pledged = Pledge.objects.filter(item=item, cancelled_at__isnull=True).values("household_id")
                 entry["households"] = [
-                    str(pk) for pk in permissions.managed_households(user).values_list("pk", flat=True)[:50]
+                    str(pk)
+                    for pk in permissions.managed_households(user)
+                    .exclude(pk__in=pledged)
+                    .values_list("pk", flat=True)[:50]
                 ]
             if role == Role.SUPPLIER:
                 entry["records"] = [
@@ -231,6 +258,8 @@ def build_fixture(path: Path) -> None:
                     )[:20]
                 ]
             accounts[role].append(entry)
+        if role == Role.SUPPLIER:  # suppliers with stock to update (a pending one has none)
+            accounts[role] = [a for a in accounts[role] if a["records"]] or accounts[role]
         if not accounts[role]:
             raise SystemExit(f"no active {role} user: run manage.py seed_demo")
     fixture = {
@@ -243,7 +272,12 @@ def build_fixture(path: Path) -> None:
             .order_by("-pk")
             .values_list("pk", flat=True)[:200]
         ],
-        "field_ids": [str(pk) for pk in FarmField.objects.order_by("pk").values_list("pk", flat=True)[:50]],
+        "field_ids": [
+            str(pk)
+            for pk in recommendable_fields(User.objects.get(username=accounts["agronomist"][0]["username"]))
+            .order_by("pk")
+            .values_list("pk", flat=True)[:50]
+        ],
     }
     path.write_text(json.dumps(fixture))
 
