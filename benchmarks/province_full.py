@@ -9,7 +9,7 @@ Phases, each timed, with the process's peak resident memory (VmHWM) after it:
 1. ``generate_province`` (marketplace/core/province.py): counties, townships, villages, stations,
    households in batches of 5,000 (``--stations``, ``--farmers-per-station``; 7,200 × 209 =
    1,504,800 households).
-2. 50,000 products from 200 suppliers (benchmarks/catalogue_load.py's generator; ``--skip-products``).
+2. 50,000 products from 200 suppliers (marketplace/core/province_catalogue.py; ``--skip-products``).
 3. A season of pledges: a campaign over every station and one pledge per household, set-based
    (benchmarks/group_orders_close.py's seeding; ``--skip-pledges``).
 Prints the conditions (CPUs, load average, PostgreSQL version) before and after.
@@ -78,9 +78,9 @@ def main() -> None:
     started = time.perf_counter()
     phase("province (stations, households)", generate_province, args.stations, args.farmers_per_station)
     if not args.skip_products:
-        import catalogue_load
+        from marketplace.core.province_catalogue import generate_products
 
-        phase("products (50,000, 200 suppliers)", catalogue_load.generate)
+        phase("products (50,000, 200 suppliers)", generate_products)
     if not args.skip_pledges:
         import group_orders_close
 

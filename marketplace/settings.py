@@ -380,6 +380,10 @@ GRAPHQL_MAX_STRING_LENGTH = int(env("GRAPHQL_MAX_STRING_LENGTH", "10000"))
 GRAPHQL_REQUEST_SECONDS = float(env("GRAPHQL_REQUEST_SECONDS", "20"))
 # Introspection and "Did you mean" suggestions for anonymous callers (signed-in users always get them).
 GRAPHQL_PUBLIC_INTROSPECTION = env_bool("GRAPHQL_PUBLIC_INTROSPECTION", default=not PRODUCTION)
+# Catalogue read responses (products, search, product, categories) cached per query, variables,
+# language and viewer, retired by any catalogue change (marketplace/graphql/catalogue/response_cache.py).
+# 0 turns the cache off.
+GRAPHQL_LISTING_CACHE_SECONDS = int(env("GRAPHQL_LISTING_CACHE_SECONDS", "300"))
 
 # --- Celery ---------------------------------------------------------------------------------
 # CELERY_BROKER_URL, e.g. redis://127.0.0.1:6379/0. Without it tasks run in-process, at once.
@@ -459,6 +463,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 UPLOAD_MAX_IMAGE_BYTES = int(env("UPLOAD_MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
 UPLOAD_MAX_DOCUMENT_BYTES = int(env("UPLOAD_MAX_DOCUMENT_BYTES", str(5 * 1024 * 1024)))
 UPLOAD_MAX_TABLE_BYTES = int(env("UPLOAD_MAX_TABLE_BYTES", str(25 * 1024 * 1024)))
+
 
 # --- Content-Security-Policy (django-csp) -------------------------------------------------------
 # Pages use their own script files (no inline script or handlers) and styles; the card form loads

@@ -11,7 +11,7 @@ from django.urls import include, path, re_path
 from marketplace.core import private_media, shop_gate
 from marketplace.core.extensions import plugins
 from marketplace.core.health import healthz, readyz
-from marketplace.graphql.views import MarketplaceGraphQLView
+from marketplace.graphql.catalogue.response_cache import CachingGraphQLView
 from marketplace.payments.views import stripe_webhook
 
 urlpatterns = [
@@ -19,7 +19,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("graphql/", MarketplaceGraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
+    path("graphql/", CachingGraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),

@@ -88,6 +88,29 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def product_thumbnail(request: HttpRequest, image_id: int, size: int) -> HttpResponse:
+    """A public product's image resized to ``size`` (one of ``thumbnails.SIZES``): made on first
+    request, then a redirect to the stored file (``Product.thumbnail`` in GraphQL links here)."""
+    from oscar.core.loading import get_model
+
+    from marketplace.apps.catalogue.thumbnails import SIZES, render_thumbnail
+
+    if size not in SIZES:
+        raise Http404(gettext("不支持的缩略图尺寸"))
+    image = get_object_or_404(
+        get_model("catalogue", "ProductImage").objects.select_related("product"),
+        pk=image_id,
+        product__is_public=True,
+    )
+    try:
+        url = render_thumbnail(image, size)
+    except OSError as exc:  # the file is missing or not an image
+        raise Http404(gettext("图片不存在")) from exc
+    response = redirect(url)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @permission_required()
 def supplier_portal(request: HttpRequest, section: str = "") -> HttpResponse:
     """The supplier portal; ``section`` (licences / warehouses / import) shows just that part."""

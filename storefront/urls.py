@@ -43,6 +43,11 @@ urlpatterns = [
     ),
     path("catalogue/", catalogue_views.catalogue_search, name="catalogue"),
     path("catalogue/<int:pk>/", catalogue_views.product_detail, name="catalogue-product"),
+    path(
+        "catalogue/thumbnail/<int:image_id>/<int:size>/",
+        catalogue_views.product_thumbnail,
+        name="catalogue-thumbnail",
+    ),
     path("supplier/", catalogue_views.supplier_portal, name="supplier-portal"),
     path("supplier/import-template.csv", catalogue_views.import_template, name="catalogue-import-template"),
     # One section of the supplier portal each (linked from the dashboard's 供应商中心 menu).

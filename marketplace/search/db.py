@@ -160,12 +160,15 @@ def is_unfiltered(params: SearchParams) -> bool:
     return replace(params, sort="relevance", first=20, offset=0) == SearchParams()
 
 
-def search(params: SearchParams, with_facets: bool = True) -> SearchResult:
+def search(params: SearchParams, with_facets: bool = True, with_total: bool = True) -> SearchResult:
     qs, ranked = filtered_products(params)
     sr = stock_queryset(params)
     ordered = _ordered(qs, params, ranked, sr)
     ids = list(ordered.values_list("pk", flat=True)[params.offset : params.offset + params.first])
-    if is_unfiltered(params):
+    total: int | None = None
+    if not with_total:
+        pass  # nobody asked: no COUNT(*)
+    elif is_unfiltered(params):
         total = cache.get(LISTING_TOTAL_KEY)
         if total is None:
             total = qs.count()

@@ -94,7 +94,7 @@ class FacetValue:
 @dataclass
 class SearchResult:
     ids: list[int]
-    total: int
+    total: int | None  # None: not counted (the caller did not ask, ``with_total=False``)
     facets: dict[str, list[FacetValue]]
     engine: str
 
@@ -126,7 +126,9 @@ def nearby_warehouse_ids(params: SearchParams) -> list[int] | None:
     ]
 
 
-def search(params: SearchParams) -> SearchResult:
+def search(params: SearchParams, *, with_total: bool = True, with_facets: bool = True) -> SearchResult:
+    """``with_total`` / ``with_facets`` False: leave out the count / facet queries (the database
+    engine; Elasticsearch answers them in the same request anyway)."""
     params.validate()
     if settings.ELASTICSEARCH_URL:
         from . import es
@@ -134,7 +136,7 @@ def search(params: SearchParams) -> SearchResult:
         return es.search(params)
     from . import db
 
-    return db.search(params)
+    return db.search(params, with_facets=with_facets, with_total=with_total)
 
 
 def rebuild(batch_size: int = 500, stdout: Any = None) -> int:

@@ -64,21 +64,43 @@ def test_stations_query_count_does_not_grow(operator, county):
     assert large == small
 
 
+def with_image(product) -> None:
+    """A product image row (the thumbnail URL is built from the row; no file is read)."""
+    get_model("catalogue", "ProductImage").objects.create(
+        product=product, original=f"images/products/{product.upc}.jpg", display_order=0
+    )
+
+
 def test_products_query_count_does_not_grow(operator, product_classes, supplier, other_supplier):
     StockRecord = get_model("partner", "StockRecord")
     for i in range(3):
-        make_fertilizer(product_classes, supplier, f"A{i}", f"复合肥{i}")
-    q = "{ products(first: %d){ items{ title productType attributes categories{ name } stockRecords{ sku price{ amount } available partner{ name verified } } } } }"
+        with_image(make_fertilizer(product_classes, supplier, f"A{i}", f"复合肥{i}"))
+    q = "{ products(first: %d){ items{ title productType attributes thumbnail(size: 128) categories{ name } stockRecords{ sku price{ amount } available partner{ name verified } } } } }"
     small, _ = count_queries(operator, q % 3)
     for i in range(3, 30):
         product = make_fertilizer(product_classes, supplier, f"A{i}", f"复合肥{i}")
+        with_image(product)
         licensed(other_supplier, product)
         StockRecord.objects.create(
             product=product, partner=other_supplier, partner_sku=f"B{i}", price=Decimal("140"), num_in_stock=5
         )
     large, data = count_queries(operator, q % 30)
     assert len(data["products"]["items"]) == 30
+    assert all(item["thumbnail"].endswith("/128/") for item in data["products"]["items"])
     assert large == small
+
+
+def test_listing_asks_only_for_what_the_query_selects(operator, product_classes, supplier):
+    """Title and price only: no attribute, category, image query and no COUNT(*)."""
+    for i in range(5):
+        make_fertilizer(product_classes, supplier, f"P{i}", f"复合肥{i}")
+    lean, _ = count_queries(operator, "{ products(first: 5){ items{ title minPrice{ amount } } } }")
+    full, _ = count_queries(
+        operator,
+        "{ products(first: 5){ totalCount items{ title minPrice{ amount } attributes thumbnail "
+        "categories{ name } } } }",
+    )
+    assert full - lean == 4  # count, attribute values, categories, images
 
 
 def test_orders_query_count_does_not_grow(operator, station_a, household_a):

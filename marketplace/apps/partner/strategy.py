@@ -51,6 +51,19 @@ def is_sellable(record: Any) -> bool:
     return record is not None and all(_value(record, lookup) == value for lookup, value in STOCK_RULE)
 
 
+def viewer_price_context(user: Any) -> str:
+    """Who may share a cached catalogue answer (the GraphQL listing response cache keys on it).
+
+    Anonymous viewers see the public prices and sellability and share one context. A signed-in
+    viewer never shares: the buyer rule (restricted-use pesticides) depends on the buyer's station
+    licence, and any station- or buyer-specific price must never reach another station, so each
+    signed-in user is a context of its own. Change this together with any rule that makes prices
+    or sellability depend on the viewer."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "public"
+    return f"user:{user.pk}"
+
+
 class BuyerNotLicensed(Unavailable):
     code = "licence_required"
     message = gettext_lazy("限制使用农药: 须由持有限制使用农药经营许可的站点购买")

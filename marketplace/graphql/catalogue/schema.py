@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import graphene
 from django.db.models import Prefetch
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
 from oscar.core.loading import get_model
 
 from marketplace.core import permissions
@@ -22,30 +26,85 @@ Product = get_model("catalogue", "Product")
 Category = get_model("catalogue", "Category")
 StockRecord = get_model("partner", "StockRecord")
 ProductAttributeValue = get_model("catalogue", "ProductAttributeValue")
+ProductImage = get_model("catalogue", "ProductImage")
 
 
-def product_queryset(public_only: bool = True):
-    """Products with everything the Product type reads, in a fixed number of queries."""
+#: Product fields that read the stock records (prefetched with partner and warehouse).
+STOCK_FIELDS = frozenset({"stockRecords", "minPrice", "available"})
+
+
+def product_queryset(public_only: bool = True, fields: Iterable[str] | None = None):
+    """Products with everything the Product type reads, in a fixed number of queries.
+
+    ``fields``: the GraphQL field names asked for (:func:`requested_fields`); only their relations
+    are prefetched (a list asking for title and price makes no attribute or image query). None:
+    everything (pages, the detail view).
+    """
+    wanted = None if fields is None else set(fields)
+
+    def asked(*names: str) -> bool:
+        return wanted is None or any(name in wanted for name in names)
+
     qs = Product.objects.all()
     if public_only:
         qs = qs.filter(is_public=True)
-    return (
-        qs.exclude(structure=Product.PARENT)
-        .select_related("product_class", "owner")
-        .prefetch_related(
-            "categories",
+    qs = qs.exclude(structure=Product.PARENT).select_related("product_class").defer("search_text")
+    if asked("owner"):
+        qs = qs.select_related("owner")
+    prefetches: list[Any] = []
+    if asked("categories"):
+        prefetches.append("categories")
+    if asked(*STOCK_FIELDS):
+        prefetches.append(
             Prefetch(
                 "stockrecords",
                 queryset=StockRecord.objects.select_related("partner", "warehouse").order_by("price", "pk"),
-            ),
-            Prefetch("attribute_values", queryset=ProductAttributeValue.objects.select_related("attribute")),
+            )
         )
-    )
+    if asked("attributes"):
+        prefetches.append(
+            Prefetch("attribute_values", queryset=ProductAttributeValue.objects.select_related("attribute"))
+        )
+    if asked("thumbnail", "images"):
+        prefetches.append(
+            Prefetch(
+                "images",
+                queryset=ProductImage.objects.only("pk", "product_id", "original", "display_order").order_by(
+                    "display_order", "pk"
+                ),
+            )
+        )
+    return qs.prefetch_related(*prefetches)
 
 
-def products_in_order(ids: list[int]) -> list:
-    found = {p.pk: p for p in product_queryset().filter(pk__in=ids)}
+def products_in_order(ids: list[int], fields: Iterable[str] | None = None) -> list:
+    found = {p.pk: p for p in product_queryset(fields=fields).filter(pk__in=ids)}
     return [found[i] for i in ids if i in found]
+
+
+def _collect(selection_set: Any, fragments: dict, out: dict[str, list]) -> None:
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            out.setdefault(selection.name.value, []).append(selection)
+        elif isinstance(selection, InlineFragmentNode):
+            _collect(selection.selection_set, fragments, out)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+            _collect(fragments[selection.name.value].selection_set, fragments, out)
+
+
+def requested_fields(info: Any, path: tuple[str, ...] = ()) -> set[str]:
+    """Names of the fields selected under ``path`` of the field being resolved (aliases and
+    fragments followed), e.g. ``("items",)`` for the products of a page."""
+    nodes = list(info.field_nodes)
+    for name in path:
+        children: dict[str, list] = {}
+        for node in nodes:
+            _collect(node.selection_set, info.fragments, children)
+        nodes = children.get(name, [])
+    names: dict[str, list] = {}
+    for node in nodes:
+        _collect(node.selection_set, info.fragments, names)
+    return set(names)
 
 
 class SearchFilterInput(graphene.InputObjectType):
@@ -137,20 +196,28 @@ class CatalogueQueries(graphene.ObjectType):
         from marketplace.search import db
 
         params = params_from(search, {"category_id": category_id}, "title", first, offset).validate()
-        result = db.search(params, with_facets=False)
-        return ProductPage(items=products_in_order(result.ids), total_count=result.total)
+        asked = requested_fields(info)
+        result = db.search(params, with_facets=False, with_total="totalCount" in asked)
+        return ProductPage(
+            items=products_in_order(result.ids, requested_fields(info, ("items",))), total_count=result.total
+        )
 
     @staticmethod
     def resolve_search(root, info, query=None, filters=None, sort=None, first=None, offset=None):
         from django.core.exceptions import ValidationError
         from graphql import GraphQLError
 
+        asked = requested_fields(info)
         try:
-            result = search(params_from(query, filters, sort, first, offset))
+            result = search(
+                params_from(query, filters, sort, first, offset),
+                with_total="totalCount" in asked,
+                with_facets="facets" in asked,
+            )
         except ValidationError as exc:
             raise GraphQLError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
         return SearchResultType(
-            items=products_in_order(result.ids),
+            items=products_in_order(result.ids, requested_fields(info, ("items",))),
             total_count=result.total,
             facets=_facets(result.facets),
             engine=result.engine,
@@ -158,7 +225,7 @@ class CatalogueQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_product(root, info, id):
-        return product_queryset().filter(pk=id).first()
+        return product_queryset(fields=requested_fields(info)).filter(pk=id).first()
 
     @staticmethod
     def resolve_categories(root, info):

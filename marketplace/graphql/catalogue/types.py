@@ -3,6 +3,7 @@ from __future__ import annotations
 import graphene
 from graphene.types.generic import GenericScalar
 
+from marketplace.apps.catalogue.thumbnails import DEFAULT_SIZE, primary_image, thumbnail_path
 from marketplace.apps.partner.strategy import is_sellable
 
 from ..core.types import Money, money
@@ -97,9 +98,25 @@ class ProductType(graphene.ObjectType):
     restricted_use = graphene.Boolean(required=True)
     min_price = graphene.Field(Money)
     available = graphene.Int(required=True, description="Sellable units over all warehouses.")
+    thumbnail = graphene.String(
+        size=graphene.Int(default_value=DEFAULT_SIZE),
+        description="URL of the product's first image resized to fit size × size px (64, 128, 256, 512 "
+        "or 1024; other sizes round up); null without an image.",
+    )
 
     class Meta:
         name = "Product"
+
+    @staticmethod
+    def resolve_thumbnail(product, info, size: int = DEFAULT_SIZE) -> str | None:
+        image = primary_image(product)
+        if image is None:
+            return None
+        request = info.context
+        base = getattr(request, "_absolute_base", None)
+        if base is None:  # once per request: host validation is not free
+            base = request._absolute_base = request.build_absolute_uri("/").rstrip("/")
+        return base + thumbnail_path(image.pk, size)
 
     @staticmethod
     def resolve_product_type(product, info) -> str:
