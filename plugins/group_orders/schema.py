@@ -33,7 +33,7 @@ PLEDGE_PREFETCH = (
     Prefetch(
         "items",
         queryset=CampaignItem.objects.select_related(
-            "product__product_class", "stockrecord__partner"
+            "product__product_class", "stockrecord__partner", "stockrecord__product"
         ).prefetch_related("tiers"),
     ),
 )
@@ -559,8 +559,11 @@ class GroupBuyPledgeCreate(BaseMutation):
         household = Household.objects.select_related("station").get(pk=household_id)
         if not permissions.can_manage_household(user, household):
             raise Household.DoesNotExist
-        campaign = access.campaigns_for(user).prefetch_related(*PLEDGE_PREFETCH).get(items=item_id)
+        campaign = Campaign.objects.prefetch_related(*PLEDGE_PREFETCH).get(items=item_id)
+        if not access.can_see_campaign(user, campaign):
+            raise Campaign.DoesNotExist
         item = next(i for i in campaign.items.all() if i.pk == int(item_id))
+        item.campaign = campaign  # the same object: its eligibility answers are reused
         result = online.start_pledge(
             user,
             item,

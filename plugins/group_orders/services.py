@@ -463,7 +463,7 @@ def scoped_key(actor: Any, idempotency_key: str = "") -> str:
 
 
 def campaign_open_to(campaign: Campaign, station_id: int) -> bool:
-    return access.eligible_for_stations(Campaign.objects.filter(pk=campaign.pk), [station_id]).exists()
+    return access.open_to_stations(campaign, [station_id])
 
 
 def _household_total(campaign: Campaign, household: Household) -> int:
@@ -699,7 +699,7 @@ def add_pledge(
     else:
         limit = Campaign.objects.values_list("per_household_limit", flat=True).get(pk=campaign_id)
     if limit:
-        Household.objects.select_for_update().filter(pk=household.pk).values_list("pk").first()
+        list(Household.objects.select_for_update().filter(pk=household.pk).values_list("pk").order_by())
         held = (
             Pledge.objects.filter(
                 campaign_id=campaign_id, household=household, status=PledgeStatus.ACTIVE
