@@ -163,13 +163,13 @@ def main() -> None:
     stored = list(Pledge.objects.filter(campaign=campaign, status=PledgeStatus.ACTIVE).order_by("pk"))
     stored_sum = sum(p.quantity for p in stored)
     item_total = CampaignItem.objects.get(pk=item.pk).total_quantity
-    # Pledges commit one at a time under the campaign row lock, so in commit order the running total
-    # decides each pledge's tier price.
-    running, price_ok = 0, True
-    for p in sorted(stored, key=lambda p: p.pk):
+    # Each pledge is priced at the total its own increment reached (one conditional UPDATE per
+    # pledge); all pledges have the same quantity, so the prices are those of the running totals.
+    running, expected_prices = 0, []
+    for p in stored:
         running += p.quantity
-        _, expected = services.price_at(item, running)
-        price_ok &= p.unit_price_at_pledge == expected
+        expected_prices.append(services.price_at(item, running)[1])
+    price_ok = sorted(p.unit_price_at_pledge for p in stored) == sorted(expected_prices)
     lat = sorted(latencies)
     print(
         f"clients={args.clients} attempted={len(latencies)} accepted={len(accepted)} errors={len(errors)} "

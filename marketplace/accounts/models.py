@@ -92,10 +92,22 @@ class ApiToken(models.Model):
         )
         return token, raw
 
+    #: ``last_used_at`` is a minute-resolution "last seen": written at most once per this interval.
+    TOUCH_INTERVAL = timedelta(minutes=1)
+
     @classmethod
     def authenticate(cls, raw: str) -> User | None:
-        token = cls.objects.active().select_related("user").filter(digest=cls.hash(raw)).first()
+        """The token's active user, or None. One indexed SELECT (token and user); ``last_used_at``
+        is written only when it is older than :attr:`TOUCH_INTERVAL`, by a conditional UPDATE (so
+        concurrent requests of one token write it once), not on every request."""
+        rows = list(cls.objects.active().select_related("user").filter(digest=cls.hash(raw))[:1])
+        token = rows[0] if rows else None
         if token is None or not token.user.is_active:
             return None
-        cls.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        stale = now - cls.TOUCH_INTERVAL
+        if token.last_used_at is None or token.last_used_at < stale:
+            cls.objects.filter(pk=token.pk).filter(
+                models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lt=stale)
+            ).update(last_used_at=now)
         return token.user

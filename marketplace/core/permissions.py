@@ -124,7 +124,9 @@ PARTNER = register(
     )
 )
 REVIEW_PARTNERS = register(
-    Permission("review_partners", lambda user: can_review_partners(user), gettext_lazy("只有平台运营可以审核"))
+    Permission(
+        "review_partners", lambda user: can_review_partners(user), gettext_lazy("只有平台运营可以审核")
+    )
 )
 APPROVE_CREDIT = register(
     Permission(
@@ -174,9 +176,34 @@ def managed_stations(user: Any) -> QuerySet[Station]:
     return Station.objects.none()
 
 
+#: Bumped whenever a station membership is saved or deleted in this process (signals below), so a
+#: user object's memo of its stations (:func:`managed_station_ids`) is never reused across a change.
+_MEMBERSHIP_GENERATION = [0]
+
+
+def membership_changed(*_args: Any, **_kwargs: Any) -> None:
+    _MEMBERSHIP_GENERATION[0] += 1
+
+
+def managed_station_ids(user: Any) -> frozenset[int]:
+    """Ids of the stations a station-staff user acts for, read once per user object (i.e. once per
+    request: every request loads its user afresh) and memoised on it. Empty for other roles; for
+    operators use :func:`is_operator` first (they act for every station)."""
+    if not (_authenticated(user) and user.role == Role.STATION_STAFF):
+        return frozenset()
+    memo = getattr(user, "_managed_station_ids", None)
+    if memo is not None and memo[0] == _MEMBERSHIP_GENERATION[0]:
+        return memo[1]
+    ids = frozenset(user.station_memberships.values_list("station_id", flat=True))
+    user._managed_station_ids = (_MEMBERSHIP_GENERATION[0], ids)
+    return ids
+
+
 def can_manage_station(user: Any, station: Station | int) -> bool:
     station_id = station if isinstance(station, int) else station.pk
-    return managed_stations(user).filter(pk=station_id).exists()
+    if is_operator(user):
+        return Station.objects.filter(pk=station_id).exists()
+    return station_id in managed_station_ids(user)
 
 
 def households_for(user: Any) -> QuerySet[Household]:
@@ -196,7 +223,17 @@ def managed_households(user: Any) -> QuerySet[Household]:
 
 
 def can_manage_household(user: Any, household: Household) -> bool:
-    return managed_households(user).filter(pk=household.pk).exists()
+    """:func:`managed_households` for one loaded household, without a query of its own (the staff
+    member's stations are read once per request)."""
+    if is_operator(user):
+        return True
+    if not _authenticated(user):
+        return False
+    if user.role == Role.STATION_STAFF:
+        return household.station_id in managed_station_ids(user)
+    if user.role == Role.FARMER:
+        return household.user_id is not None and household.user_id == user.pk
+    return False
 
 
 def can_approve_credit(user: Any, station: Station | int) -> bool:

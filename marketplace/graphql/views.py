@@ -4,6 +4,11 @@
   apply to them; session-authenticated requests must pass Django's CSRF check like any form post.
 - Limits before anything runs: body size (413), lexer tokens, aliases, depth and cost
   (marketplace/graphql/limits.py), so hostile documents are refused in milliseconds.
+- Each distinct query text is parsed and validated once per worker: the parsed document, the limits'
+  result and the standard validation's result are kept in a bounded LRU (:class:`DocumentCache`)
+  keyed by the text, the limit settings and the rule set. A document whose cost depends on its
+  variables (``first: $n``) has its limits checked again on every request with that request's
+  variables; everything else a request does (bounds middleware, deadline) runs per request as before.
 - Introspection and "Did you mean …" suggestions are off for anonymous users unless
   ``GRAPHQL_PUBLIC_INTROSPECTION`` (on outside production).
 - Time: the request has a deadline (``GRAPHQL_REQUEST_SECONDS``): resolvers stop once it has passed
@@ -17,21 +22,40 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import traceback
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from graphene.validation import DisableIntrospection
-from graphene_django.views import GraphQLView
-from graphql import ExecutionResult, GraphQLError, parse, specified_rules, validate
+from graphene_django.constants import MUTATION_ERRORS_FLAG
+from graphene_django.settings import graphene_settings
+from graphene_django.views import GraphQLView, HttpError
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    validate,
+    validate_schema,
+)
+from graphql.language.ast import ArgumentNode, VariableNode
+from graphql.language.visitor import Visitor, visit
 
 from marketplace.accounts.models import ApiToken
 
@@ -48,6 +72,123 @@ def _csrf_failure(request: HttpRequest, reason: str = ""):
 
 def _public_schema_details(request: HttpRequest) -> bool:
     return settings.GRAPHQL_PUBLIC_INTROSPECTION or request.user.is_authenticated
+
+
+class _PageSizeVariables(Visitor):
+    """Finds ``first: $variable`` arguments: the only way a request's variables change the cost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_argument(self, node: ArgumentNode, *_args: Any) -> None:
+        if node.name.value == "first" and isinstance(node.value, VariableNode):
+            self.found = True
+
+
+@dataclass
+class CheckedDocument:
+    """What parsing and validating one query text gave. ``limit_errors`` is None when the document's
+    cost depends on the request's variables (checked per request); ``errors`` (the standard rules)
+    is computed once the limits have passed, never before (hostile documents skip the quadratic
+    rules), and then kept."""
+
+    document: DocumentNode | None
+    parse_errors: list[GraphQLError] = field(default_factory=list)
+    limit_errors: list[GraphQLError] | None = None
+    errors: list[GraphQLError] | None = None
+
+
+class DocumentCache:
+    """Bounded, thread-safe LRU of :class:`CheckedDocument` by (query text, limits, rule set).
+
+    Bounded both in entries and in total query characters (a parsed document is a few times its
+    text), so distinct large documents cannot grow a worker's memory without limit."""
+
+    def __init__(self, max_entries: int, max_chars: int) -> None:
+        self.max_entries = max_entries
+        self.max_chars = max_chars
+        self.chars = 0
+        self._entries: OrderedDict[tuple[Any, ...], CheckedDocument] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> CheckedDocument | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry
+
+    def put(self, key: tuple[Any, ...], entry: CheckedDocument) -> None:
+        size = len(key[0])
+        if size > self.max_chars:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = entry
+            self.chars += size
+            while len(self._entries) > self.max_entries or self.chars > self.max_chars:
+                old, _ = self._entries.popitem(last=False)
+                self.chars -= len(old[0])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.chars = 0
+
+
+#: Per worker: 500 distinct documents, at most 2 million query characters in all.
+DOCUMENTS = DocumentCache(max_entries=500, max_chars=2_000_000)
+
+
+def check_document(
+    schema: GraphQLSchema,
+    query: str,
+    variables: dict[str, Any] | None,
+    validation_rules: Any,
+) -> tuple[DocumentNode | None, list[GraphQLError]]:
+    """Parse and validate ``query`` with the limits first, then the standard rules (plus
+    ``validation_rules``' extras); each distinct text once per worker, the limits per request only
+    where the request's variables change the cost. Returns the document and the errors to answer."""
+    key = (
+        query,
+        validation_rules is not None,
+        settings.GRAPHQL_MAX_TOKENS,
+        settings.GRAPHQL_MAX_ALIASES,
+        settings.GRAPHQL_MAX_DEPTH,
+        settings.GRAPHQL_MAX_COST,
+        settings.GRAPHQL_MAX_PAGE_SIZE,
+    )
+    entry = DOCUMENTS.get(key)
+    if entry is None:
+        try:
+            document = parse(query, max_tokens=settings.GRAPHQL_MAX_TOKENS)
+        except GraphQLError as exc:
+            entry = CheckedDocument(document=None, parse_errors=[exc])
+        else:
+            finder = _PageSizeVariables()
+            visit(document, finder)
+            entry = CheckedDocument(document=document)
+            if not finder.found:
+                entry.limit_errors = validate(schema, document, limit_rules(None))
+        DOCUMENTS.put(key, entry)
+    if entry.document is None:
+        return None, entry.parse_errors
+    limit_errors = entry.limit_errors
+    if limit_errors is None:
+        limit_errors = validate(schema, entry.document, limit_rules(variables))
+    if limit_errors:
+        return entry.document, limit_errors
+    if entry.errors is None:
+        entry.errors = validate(
+            schema, entry.document, validation_rules, graphene_settings.MAX_VALIDATION_ERRORS
+        )
+    return entry.document, entry.errors
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -95,15 +236,59 @@ class MarketplaceGraphQLView(GraphQLView):
             return super().dispatch(request, *args, **kwargs)
 
     def execute_graphql_request(self, request, data, query, variables, operation_name, show_graphiql=False):
-        if query:
-            try:
-                document = parse(query, max_tokens=settings.GRAPHQL_MAX_TOKENS)
-            except GraphQLError as exc:
-                return ExecutionResult(errors=[exc])
-            errors = validate(self.schema.graphql_schema, document, limit_rules(variables))
-            if errors:
-                return ExecutionResult(errors=errors)
-        return super().execute_graphql_request(request, data, query, variables, operation_name, show_graphiql)
+        """graphene-django's ``execute_graphql_request`` with the document parsed and validated
+        through :func:`check_document` (cached) instead of on every request."""
+        if not query:
+            if show_graphiql:
+                return None
+            raise HttpError(HttpResponseBadRequest("Must provide query string."))
+        schema = self.schema.graphql_schema
+        schema_errors = validate_schema(schema)  # memoised by graphql-core on the schema
+        if schema_errors:
+            return ExecutionResult(data=None, errors=schema_errors)
+        document, errors = check_document(schema, query, variables, self.validation_rules)
+        if document is None or errors:
+            return ExecutionResult(data=None, errors=list(errors))
+        operation_ast = get_operation_ast(document, operation_name)
+        if (
+            request.method.lower() == "get"
+            and operation_ast is not None
+            and operation_ast.operation != OperationType.QUERY
+        ):
+            if show_graphiql:
+                return None
+            raise HttpError(
+                HttpResponseNotAllowed(
+                    ["POST"],
+                    f"Can only perform a {operation_ast.operation.value} operation from a POST request.",
+                )
+            )
+        try:
+            options: dict[str, Any] = {
+                "root_value": self.get_root_value(request),
+                "context_value": self.get_context(request),
+                "variable_values": variables,
+                "operation_name": operation_name,
+                "middleware": self.get_middleware(request),
+            }
+            if self.execution_context_class:
+                options["execution_context_class"] = self.execution_context_class
+            if (
+                operation_ast is not None
+                and operation_ast.operation == OperationType.MUTATION
+                and (
+                    graphene_settings.ATOMIC_MUTATIONS is True
+                    or connection.settings_dict.get("ATOMIC_MUTATIONS", False) is True
+                )
+            ):
+                with transaction.atomic():
+                    result = execute(schema, document, **options)
+                    if getattr(request, MUTATION_ERRORS_FLAG, False) is True:
+                        transaction.set_rollback(True)
+                return result
+            return execute(schema, document, **options)
+        except Exception as exc:
+            return ExecutionResult(errors=[exc])
 
     def format_error(self, error: Any) -> dict[str, Any]:
         if not isinstance(error, GraphQLError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -46,6 +47,31 @@ def eligible_for_stations(qs: QuerySet[Campaign], station_ids: Any) -> QuerySet[
         )
     )
     return qs.filter((~has_station_rules & ~has_county_rules) | station_ok | county_ok)
+
+
+def open_to_stations(campaign: Campaign, station_ids: Iterable[int]) -> bool:
+    """:func:`eligible_for_stations` for one loaded campaign, asked once per set of stations and
+    campaign object (a pledge asks "visible to the user's stations?" and "open to the household's
+    station?", the same question when staff work for one station)."""
+    ids = frozenset(station_ids)
+    memo: dict[frozenset[int], bool] = campaign.__dict__.setdefault("_open_to_stations", {})
+    if ids not in memo:
+        memo[ids] = (
+            bool(ids) and eligible_for_stations(Campaign.objects.filter(pk=campaign.pk), sorted(ids)).exists()
+        )
+    return memo[ids]
+
+
+def can_see_campaign(user: Any, campaign: Campaign) -> bool:
+    """``campaign in campaigns_for(user)`` for a loaded campaign (station staff: without a query of
+    its own when the pledge asks the same eligibility question later)."""
+    if permissions.is_operator(user):
+        return True
+    if permissions.is_authenticated(user) and user.role == Role.STATION_STAFF:
+        return campaign.status in PUBLIC_STATUSES and open_to_stations(
+            campaign, permissions.managed_station_ids(user)
+        )
+    return campaigns_for(user).filter(pk=campaign.pk).exists()
 
 
 def campaigns_for(user: Any) -> QuerySet[Campaign]:

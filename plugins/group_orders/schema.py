@@ -20,12 +20,22 @@ from marketplace.graphql.core.types import Money, money, page, page_args
 from marketplace.graphql.scalars import MoneyAmount
 from marketplace.payments import services as payments
 from marketplace.payments.models import CommissionStatement, Payment
+from marketplace.stations.models import Household
 
 from . import access, closing, online, services
 from .models import Campaign, CampaignItem, Pickup, Pledge, PledgeStatus, PriceTier
 
 CAMPAIGN_PREFETCH = (
     Prefetch("items", queryset=CampaignItem.objects.select_related("product").prefetch_related("tiers")),
+)
+#: A pledge's one read of its campaign's items: what pricing, the product rules and progress need.
+PLEDGE_PREFETCH = (
+    Prefetch(
+        "items",
+        queryset=CampaignItem.objects.select_related(
+            "product__product_class", "stockrecord__partner", "stockrecord__product"
+        ).prefetch_related("tiers"),
+    ),
 )
 
 
@@ -544,10 +554,16 @@ class GroupBuyPledgeCreate(BaseMutation):
         cls, info: Any, item_id: str, household_id: str, quantity: int, payment_method: str, **kw: Any
     ):
         user = info.context.user
-        household = permissions.managed_households(user).get(pk=household_id)
-        item = CampaignItem.objects.select_related("campaign", "product").get(
-            pk=item_id, campaign__in=access.campaigns_for(user)
-        )
+        # One read each: the household (permission from the user's stations, read once per
+        # request), the campaign with its items and their tiers (pricing and the progress below).
+        household = Household.objects.select_related("station").get(pk=household_id)
+        if not permissions.can_manage_household(user, household):
+            raise Household.DoesNotExist
+        campaign = Campaign.objects.prefetch_related(*PLEDGE_PREFETCH).get(items=item_id)
+        if not access.can_see_campaign(user, campaign):
+            raise Campaign.DoesNotExist
+        item = next(i for i in campaign.items.all() if i.pk == int(item_id))
+        item.campaign = campaign  # the same object: its eligibility answers are reused
         result = online.start_pledge(
             user,
             item,
@@ -560,7 +576,8 @@ class GroupBuyPledgeCreate(BaseMutation):
             return_url=kw.get("return_url") or "",
             idempotency_key=kw.get("idempotency_key") or "",
         )
-        campaign = Campaign.objects.prefetch_related(*CAMPAIGN_PREFETCH).get(pk=item.campaign_id)
+        if result.pledge is None:  # waiting for the payer: nothing moved, show the current state
+            campaign = Campaign.objects.prefetch_related(*CAMPAIGN_PREFETCH).get(pk=item.campaign_id)
         return {"pledge": result.pledge, "progress": _progress(campaign), "payment": _online_payment(result)}
 
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Sum, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 from oscar.core.loading import get_model
@@ -463,7 +463,7 @@ def scoped_key(actor: Any, idempotency_key: str = "") -> str:
 
 
 def campaign_open_to(campaign: Campaign, station_id: int) -> bool:
-    return access.eligible_for_stations(Campaign.objects.filter(pk=campaign.pk), [station_id]).exists()
+    return access.open_to_stations(campaign, [station_id])
 
 
 def _household_total(campaign: Campaign, household: Household) -> int:
@@ -473,6 +473,18 @@ def _household_total(campaign: Campaign, household: Household) -> int:
         )["s"]
         or 0
     )
+
+
+def _campaign_of(item: CampaignItem) -> Campaign:
+    """The item's campaign, read once per request: the one loaded with the item when the caller
+    did (GraphQL and pages select it), else one query."""
+    return item.campaign
+
+
+def _load_tiers(item: CampaignItem) -> None:
+    """Read the item's price tiers once (every later ``price_at`` uses them)."""
+    if "tiers" not in getattr(item, "_prefetched_objects_cache", {}):
+        prefetch_related_objects([item], "tiers")
 
 
 def place_pledge(
@@ -490,9 +502,11 @@ def place_pledge(
 ) -> Pledge:
     """Station staff pledge for a household (or a farmer for themself), paying at pledge.
 
-    The campaign row is locked while the totals move, so tier totals stay exact under concurrency.
-    The payment is authorised at the price the new total reaches; the final price can only be lower
-    (capture never exceeds the authorisation).
+    Checks that need no lock run first (permission, open to the station, restricted products);
+    :func:`add_pledge` then writes the pledge, exact under concurrency. The payment is authorised at
+    the price the new total reaches; the final price can only be lower (capture never exceeds the
+    authorisation). Repeating a request with the same idempotency key (same actor) returns the
+    same pledge, also when both copies arrive at once.
 
     Online (Stripe) payments that need the payer first (3-D Secure, WeChat Pay QR code, Alipay
     redirect) raise :class:`PaymentActionRequired` carrying the pending payment, with no pledge yet;
@@ -512,21 +526,23 @@ def place_pledge(
         actor, household.station_id
     ):
         raise _error("paymentMethod", gettext("现金须在站点由信息员收取"))
-    campaign = Campaign.objects.get(pk=item.campaign_id)
+    campaign = _campaign_of(item)
     if not campaign.is_open():
         raise _error(None, gettext("该团购未开放或已截单"), "invalid_state")
     if not household.is_active or not campaign_open_to(campaign, household.station_id):
         raise _error("householdId", gettext("该团购不面向此农户所在站点"))
     check_restricted(item, household)
+    _load_tiers(item)
 
-    _, price = price_at(item, campaign.total_quantity + quantity)
-    amount = payments.money(price * quantity)
     reference = f"GB{campaign.pk}"
-    _check_limits(campaign, item, household, quantity)
     online = None
     if payment_method == PaymentMethod.STRIPE:
-        # Authorised before taking the campaign lock (no network call while holding it). The price
-        # can only fall while we wait, so the authorisation still covers the final amount.
+        # Authorised before any lock (no network call while holding one), after the same checks
+        # add_pledge makes, so a pledge that would be refused is not authorised. The price can only
+        # fall while we wait, so the authorisation still covers the final amount.
+        _check_limits(campaign, item, household, quantity)
+        _, price = price_at(item, campaign.total_quantity + quantity)
+        amount = payments.money(price * quantity)
         if not (stripe_payment_method or stripe_token) and online_type == "card":
             raise _error("stripePaymentMethod", gettext("请提供支付凭证"), "required")
         online = payments.authorise_online(
@@ -555,9 +571,9 @@ def place_pledge(
             return payments.authorise_credit(actor, household, amount, reference, f"gb:{key}")
         return payments.record_cash(actor, household, amount, reference, f"gb:{key}")
 
-    try:
+    def write(expected_total: int | None) -> Pledge:
         with transaction.atomic():
-            pledge = add_pledge(
+            return add_pledge(
                 campaign.pk,
                 item,
                 household,
@@ -566,8 +582,23 @@ def place_pledge(
                 payment_method=payment_method,
                 key=key,
                 pay=pay,
+                expected_total=expected_total,
             )
+
+    try:
+        try:
+            pledge = write(campaign.total_quantity + quantity)
+        except TierMoved:
+            pledge = write(None)  # a tier threshold moved under us: price under the row lock
     except (ValidationError, PermissionDenied, IntegrityError) as exc:
+        if isinstance(exc, IntegrityError):
+            # The same request arrived twice at once: the other copy's pledge (same scoped key).
+            existing = Pledge.objects.filter(idempotency_key=key).first()
+            if existing is not None:
+                if online is not None and existing.payment_id != online.pk:
+                    with transaction.atomic():
+                        payments.void(online, "认购未成功")
+                return existing
         if online is not None:
             with transaction.atomic():  # void locks the payment row
                 payments.void(online, "认购未成功")
@@ -577,26 +608,59 @@ def place_pledge(
     return pledge
 
 
+def _cap_error(campaign: Campaign) -> ValidationError:
+    left = (campaign.max_total_quantity or 0) - campaign.total_quantity
+    return _error("quantity", gettext("超出供货上限，剩余 %(left)s") % {"left": max(left, 0)}, "out_of_stock")
+
+
 def _check_limits(campaign: Campaign, item: CampaignItem, household: Household, quantity: int) -> None:
+    """The pledge limits as a check without locks (an early refusal before a card is authorised);
+    :func:`add_pledge` enforces the same limits exactly."""
     if (
         campaign.per_household_limit
         and _household_total(campaign, household) + quantity > campaign.per_household_limit
     ):
-        raise _error(
-            "quantity",
-            gettext("每户限购 %(limit)s") % {"limit": campaign.per_household_limit},
-            "limit_exceeded",
-        )
+        raise _household_limit_error(campaign)
     if (
         campaign.max_total_quantity is not None
         and campaign.total_quantity + quantity > campaign.max_total_quantity
     ):
-        left = campaign.max_total_quantity - campaign.total_quantity
-        raise _error(
-            "quantity", gettext("超出供货上限，剩余 %(left)s") % {"left": max(left, 0)}, "out_of_stock"
-        )
+        raise _cap_error(campaign)
     if Pledge.objects.filter(item=item, household=household, cancelled_at__isnull=True).exists():
         raise _error("itemId", gettext("该农户已认购此商品，请先撤销原认购"), "unique")
+
+
+def _household_limit_error(campaign: Campaign) -> ValidationError:
+    return _error(
+        "quantity",
+        gettext("每户限购 %(limit)s") % {"limit": campaign.per_household_limit},
+        "limit_exceeded",
+    )
+
+
+class TierMoved(Exception):
+    """:func:`add_pledge` with ``expected_total``: the campaign total reached by the increment
+    prices the pledge at another tier than the one it was written at. The caller's savepoint rolls
+    the attempt back; the retry (``expected_total=None``) prices under the row lock."""
+
+
+def _move_campaign_total(campaign_id: int, quantity: int) -> int | None:
+    """THE campaign-total rule, one statement: add ``quantity`` if the campaign is open, before its
+    cutoff and within its supply cap; the new total, or None when refused. The row stays locked by
+    this UPDATE until the transaction ends, so callers run it as late as they can."""
+    table = Campaign._meta.db_table
+    total = Campaign._meta.get_field("total_quantity").column
+    cap = Campaign._meta.get_field("max_total_quantity").column
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {total} = {total} + %s "  # noqa: S608 (identifiers from the model)
+            f"WHERE id = %s AND status = %s AND cutoff_at > %s AND ({cap} IS NULL OR {total} + %s <= {cap}) "
+            f"RETURNING {total}",
+            [quantity, campaign_id, CampaignStatus.OPEN, now, quantity],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def add_pledge(
@@ -609,18 +673,58 @@ def add_pledge(
     payment_method: str,
     key: str,
     pay: Callable[[Decimal], Payment],
+    expected_total: int | None = None,
 ) -> Pledge:
-    """The one place a pledge is written, inside the caller's transaction: under the campaign row lock
-    (so tier totals stay exact) check it is open and within its limits, price the quantity at the tier
-    the new total reaches, take the payment for that amount (``pay``), then the pledge and totals."""
-    locked = Campaign.objects.select_for_update().get(pk=campaign_id)
-    if not locked.is_open():
-        raise _error(None, gettext("该团购未开放或已截单"), "invalid_state")
-    _check_limits(locked, item, household, quantity)
-    _, price = price_at(item, locked.total_quantity + quantity)
+    """The one place a pledge is written, inside the caller's transaction. Exact under concurrency
+    without a lock held across the request:
+
+    * one active pledge per household and item: checked, and backed by the unique constraint;
+    * per-household limit: the household's row is locked (only that household's own concurrent
+      pledges wait) while its total is checked;
+    * open, before the cutoff, within the supply cap, and the campaign total: ONE conditional
+      ``UPDATE … SET total = total + q WHERE … AND total + q <= cap RETURNING total``
+      (:func:`_move_campaign_total`); the pledge is priced at the tier that new total reaches.
+
+    ``expected_total`` (the total the caller expects the increment to reach): payment and pledge
+    are written first at that total's price, and the UPDATE comes last, so the campaign row is
+    locked only for the item total and the commit. If the real new total prices another tier,
+    :class:`TierMoved` is raised (roll back and call again without it). Without it, the UPDATE
+    comes first and the price is taken under the row lock.
+    """
+    if Pledge.objects.filter(item=item, household=household, cancelled_at__isnull=True).exists():
+        raise _error("itemId", gettext("该农户已认购此商品，请先撤销原认购"), "unique")
+    campaign = item.campaign if CampaignItem.campaign.is_cached(item) else None  # type: ignore[attr-defined]
+    if campaign is not None:
+        limit = campaign.per_household_limit
+    else:
+        limit = Campaign.objects.values_list("per_household_limit", flat=True).get(pk=campaign_id)
+    if limit:
+        list(Household.objects.select_for_update().filter(pk=household.pk).values_list("pk").order_by())
+        held = (
+            Pledge.objects.filter(
+                campaign_id=campaign_id, household=household, status=PledgeStatus.ACTIVE
+            ).aggregate(s=Sum("quantity"))["s"]
+            or 0
+        )
+        if held + quantity > limit:
+            raise _error("quantity", gettext("每户限购 %(limit)s") % {"limit": limit}, "limit_exceeded")
+
+    def refused() -> ValidationError:
+        current = Campaign.objects.get(pk=campaign_id)
+        if not current.is_open():
+            return _error(None, gettext("该团购未开放或已截单"), "invalid_state")
+        return _cap_error(current)
+
+    if expected_total is None:
+        new_total = _move_campaign_total(campaign_id, quantity)
+        if new_total is None:
+            raise refused()
+        _, price = price_at(item, new_total)
+    else:
+        _, price = price_at(item, expected_total)
     payment = pay(payments.money(price * quantity))
     pledge = Pledge.objects.create(
-        campaign=locked,
+        campaign_id=campaign_id,
         item=item,
         household=household,
         station_id=household.station_id,
@@ -631,8 +735,16 @@ def add_pledge(
         payment_method=payment_method,
         idempotency_key=key,
     )
-    Campaign.objects.filter(pk=locked.pk).update(total_quantity=F("total_quantity") + quantity)
+    if expected_total is not None:
+        new_total = _move_campaign_total(campaign_id, quantity)
+        if new_total is None:
+            raise refused()
+        if price_at(item, new_total)[1] != price:
+            raise TierMoved(new_total)
     CampaignItem.objects.filter(pk=item.pk).update(total_quantity=F("total_quantity") + quantity)
+    if campaign is not None:  # what the caller shows as progress (the row is ours until commit)
+        campaign.total_quantity = new_total
+    item.total_quantity += quantity
     return pledge
 
 

@@ -170,3 +170,9 @@ def restricted_pesticide(product_classes, supplier):
     return make_product(
         product_classes, supplier, "RP-1", "限用农药 毒死蜱 500ml", kind=PESTICIDE, restricted=True
     )
+
+
+@pytest.fixture
+def urea(product_classes, supplier):
+    """A second fertilizer, for campaigns with two items."""
+    return make_product(product_classes, supplier, "UREA-46", "尿素 46% 40kg")
