@@ -273,9 +273,12 @@ WHITENOISE_MANIFEST_STRICT = False  # a template naming a missing file gets its 
 SERVE_MEDIA = env_bool("MARKETPLACE_SERVE_MEDIA", not PRODUCTION)
 MEDIA_STORAGE_BACKEND = env("MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
 MEDIA_STORAGE_OPTIONS: dict[str, object] = {}
-if MEDIA_STORAGE_BACKEND == "storages.backends.s3.S3Storage":
-    # S3-compatible object store (MinIO in deploy/compose.yaml): private bucket, signed URLs.
+if MEDIA_STORAGE_BACKEND in ("storages.backends.s3.S3Storage", "marketplace.core.storage.S3MediaStorage"):
+    # S3-compatible object store (MinIO in deploy/compose.yaml): private bucket, signed URLs. The
+    # subclass signs URLs for MEDIA_S3_PUBLIC_ENDPOINT_URL (what browsers reach) when it is set.
+    MEDIA_STORAGE_BACKEND = "marketplace.core.storage.S3MediaStorage"
     MEDIA_STORAGE_OPTIONS = {
+        "public_endpoint_url": env("MEDIA_S3_PUBLIC_ENDPOINT_URL") or None,
         "bucket_name": env("MEDIA_S3_BUCKET", "marketplace-media"),
         "endpoint_url": env("MEDIA_S3_ENDPOINT_URL") or None,
         "access_key": env("MEDIA_S3_ACCESS_KEY_ID") or None,
@@ -286,8 +289,10 @@ if MEDIA_STORAGE_BACKEND == "storages.backends.s3.S3Storage":
         "querystring_expire": int(env("MEDIA_S3_URL_EXPIRE_SECONDS", "600")),
         "file_overwrite": False,
         "addressing_style": "path",
+        # Signature V4: what MinIO and every AWS region accept for presigned URLs.
+        "signature_version": "s3v4",
     }
-if MEDIA_STORAGE_BACKEND == "storages.backends.s3.S3Storage":
+if MEDIA_STORAGE_BACKEND == "marketplace.core.storage.S3MediaStorage":
     PRIVATE_STORAGE: dict[str, object] = {
         "BACKEND": MEDIA_STORAGE_BACKEND,
         "OPTIONS": {

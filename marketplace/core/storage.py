@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.files.storage import Storage, default_storage, storages
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
 PRIVATE = "private"
 
@@ -40,3 +42,49 @@ def move_to_private(model: Any, field_name: str) -> int:
         default_storage.delete(name)
         moved += 1
     return moved
+
+
+class S3MediaStorage(S3Storage):
+    """django-storages' S3 storage whose signed URLs name the endpoint browsers can reach.
+
+    In one host or one cluster the app talks to the object store on its in-network address
+    (``MEDIA_S3_ENDPOINT_URL``, e.g. ``http://minio:9000``), which no browser can open. A presigned
+    URL's signature covers its host, so it must be made for the public address: with
+    ``MEDIA_S3_PUBLIC_ENDPOINT_URL`` set, ``url()`` signs with a client for that address (no request is
+    sent: signing is local); uploads, reads and deletes still use the in-network one."""
+
+    def get_default_settings(self) -> dict[str, Any]:
+        return {**super().get_default_settings(), "public_endpoint_url": None}
+
+    def _public_client(self) -> Any:
+        client = getattr(self._connections, "public_client", None)
+        if client is None:
+            client = self._create_session().client(
+                "s3",
+                region_name=self.region_name,
+                use_ssl=self.use_ssl,
+                endpoint_url=self.public_endpoint_url,
+                config=self.client_config,
+                verify=self.verify,
+            )
+            self._connections.public_client = client
+        return client
+
+    def url(
+        self,
+        name: str,
+        parameters: dict[str, Any] | None = None,
+        expire: int | None = None,
+        http_method: str | None = None,
+    ) -> str:
+        if not self.public_endpoint_url or self.custom_domain or not self.querystring_auth:
+            return super().url(name, parameters=parameters, expire=expire, http_method=http_method)
+        params = dict(parameters or {})
+        params["Bucket"] = self.bucket_name
+        params["Key"] = self._normalize_name(clean_name(name))
+        return self._public_client().generate_presigned_url(
+            "get_object",
+            Params=params,
+            ExpiresIn=self.querystring_expire if expire is None else expire,
+            HttpMethod=http_method,
+        )
