@@ -60,7 +60,7 @@ def _run(code: str, plugins: list[str], var_dir: Path) -> subprocess.CompletedPr
         env.pop(name, None)
     env["MARKETPLACE_VAR_DIR"] = str(var_dir)
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
     )
 
 
