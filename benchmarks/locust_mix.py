@@ -202,7 +202,7 @@ if os.environ.get(FIXTURE_ENV):
             self.gql("produceLots", PRODUCE)
 
     class Agronomist(GraphQLUser):
-        weight = 1
+        weight = int(os.environ.get("LOCUST_MIX_RECOMMEND_WEIGHT", "1"))
         role = "agronomist"
         wait_time = between(3, 6)
 
@@ -300,6 +300,9 @@ def main() -> None:
     parser.add_argument("--spawn-rate", type=float, default=10)
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--recommend-weight", type=int, default=1, help="agronomists computing recommendations (0: none)"
+    )
     parser.add_argument("--py-spy", action="store_true", help="record a gunicorn worker for 20 s")
     args = parser.parse_args()
 
@@ -313,7 +316,8 @@ def main() -> None:
     fixture = workdir / "fixture.json"
     build_fixture(fixture)
     print(
-        f"conditions: {os.cpu_count()} CPUs, data: {listing_load.data_size()}, users {args.users}, "
+        f"conditions: {os.cpu_count()} CPUs, data: {listing_load.data_size()}, users {args.users} "
+        f"(recommendation weight {args.recommend_weight}), "
         f"load average {listing_load.load_avg()}",
         flush=True,
     )
@@ -349,7 +353,11 @@ def main() -> None:
     try:
         cpu0 = listing_load.worker_cpu_seconds(proc.pid)
         sampler.start()
-        env = {**os.environ, FIXTURE_ENV: str(fixture)}
+        env = {
+            **os.environ,
+            FIXTURE_ENV: str(fixture),
+            "LOCUST_MIX_RECOMMEND_WEIGHT": str(args.recommend_weight),
+        }
         locust = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "locust"), "-f", __file__, "--headless", "-u", str(args.users),
              "-r", str(args.spawn_rate), "-t", f"{args.duration}s", "--host", f"http://127.0.0.1:{port}",

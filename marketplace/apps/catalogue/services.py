@@ -80,9 +80,7 @@ def can_user_buy(user: Any, product: Any, station: Any = None) -> StationPurchas
     from marketplace.accounts.models import Role
 
     if not permissions.is_authenticated(user) or user.role != Role.STATION_STAFF:
-        return StationPurchaseCheck(
-            False, gettext("限制使用农药: 须由持有限制使用农药经营许可的站点购买")
-        )
+        return StationPurchaseCheck(False, gettext("限制使用农药: 须由持有限制使用农药经营许可的站点购买"))
     for managed in permissions.managed_stations(user):
         if can_station_buy(managed, product).allowed:
             return StationPurchaseCheck(True, "")
@@ -234,31 +232,46 @@ def upsert_stockrecord(
 
 
 def stock_offers(station: Any, product_ids: Sequence[int] | None = None) -> Iterable[PurchasableOffer]:
-    """Sellable, in-stock supplier offers a station may buy (restricted pesticides checked)."""
-    qs = (
-        StockRecord.objects.filter(sellable_q(), num_in_stock__gt=Coalesce(F("num_allocated"), Value(0)))
-        .exclude(price__isnull=True)
-        .select_related("product__product_class", "partner")
-    )
+    """Sellable, in-stock supplier offers a station may buy (restricted pesticides checked).
+
+    Rows, not models: a fertilizer plan reads every offer of the catalogue (~60,000 stock records
+    at 50,000 products), and building a stock record, product, product class and partner per row
+    (with Django's init signals) was most of a recommendation's CPU in the spring-peak mix."""
+    qs = StockRecord.objects.filter(
+        sellable_q(), num_in_stock__gt=Coalesce(F("num_allocated"), Value(0))
+    ).exclude(price__isnull=True)
     if product_ids is not None:
         qs = qs.filter(product_id__in=list(product_ids))
-    licence_checked: dict[bool, bool] = {}
-    for record in qs.order_by("product_id", "price", "pk").iterator(chunk_size=2000):
-        product = record.product
-        if product.restricted_use:
-            if True not in licence_checked:
-                licence_checked[True] = can_station_buy(station, product).allowed
-            if not licence_checked[True]:
+    rows = qs.order_by("product_id", "price", "pk").values_list(
+        "pk",
+        "product_id",
+        "product__title",
+        "product__restricted_use",
+        "partner_id",
+        "partner_sku",
+        "price",
+        "num_in_stock",
+        "num_allocated",
+    )
+    station_may_buy_restricted: bool | None = None
+    for pk, product_id, title, restricted, partner_id, sku, price, in_stock, allocated in rows.iterator(
+        chunk_size=2000
+    ):
+        if restricted:
+            if station_may_buy_restricted is None:
+                product = Product.objects.select_related("product_class").get(pk=product_id)
+                station_may_buy_restricted = can_station_buy(station, product).allowed
+            if not station_may_buy_restricted:
                 continue
         yield PurchasableOffer(
-            product_id=product.pk,
-            sku=record.partner_sku,
-            title=product.title,
-            partner_id=record.partner_id,
-            unit_price=record.price,
-            available=record.net_stock_level,
+            product_id=product_id,
+            sku=sku,
+            title=title,
+            partner_id=partner_id,
+            unit_price=price,
+            available=in_stock - (allocated or 0),
             source="stock",
-            source_ref=str(record.pk),
+            source_ref=str(pk),
         )
 
 
