@@ -1,6 +1,7 @@
 """Oscar's own storefront (/shop/ basket, checkout, registration, catalogue, accounts) is not a
-place users work: the light storefront and the plugins' pages are (orders through stations, group
-buys, the fertilizer plan hand-over). Every /shop/ URL except Oscar's dashboard — the operators'
+place users work: the light storefront and the plugins' pages are (orders through stations: the
+station's direct order with its own basket and checkout — docs/station-orders.md, on Oscar's Basket,
+Strategy and OrderCreator —, group buys, the fertilizer plan hand-over). Every /shop/ URL except Oscar's dashboard — the operators'
 back office — redirects to the product's own page. Oscar's URLs stay included after the gate so
 that ``reverse()`` in Oscar's dashboard templates keeps working.
 """
