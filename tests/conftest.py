@@ -207,15 +207,3 @@ def wh(supplier):
 def other_wh(other_supplier):
     """The other supplier's warehouse, about 150 km away."""
     return make_warehouse(other_supplier, "WH9", lat="44.80", lon="126.50")
-
-
-@pytest.fixture(autouse=True)
-def _default_language():
-    """A request in English (LocaleMiddleware) leaves English active in the thread; code called
-    directly by the next test (e.g. a GraphQL resolver) must start in the default language again."""
-    from django.conf import settings
-    from django.utils import translation
-
-    translation.activate(settings.LANGUAGE_CODE)
-    yield
-    translation.activate(settings.LANGUAGE_CODE)
