@@ -591,8 +591,9 @@ def place_pledge(
         except TierMoved:
             pledge = write(None)  # a tier threshold moved under us: price under the row lock
     except (ValidationError, PermissionDenied, IntegrityError) as exc:
-        if isinstance(exc, IntegrityError):
-            # The same request arrived twice at once: the other copy's pledge (same scoped key).
+        if not isinstance(exc, PermissionDenied):
+            # The same request arrived twice at once: the other copy's pledge (same scoped key) made
+            # this one fail (unique key, or "already pledged" once the other had committed).
             existing = Pledge.objects.filter(idempotency_key=key).first()
             if existing is not None:
                 if online is not None and existing.payment_id != online.pk:
