@@ -63,6 +63,19 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language: a request in English (the test client runs in
+    this thread, and LocaleMiddleware leaves its language active) must not make the next test's
+    service messages English."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def county(db) -> County:
     return County.objects.create(code="220112", name="双阳区", city="长春市")
