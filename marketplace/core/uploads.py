@@ -203,33 +203,30 @@ class CheckedImageFieldFile(_CheckedSave, ImageFieldFile):
     pass
 
 
-class UploadFileField(models.FileField):
+class _UploadKindMixin:
+    """Gives a file field the :class:`UploadValidator` of its ``kind`` (kept in migrations)."""
+
+    default_kind = DOCUMENT
+
+    def __init__(self, *args: Any, kind: str | None = None, **kwargs: Any) -> None:
+        self.upload_kind = kind or self.default_kind
+        self.default_validators = [UploadValidator(self.upload_kind)]
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()  # type: ignore[misc]
+        kwargs["kind"] = self.upload_kind
+        return name, path, args, kwargs
+
+
+class UploadFileField(_UploadKindMixin, models.FileField):
     """A FileField whose uploads pass :func:`check_upload` for its ``kind``."""
 
     attr_class = CheckedFieldFile
 
-    def __init__(self, *args: Any, kind: str = DOCUMENT, **kwargs: Any) -> None:
-        self.upload_kind = kind
-        self.default_validators = [UploadValidator(kind)]
-        super().__init__(*args, **kwargs)
 
-    def deconstruct(self) -> Any:
-        name, path, args, kwargs = super().deconstruct()
-        kwargs["kind"] = self.upload_kind
-        return name, path, args, kwargs
-
-
-class UploadImageField(models.ImageField):
+class UploadImageField(_UploadKindMixin, models.ImageField):
     """An ImageField whose uploads pass :func:`check_upload` (kind ``image``)."""
 
     attr_class = CheckedImageFieldFile
-
-    def __init__(self, *args: Any, kind: str = IMAGE, **kwargs: Any) -> None:
-        self.upload_kind = kind
-        self.default_validators = [UploadValidator(kind)]
-        super().__init__(*args, **kwargs)
-
-    def deconstruct(self) -> Any:
-        name, path, args, kwargs = super().deconstruct()
-        kwargs["kind"] = self.upload_kind
-        return name, path, args, kwargs
+    default_kind = IMAGE
