@@ -61,7 +61,7 @@ def make_campaign(n_stations: int):
 
     from marketplace.accounts.models import Role, User
     from marketplace.apps.catalogue.product_types import FERTILIZER, ensure_product_types
-    from marketplace.apps.partner.models import VerificationStatus
+    from marketplace.apps.partner.models import LicenceKind, PartnerLicence, VerificationStatus
     from plugins.group_orders import services
 
     Partner = get_model("partner", "Partner")
@@ -84,6 +84,17 @@ def make_campaign(n_stations: int):
         product.attr.bag_kg = 40.0
         product.attr.registration_no = "BENCH-REG"
         product.save()
+        # The supplier's 肥料登记证 for it: without one the stock record is born blocked and the
+        # campaign refuses the product (the one sellable rule).
+        today = timezone.localdate()
+        PartnerLicence.objects.create(
+            partner=supplier,
+            kind=LicenceKind.FERTILIZER_REGISTRATION,
+            number="BENCH-REG",
+            product=product,
+            valid_from=today - timedelta(days=30),
+            valid_until=today + timedelta(days=365),
+        )
         StockRecord.objects.create(
             product=product,
             partner=supplier,
