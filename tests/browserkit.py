@@ -54,6 +54,7 @@ ENGLISH_OK = {
     "km",
     "pdf",
     "csv",
+    "gbk",
     "xlsx",
     "sku",
     "npk",

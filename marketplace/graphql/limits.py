@@ -159,6 +159,18 @@ def _selection_cost(
     return total
 
 
+def limits_in_force() -> tuple[int, ...]:
+    """The query limits as configured now: part of every cache key of a checked document or of an
+    answer, so that a change of limits is never answered from a cache made under the old ones."""
+    return (
+        settings.GRAPHQL_MAX_TOKENS,
+        settings.GRAPHQL_MAX_ALIASES,
+        settings.GRAPHQL_MAX_DEPTH,
+        settings.GRAPHQL_MAX_COST,
+        settings.GRAPHQL_MAX_PAGE_SIZE,
+    )
+
+
 def limit_rules(variables: dict[str, Any] | None) -> list[type[ValidationRule]]:
     return [
         AliasLimitRule,

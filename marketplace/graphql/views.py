@@ -59,7 +59,7 @@ from graphql.language.visitor import Visitor, visit
 
 from marketplace.accounts.models import ApiToken
 
-from .limits import limit_rules
+from .limits import limit_rules, limits_in_force
 from .middleware import EdgeMiddleware
 
 logger = logging.getLogger("marketplace.graphql")
@@ -155,15 +155,7 @@ def check_document(
     """Parse and validate ``query`` with the limits first, then the standard rules (plus
     ``validation_rules``' extras); each distinct text once per worker, the limits per request only
     where the request's variables change the cost. Returns the document and the errors to answer."""
-    key = (
-        query,
-        validation_rules is not None,
-        settings.GRAPHQL_MAX_TOKENS,
-        settings.GRAPHQL_MAX_ALIASES,
-        settings.GRAPHQL_MAX_DEPTH,
-        settings.GRAPHQL_MAX_COST,
-        settings.GRAPHQL_MAX_PAGE_SIZE,
-    )
+    key = (query, validation_rules is not None, *limits_in_force())
     entry = DOCUMENTS.get(key)
     if entry is None:
         try:

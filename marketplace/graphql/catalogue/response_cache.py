@@ -35,6 +35,7 @@ from graphql import (
 from marketplace.apps.partner.strategy import viewer_price_context
 from marketplace.search.sync import current_generation
 
+from ..limits import limits_in_force
 from ..views import MarketplaceGraphQLView
 
 #: Root fields whose answers depend only on the catalogue, the language and the viewer.
@@ -98,6 +99,7 @@ def cache_key(
                 operation_name,
                 translation.get_language(),
                 viewer_price_context(request.user),
+                limits_in_force(),
             ],
             sort_keys=True,
             default=str,

@@ -41,6 +41,8 @@ def browser_page():
 
 
 def _no_overflow(page) -> None:
+    page.wait_for_load_state()
+    page.wait_for_function("document.documentElement !== null && document.readyState === 'complete'")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, f"{page.url} is {width}px wide"
 
@@ -148,12 +150,14 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     page.fill("#password", "xiangmi-2026-long")
     page.click("main button[type=submit]")
     page.wait_for_url(base + "/p/produce/")
-    page.click("text=本周新米")
+    with page.expect_navigation():
+        page.click("text=本周新米")
     _no_overflow(page)
     unit = lot.sale_units.get()
     page.fill(f"input[name=qty_{unit.pk}]", "2")
     page.click("text=加入购物车")
-    page.click("text=去结算")
+    with page.expect_navigation():
+        page.click("text=去结算")
     _no_overflow(page)
     page.select_option("#city", "长春市")
     page.select_option("#district", "朝阳区")
