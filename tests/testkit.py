@@ -286,3 +286,31 @@ def post_stripe_event(client: Client, event_type: str, intent_id: str, secret: s
     return client.post(
         "/payments/stripe/webhook/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
     )
+
+
+def run_parallel(fn, args_list: list[tuple]) -> list:
+    """Call ``fn(*args)`` for every ``args`` in its own thread (its own database connection), all
+    released at once by a barrier; returns each call's result or the exception it raised, in order.
+    For races on PostgreSQL (tests marked ``django_db(transaction=True)``)."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(len(args_list))
+    results: list = [None] * len(args_list)
+
+    def worker(i: int, args: tuple) -> None:
+        try:
+            barrier.wait()
+            results[i] = fn(*args)
+        except Exception as exc:  # collected and checked by the test
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(args_list)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

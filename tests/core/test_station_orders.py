@@ -4,7 +4,6 @@ refusals (another station's household, restricted pesticide, credit limit, sold 
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -14,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 from oscar.apps.order.signals import order_placed
 from oscar.core.loading import get_model
-from testkit import make_fertilizer
+from testkit import make_fertilizer, run_parallel
 
 from marketplace.apps.order import direct, statuses
 from marketplace.apps.order.models import DirectOrder, StationBasket
@@ -248,27 +247,6 @@ def test_refund_before_shipping_releases_stock_and_money(staff_a, household_a, u
 # --- Two staff racing for the last units (PostgreSQL, real threads and connections) ---------------
 
 
-def _run_parallel(fn, args_list):
-    barrier = threading.Barrier(len(args_list))
-    results: list = [None] * len(args_list)
-
-    def worker(i, args):
-        try:
-            barrier.wait()
-            results[i] = fn(*args)
-        except Exception as exc:  # collected and checked by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(args_list)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_staff_racing_for_the_last_units(staff_a, station_a, household_a, urea):
     from testkit import make_user
@@ -283,7 +261,7 @@ def test_two_staff_racing_for_the_last_units(staff_a, station_a, household_a, ur
     neighbour = Household.objects.create(station=station_a, village=station_a.village, name="王德林")
     direct.add_to_basket(staff_a, household_a, urea.pk, 7)
     direct.add_to_basket(second, neighbour, urea.pk, 7)  # 14 in baskets, 10 in stock
-    results = _run_parallel(
+    results = run_parallel(
         lambda actor, household, key: direct.checkout(actor, household, "cash", key),
         [(staff_a, household_a, "race-1"), (second, neighbour, "race-2")],
     )

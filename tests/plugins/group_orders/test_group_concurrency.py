@@ -3,37 +3,14 @@ tier totals exact, the supply cap never exceeded."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from testkit import run_parallel
 
 from plugins.group_orders import services
 from plugins.group_orders.models import Campaign, CampaignItem, Pledge, PledgeStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _run_parallel(fn, args_list):
-    barrier = threading.Barrier(len(args_list))
-    results: list = [None] * len(args_list)
-
-    def worker(i, args):
-        try:
-            barrier.wait()
-            results[i] = fn(*args)
-        except Exception as exc:  # collected and checked by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(args_list)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def test_parallel_pledges_keep_exact_totals(
@@ -42,7 +19,7 @@ def test_parallel_pledges_keep_exact_totals(
     campaign = campaign_factory([fertilizer], title="并发团", max_total_quantity=300)
     item = campaign.items.get()
     households = make_households(station_a, 24)
-    results = _run_parallel(
+    results = run_parallel(
         lambda h, q: services.place_pledge(staff_a, item, h, q, "cash"), [(h, 15) for h in households]
     )
     ok = [r for r in results if isinstance(r, Pledge)]

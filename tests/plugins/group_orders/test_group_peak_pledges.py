@@ -5,40 +5,19 @@ request reads the campaign, the tiers and the user's stations once."""
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from testkit import run_parallel
 
 from marketplace.payments.models import Payment
 from plugins.group_orders import services
 from plugins.group_orders.models import Campaign, CampaignItem, CampaignStatus, Pledge, PledgeStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _parallel(fn, args_list):
-    barrier = threading.Barrier(len(args_list))
-    results: list = [None] * len(args_list)
-
-    def worker(i, args):
-        try:
-            barrier.wait()
-            results[i] = fn(*args)
-        except Exception as exc:  # collected and checked by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(args_list)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def test_parallel_pledges_across_tiers_are_priced_by_the_total_each_one_reached(
@@ -49,7 +28,7 @@ def test_parallel_pledges_across_tiers_are_priced_by_the_total_each_one_reached(
     )
     item = campaign.items.get()
     households = make_households(station_a, 20)
-    results = _parallel(
+    results = run_parallel(
         lambda h: services.place_pledge(staff_a, CampaignItem.objects.get(pk=item.pk), h, 15, "cash"),
         [(h,) for h in households],
     )
@@ -72,7 +51,7 @@ def test_supply_cap_is_never_exceeded_by_parallel_pledges(
 ):
     campaign = campaign_factory([fertilizer], title="限量并发", min_total=10, max_total_quantity=40)
     item = campaign.items.get()
-    results = _parallel(
+    results = run_parallel(
         lambda h: services.place_pledge(staff_a, item, h, 7, "cash"),
         [(h,) for h in make_households(station_a, 10)],
     )
@@ -89,7 +68,7 @@ def test_supply_cap_is_never_exceeded_by_parallel_pledges(
 def test_same_request_sent_at_once_gives_one_pledge(staff_a, station_a, campaign, make_households):
     item = campaign.items.get()
     household = make_households(station_a, 1)[0]
-    results = _parallel(
+    results = run_parallel(
         lambda: services.place_pledge(staff_a, item, household, 4, "cash", idempotency_key="tap-twice"),
         [() for _ in range(6)],
     )
@@ -109,7 +88,7 @@ def test_per_household_limit_holds_for_parallel_pledges_of_one_household(
     campaign = campaign_factory([fertilizer, urea], title="每户限购", per_household_limit=5)
     items = list(campaign.items.order_by("pk"))
     household = make_households(station_a, 1)[0]
-    results = _parallel(
+    results = run_parallel(
         lambda i: services.place_pledge(staff_a, CampaignItem.objects.get(pk=i.pk), household, 3, "cash"),
         [(items[0],), (items[1],)],
     )
