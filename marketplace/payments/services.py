@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from marketplace.core import permissions
+from marketplace.core.db import insert_once
 from marketplace.core.money import cny
 from marketplace.stations.models import Household, Station
 
@@ -117,24 +118,8 @@ def post(move: Move) -> LedgerEntry | None:
     """Write one entry; a second post with the same key writes nothing and returns None."""
     if money(move.amount) <= 0:
         return None
-    entry, created = LedgerEntry.objects.get_or_create(
-        idempotency_key=move.key, defaults={f: getattr(move.entry(), f) for f in _ENTRY_FIELDS}
-    )
-    return entry if created else None
-
-
-_ENTRY_FIELDS = (
-    "kind",
-    "debit_account",
-    "credit_account",
-    "amount",
-    "station_id",
-    "household_id",
-    "payment_id",
-    "reference",
-    "memo",
-    "created_at",
-)
+    entry = move.entry()
+    return entry if insert_once(entry, "idempotency_key") else None
 
 
 def post_many(moves: list[Move]) -> None:
@@ -172,13 +157,10 @@ def record_cash(actor: Any, household: Household, amount: Decimal, reference: st
     """Cash taken at the station by staff. Held as the household's deposit until capture."""
     if not (permissions.is_operator(actor) or permissions.can_manage_station(actor, household.station_id)):
         raise PermissionDenied(gettext("只有本站信息员可以登记现金收款"))
-    existing = _existing(key)
-    if existing:
-        return existing
     amount = money(amount)
     if amount <= 0:
         raise ValidationError({"amount": ValidationError(gettext("金额必须大于零"), code="invalid")})
-    payment = Payment.objects.create(
+    payment = Payment(
         method=PaymentMethod.CASH,
         status=PaymentStatus.AUTHORISED,
         household=household,
@@ -188,6 +170,8 @@ def record_cash(actor: Any, household: Household, amount: Decimal, reference: st
         idempotency_key=key,
         recorded_by=actor,
     )
+    if not insert_once(payment, "idempotency_key"):  # the same key again: the first move stands
+        return Payment.objects.get(idempotency_key=key)
     post(
         Move(
             f"payment:{payment.pk}:cash-in",

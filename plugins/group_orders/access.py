@@ -50,16 +50,43 @@ def eligible_for_stations(qs: QuerySet[Campaign], station_ids: Any) -> QuerySet[
 
 
 def open_to_stations(campaign: Campaign, station_ids: Iterable[int]) -> bool:
-    """:func:`eligible_for_stations` for one loaded campaign, asked once per set of stations and
-    campaign object (a pledge asks "visible to the user's stations?" and "open to the household's
-    station?", the same question when staff work for one station)."""
+    """:func:`eligible_for_stations` for one loaded campaign: the same rule (no restriction, a
+    listed station, or a station in a listed county), decided from the campaign's own rule lists
+    (two plain reads, once per campaign object) instead of compiling the correlated query for every
+    pledge; the county lookup runs only when the campaign lists counties. Asked once per set of
+    stations and campaign object (a pledge asks "visible to the user's stations?" and "open to the
+    household's station?", the same question when staff work for one station)."""
     ids = frozenset(station_ids)
     memo: dict[frozenset[int], bool] = campaign.__dict__.setdefault("_open_to_stations", {})
     if ids not in memo:
-        memo[ids] = (
-            bool(ids) and eligible_for_stations(Campaign.objects.filter(pk=campaign.pk), sorted(ids)).exists()
-        )
+        memo[ids] = bool(ids) and _open_by_rules(campaign, ids)
     return memo[ids]
+
+
+def _open_by_rules(campaign: Campaign, ids: frozenset[int]) -> bool:
+    from marketplace.stations.models import Station
+
+    rules: tuple[frozenset[int], frozenset[int]] | None = campaign.__dict__.get("_opening_rules")
+    if rules is None:
+        rules = (
+            frozenset(
+                Campaign.stations.through.objects.filter(campaign_id=campaign.pk).values_list(
+                    "station_id", flat=True
+                )
+            ),
+            frozenset(
+                Campaign.counties.through.objects.filter(campaign_id=campaign.pk).values_list(
+                    "county_id", flat=True
+                )
+            ),
+        )
+        campaign.__dict__["_opening_rules"] = rules
+    stations, counties = rules
+    if not stations and not counties:
+        return True
+    if ids & stations:
+        return True
+    return bool(counties) and Station.objects.filter(pk__in=ids, county_id__in=counties).exists()
 
 
 def can_see_campaign(user: Any, campaign: Campaign) -> bool:

@@ -531,6 +531,7 @@ class GroupBuyPledgeCreate(BaseMutation):
 
     class Meta:
         permissions = (permissions.ACT_FOR_HOUSEHOLD,)
+        atomic = False  # online.start_pledge owns its transactions, as on the pledge page
 
     class Arguments:
         item_id = graphene.ID(required=True)

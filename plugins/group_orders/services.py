@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Sum, prefetch_related_objects
+from django.db.models import Count, F, Q, Sum, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 from oscar.core.loading import get_model
@@ -692,23 +692,25 @@ def add_pledge(
     :class:`TierMoved` is raised (roll back and call again without it). Without it, the UPDATE
     comes first and the price is taken under the row lock.
     """
-    if Pledge.objects.filter(item=item, household=household, cancelled_at__isnull=True).exists():
-        raise _error("itemId", gettext("该农户已认购此商品，请先撤销原认购"), "unique")
     campaign = item.campaign if CampaignItem.campaign.is_cached(item) else None  # type: ignore[attr-defined]
     if campaign is not None:
         limit = campaign.per_household_limit
     else:
         limit = Campaign.objects.values_list("per_household_limit", flat=True).get(pk=campaign_id)
+    already = Q(item=item, cancelled_at__isnull=True)
     if limit:
+        # Lock first, then read: a statement after the lock sees the other pledges it waited for.
         list(Household.objects.select_for_update().filter(pk=household.pk).values_list("pk").order_by())
-        held = (
-            Pledge.objects.filter(
-                campaign_id=campaign_id, household=household, status=PledgeStatus.ACTIVE
-            ).aggregate(s=Sum("quantity"))["s"]
-            or 0
+        mine = Pledge.objects.filter(campaign_id=campaign_id, household=household).aggregate(
+            taken=Count("pk", filter=already), held=Sum("quantity", filter=Q(status=PledgeStatus.ACTIVE))
         )
-        if held + quantity > limit:
-            raise _error("quantity", gettext("每户限购 %(limit)s") % {"limit": limit}, "limit_exceeded")
+        taken, held = mine["taken"], mine["held"] or 0
+    else:
+        taken, held = Pledge.objects.filter(already, household=household).exists(), 0
+    if taken:
+        raise _error("itemId", gettext("该农户已认购此商品，请先撤销原认购"), "unique")
+    if limit and held + quantity > limit:
+        raise _error("quantity", gettext("每户限购 %(limit)s") % {"limit": limit}, "limit_exceeded")
 
     def refused() -> ValidationError:
         current = Campaign.objects.get(pk=campaign_id)

@@ -14,6 +14,7 @@ from .errors import Error, errors_from_exception
 
 class BaseMutationOptions(MutationOptions):
     permissions: tuple[perms.Permission, ...] = ()
+    atomic: bool = True
 
 
 class BaseMutation(graphene.Mutation):
@@ -31,6 +32,10 @@ class BaseMutation(graphene.Mutation):
     overrides ``mutate`` is still guarded. A refusal returns ``failure(errors)``; override it when
     the payload has other required fields. Object-level tenancy (which household, which partner)
     stays in ``perform``, which starts from the querysets in ``marketplace.core.permissions``.
+
+    ``Meta.atomic = False`` runs ``perform`` without the surrounding transaction, for a service
+    that owns its transactions and is called the same way by the pages (e.g. a pledge: its write
+    is one short transaction, and a card authorisation is not made inside one).
     """
 
     errors = graphene.List(graphene.NonNull(Error), required=True)
@@ -40,11 +45,16 @@ class BaseMutation(graphene.Mutation):
 
     @classmethod
     def __init_subclass_with_meta__(
-        cls, permissions: tuple[perms.Permission | str, ...] | None = None, _meta=None, **options: Any
+        cls,
+        permissions: tuple[perms.Permission | str, ...] | None = None,
+        atomic: bool = True,
+        _meta=None,
+        **options: Any,
     ) -> None:
         if not _meta:
             _meta = BaseMutationOptions(cls)
         _meta.permissions = tuple(perms.get_permission(p) for p in permissions or ())
+        _meta.atomic = atomic
         mutate = cls.mutate
 
         def resolve(root: Any, info: Any, **data: Any):
@@ -68,7 +78,10 @@ class BaseMutation(graphene.Mutation):
     @classmethod
     def mutate(cls, root: Any, info: Any, **data: Any):
         try:
-            with transaction.atomic():
+            if cls._meta.atomic:
+                with transaction.atomic():
+                    result = cls.perform(info, **data)
+            else:
                 result = cls.perform(info, **data)
         except (ValidationError, PermissionDenied, ObjectDoesNotExist) as exc:
             return cls.failure(errors_from_exception(exc))
