@@ -20,7 +20,7 @@ from decimal import Decimal
 import pytest
 from browserkit import WEIGHT_JS, fits, phone_context
 from django.utils import timezone
-from testkit import PASSWORD, make_user
+from testkit import PASSWORD, PDF, make_user
 
 from marketplace.accounts.models import Role
 from marketplace.apps.partner.credit_code import make_credit_code
@@ -32,7 +32,6 @@ from plugins.group_orders.models import Campaign, CampaignStatus, DeliveryStatus
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 WEIGHT_LIMIT = 300_000  # bytes on first load: "a few hundred KB at most"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 class Visitor:
