@@ -131,6 +131,18 @@ def fits(page: Any, label: str | None = None) -> None:
     assert width <= PHONE["width"], f"{label or page.url} is {width}px wide at 360px"
 
 
+def fill_card(page: Any, number: str) -> None:
+    """Type a test card (expiry 12/30, CVC 123) into the page's card Element (localstripe's
+    Stripe.js), once the Element is there."""
+    card = "#card-element"
+    page.wait_for_selector(f"{card} input[placeholder=number]")
+    page.fill(f"{card} input[placeholder=number]", number)
+    page.fill(f"{card} input[placeholder=exp_month]", "12")
+    page.fill(f"{card} input[placeholder=exp_year]", "30")
+    page.fill(f"{card} input[placeholder=cvc]", "123")
+    page.fill(f"{card} input[placeholder=postal_code]", "13000")
+
+
 @dataclass
 class PageCheck:
     url: str

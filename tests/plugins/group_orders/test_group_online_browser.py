@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from browserkit import login
+from browserkit import fill_card, login
 from testkit import CARD_3DS
 
 from marketplace.payments import gateway
@@ -32,13 +32,7 @@ def test_farmer_pays_by_card_with_3d_secure(
     page.fill("input[name=quantity]", "10")
     page.select_option("select[name=payment_method]", "stripe")
     page.select_option("select[name=online_type]", "card")
-    card = "#card-element"
-    page.wait_for_selector(f"{card} input[placeholder=number]")
-    page.fill(f"{card} input[placeholder=number]", CARD_3DS)
-    page.fill(f"{card} input[placeholder=exp_month]", "12")
-    page.fill(f"{card} input[placeholder=exp_year]", "30")
-    page.fill(f"{card} input[placeholder=cvc]", "123")
-    page.fill(f"{card} input[placeholder=postal_code]", "13000")
+    fill_card(page, CARD_3DS)
     page.click("form[data-pledge-form] button[type=submit]")
 
     # Our payment page runs stripe.confirmCardPayment: localstripe's 3-D Secure modal.

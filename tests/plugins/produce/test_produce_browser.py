@@ -10,7 +10,7 @@ import os
 from datetime import timedelta
 
 import pytest
-from browserkit import fits, login
+from browserkit import fill_card, fits, login
 from django.utils import timezone
 from testkit import CARD_PLAIN, make_fertilizer
 
@@ -130,13 +130,7 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     page.fill("#street", "红旗街 100 号")
     page.fill("#contact_name", "王女士")
     page.fill("#contact_phone", "13812340000")
-    card = "#card-element"
-    page.wait_for_selector(f"{card} input[placeholder=number]")
-    page.fill(f"{card} input[placeholder=number]", CARD_PLAIN)
-    page.fill(f"{card} input[placeholder=exp_month]", "12")
-    page.fill(f"{card} input[placeholder=exp_year]", "30")
-    page.fill(f"{card} input[placeholder=cvc]", "123")
-    page.fill(f"{card} input[placeholder=postal_code]", "13000")
+    fill_card(page, CARD_PLAIN)
     page.click("[data-testid=pay]")
     page.wait_for_url("**/p/produce/orders/*/", timeout=30_000)
     fits(page)
