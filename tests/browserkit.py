@@ -1,7 +1,8 @@
-"""Browser-test helpers shared by the Playwright tests (Debian's Chromium): launch options, the
-first-load weight of a page, and the role crawl (log in, follow the same-origin links of the
-navigation and the pages one or two levels deep, GET only, and check each page at 360 px in
-Chinese and English).
+"""Browser-test helpers shared by the Playwright tests (Debian's Chromium): the ``browser`` and
+``page`` fixtures (tests/conftest.py exposes them to every test), the 360 px check ``fits``, the
+page ``login``, launch options, the first-load weight of a page, and the role crawl (log in, follow
+the same-origin links of the navigation and the pages one or two levels deep, GET only, and check
+each page at 360 px in Chinese and English).
 
 The crawl can also run against a served demo (``scripts``-style use from a shell):
 ``crawl_role(browser, "http://127.0.0.1:8000", "station01", "nongzi-demo-2026", data)``.
@@ -10,19 +11,22 @@ The crawl can also run against a served demo (``scripts``-style use from a shell
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
-from testkit import CJK, ui_outside_data
+import pytest
+from testkit import CJK, PASSWORD, ui_outside_data
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
+    "--disable-component-update",
     "--disable-sync",
 ]
 PHONE = {"width": 360, "height": 740}
@@ -95,6 +99,50 @@ ENGLISH_OK = {
 ENGLISH_WORDS = re.compile(r"[A-Za-z][A-Za-z'’-]{2,}(?:\s+[A-Za-z][A-Za-z'’-]+)*")
 
 
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, for one test."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def phone_context(browser: Any) -> Any:
+    """A new browser context (its own cookies) the size of a phone, in Chinese."""
+    return browser.new_context(viewport=PHONE, locale="zh-CN")
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """One page of a new phone-sized (360 px) zh-CN context."""
+    context = phone_context(browser)
+    yield context.new_page()
+    context.close()
+
+
+def fits(page: Any, label: str | None = None) -> None:
+    """The loaded page is usable at 360 px: nothing is wider than the phone."""
+    page.wait_for_load_state()
+    page.wait_for_function("document.documentElement !== null && document.readyState === 'complete'")
+    width = page.evaluate(WIDTH_JS)
+    assert width <= PHONE["width"], f"{label or page.url} is {width}px wide at 360px"
+
+
+def fill_card(page: Any, number: str) -> None:
+    """Type a test card (expiry 12/30, CVC 123) into the page's card Element (localstripe's
+    Stripe.js), once the Element is there."""
+    card = "#card-element"
+    page.wait_for_selector(f"{card} input[placeholder=number]")
+    page.fill(f"{card} input[placeholder=number]", number)
+    page.fill(f"{card} input[placeholder=exp_month]", "12")
+    page.fill(f"{card} input[placeholder=exp_year]", "30")
+    page.fill(f"{card} input[placeholder=cvc]", "123")
+    page.fill(f"{card} input[placeholder=postal_code]", "13000")
+
+
 @dataclass
 class PageCheck:
     url: str
@@ -145,7 +193,11 @@ def same_origin_path(base: str, href: str | None) -> str | None:
     return None if SKIP.search(path) else path
 
 
-def login(page: Any, base: str, username: str, password: str) -> None:
+def login(page: Any, base: str, username: str, password: str = PASSWORD, *, sign_out: bool = False) -> None:
+    """Sign ``username`` in through the login page; ``sign_out`` first drops the context's cookies
+    (whoever was signed in, and the language chosen)."""
+    if sign_out:
+        page.context.clear_cookies()
     page.goto(base + "/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
@@ -201,7 +253,7 @@ def crawl_role(
 ) -> list[PageCheck]:
     """Log in as ``username`` and visit the pages reachable from its home (navigation and links,
     ``depth`` levels, at most ``limit`` kinds of page) in Chinese, then the same pages in English."""
-    context = browser.new_context(viewport=PHONE, locale="zh-CN")
+    context = phone_context(browser)
     page = context.new_page()
     # Every page is weighed as a first load: nothing comes from the browser's cache.
     context.new_cdp_session(page).send("Network.setCacheDisabled", {"cacheDisabled": True})

@@ -9,6 +9,7 @@ import os
 from decimal import Decimal
 
 import pytest
+from browserkit import browser, page  # noqa: F401  (the Playwright fixtures, for every browser test)
 from django.test import Client
 from testkit import (  # noqa: F401  (helpers used by the fixtures below and re-exported)
     PASSWORD,

@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from oscar.core.loading import get_model
 
 from marketplace.accounts.models import User
 from marketplace.apps.catalogue.product_types import FERTILIZER
+from marketplace.apps.partner.credit_code import make_credit_code
 from marketplace.apps.partner.models import PartnerKind, VerificationStatus
 from marketplace.stations.models import (
     County,
@@ -166,6 +168,35 @@ def make_group_buy(supplier_user, operator, partner, products, title: str = "春
     services.review_campaign(operator, campaign, True)
     campaign.refresh_from_db()
     return campaign
+
+
+# --- Supplier sign-up ----------------------------------------------------------------------------
+
+#: A small file the upload check takes as a PDF (a licence scan).
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def supplier_signup_data(**extra: Any) -> dict[str, Any]:
+    """The supplier sign-up form (``/supplier/signup/``) filled in for 松原丰田农资有限公司, login
+    ``fengtian``, with its business licence scan (a new upload each call); ``extra`` replaces or
+    adds fields."""
+    data: dict[str, Any] = {
+        "kind": "supplier",
+        "name": "松原丰田农资有限公司",
+        "credit_code": make_credit_code("91220700MA0Y0001"[:16] + "1"),
+        "legal_representative": "王丰田",
+        "contact_name": "刘经理",
+        "contact_mobile": "13900001111",
+        "bank_name": "中国农业银行松原分行",
+        "bank_account_name": "松原丰田农资有限公司",
+        "bank_account_number": "622848000012345678",
+        "username": "fengtian",
+        "mobile": "13900002222",
+        "password": "spring-2026-ok",
+        "business_licence": SimpleUploadedFile("licence.pdf", PDF, content_type="application/pdf"),
+    }
+    data.update(extra)
+    return data
 
 
 # --- English UI checks ---------------------------------------------------------------------------

@@ -8,23 +8,15 @@ import os
 from decimal import Decimal
 
 import pytest
+from browserkit import fits, login
 from oscar.core.loading import get_model
-from playwright.sync_api import sync_playwright
-from testkit import CJK, PASSWORD
+from testkit import CJK
 
 from marketplace.apps.partner.models import StockRecord
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 Product = get_model("catalogue", "Product")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-sync",
-]
 
 TEXT = {
     "zh": {
@@ -40,21 +32,6 @@ TEXT = {
 }
 
 
-@pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-        pg = context.new_page()
-        yield pg
-        context.close()
-        browser.close()
-
-
-def _fits(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360, page.url
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -62,26 +39,23 @@ def test_supplier_adds_a_fertilizer_with_stock_on_the_page(
     live_server, page, lang, product_classes, supplier, supplier_user, wh
 ):
     text = TEXT[lang]
-    page.goto(live_server.url + "/login/")
     if lang == "en":
+        page.goto(live_server.url + "/login/")
         page.click("header >> text=English")
         page.wait_for_load_state()
-    page.fill("#id_username", supplier_user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
+    login(page, live_server.url, supplier_user.username)
 
     page.goto(live_server.url + "/supplier/stock/")
     page.click("[data-testid=product-create]")
     page.wait_for_selector("[data-testid=type-choice]")
-    _fits(page)
+    fits(page)
     transferred: list[int] = []
     page.on(
         "response", lambda r: transferred.append(len(r.body()) if r.ok and r.request.method == "GET" else 0)
     )
     page.click("[data-type=fertilizer]")
     page.wait_for_selector("[data-testid=product-form]")
-    _fits(page)
+    fits(page)
     assert sum(transferred) < 100_000, sum(transferred)  # light: the form page with its CSS
     if lang == "en":
         ui = page.inner_text("[data-testid=product-form]").replace(wh.name, "")  # data stays as entered
@@ -100,7 +74,7 @@ def test_supplier_adds_a_fertilizer_with_stock_on_the_page(
     page.fill(f"#id_stock_{wh.pk}", "120")
     page.click("[data-testid=product-save]")
     page.wait_for_selector("[data-testid=form-errors]")
-    _fits(page)
+    fits(page)
     field = page.locator(".field", has=page.locator("#id_attr_n_pct"))
     assert text["grade_error"] in field.inner_text()
     assert not Product.objects.filter(title=title).exists()
@@ -109,7 +83,7 @@ def test_supplier_adds_a_fertilizer_with_stock_on_the_page(
     page.fill("#id_attr_n_pct", "18")
     page.click("[data-testid=product-save]")
     page.wait_for_selector("[data-testid=product-stock]")
-    _fits(page)
+    fits(page)
     assert text["saved"] in page.inner_text("ul.messages")
     assert text["blocked"] in page.inner_text("[data-testid=product-stock]")
     product = Product.objects.get(title=title)

@@ -6,35 +6,12 @@ import os
 import re
 
 import pytest
-from playwright.sync_api import sync_playwright
-from testkit import PASSWORD
+from browserkit import fits, login
 
 from marketplace.stations.models import Household
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in this test are ours.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-        pg = context.new_page()
-        yield pg
-        context.close()
-        browser.close()
 
 
 @pytest.mark.browser
@@ -44,14 +21,11 @@ def test_station_staff_signs_in_and_registers_a_farmer(live_server, page, staff_
     page.on(
         "response", lambda r: transferred.append(len(r.body()) if r.ok and r.request.method == "GET" else 0)
     )
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "staff_a")
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
+    login(page, live_server.url, "staff_a")
     page.wait_for_selector("[data-testid=household-count]")
     assert page.inner_text("[data-testid=household-count]") == "1"
     # Usable at 360 px: nothing wider than the viewport.
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    fits(page)
     # Light: the first signed-in page with its CSS is far below a few hundred KB.
     assert sum(transferred) < 100_000, sum(transferred)
 

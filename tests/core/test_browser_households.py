@@ -8,10 +8,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from browserkit import fits, login
 from django.db import transaction
 from django.utils import timezone
-from playwright.sync_api import sync_playwright
-from testkit import PASSWORD, make_fertilizer
+from testkit import make_fertilizer
 
 from marketplace.payments import credit
 from marketplace.payments import services as pay
@@ -22,38 +22,6 @@ from plugins.group_orders import services as group
 from plugins.group_orders.models import Pledge
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-        pg = context.new_page()
-        yield pg
-        context.close()
-        browser.close()
-
-
-def _login(page, live_server, username):
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
-
-
-def _fits(page):
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360, page.url
 
 
 @pytest.mark.browser
@@ -66,13 +34,13 @@ def test_station_staff_takes_a_credit_repayment_and_prints_the_receipt(
     with transaction.atomic():
         payment = pay.authorise_credit(staff_a, household_a, Decimal("850"), "GB1", "sale-1")
         pay.capture(payment, Decimal("850"))
-    _login(page, live_server, "staff_a")
+    login(page, live_server.url, "staff_a")
     page.goto(live_server.url + "/households/")
     page.click(f"text={household_a.name}")
-    _fits(page)
+    fits(page)
     page.click("[data-testid=credit-link]")
     assert page.inner_text("[data-testid=credit-owed]") == "¥850.00"
-    _fits(page)
+    fits(page)
     page.fill("#id_amount", "900")  # more than owed: refused with the reason, nothing booked
     page.click("[data-testid=repay-submit]")
     assert "不超过欠款 ¥850.00" in page.inner_text("ul.messages")
@@ -80,7 +48,7 @@ def test_station_staff_takes_a_credit_repayment_and_prints_the_receipt(
     page.fill("#id_amount", "350")
     page.click("[data-testid=repay-submit]")
     page.wait_for_selector("[data-testid=receipt]")
-    _fits(page)
+    fits(page)
     assert page.inner_text("[data-testid=receipt-amount]") == "¥350.00"
     receipt_no = page.inner_text("[data-testid=receipt-no]")
     assert CreditRepayment.objects.get().receipt_no == receipt_no
@@ -91,7 +59,7 @@ def test_station_staff_takes_a_credit_repayment_and_prints_the_receipt(
         )
     assert pdf.value.headers["content-type"] == "application/pdf"
     page.goto(live_server.url + "/credit/")
-    _fits(page)
+    fits(page)
     assert "¥500.00" in page.inner_text("[data-testid=aged-list]")
 
 
@@ -131,12 +99,12 @@ def test_plan_hand_over_asks_how_each_line_is_paid(
     rec = fert.create_recommendation(staff_a, field)
     plan = fert.create_plan(staff_a, rec)
     assert any(x.source == "group-buy" for x in plan.lines.all()), plan.error
-    _login(page, live_server, "staff_a")
+    login(page, live_server.url, "staff_a")
     page.goto(live_server.url + f"/p/fertilizer/recommendations/{rec.pk}/")
-    _fits(page)
+    fits(page)
     page.click("[data-testid=add-to-order]")
     page.wait_for_selector("[data-testid=handover-form]")
-    _fits(page)
+    fits(page)
     lines = page.locator("[data-testid=handover-line]")
     assert lines.count() >= 2
     cash_before = pay.balance(pay.station_cash(household_a.station_id))

@@ -14,8 +14,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from browserkit import ARGS, CHROMIUM, crawl_role, stored_texts
-from playwright.sync_api import sync_playwright
+from browserkit import crawl_role, stored_texts
 
 from marketplace.core.demo import DEMO_PASSWORD, seed_demo
 
@@ -38,27 +37,22 @@ WEIGHT_LIMIT = 300_000  # "a few hundred KB at most"
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_every_role_reaches_only_working_phone_sized_pages_in_both_languages(live_server, settings):
+def test_every_role_reaches_only_working_phone_sized_pages_in_both_languages(live_server, settings, browser):
     settings.ROUTING_SOLVE_IN_THREAD = False
     summary = seed_demo(villages=12, households=80)
     assert set(ROLES.values()) <= set(summary.logins.values())
     data = stored_texts()
     problems: list[str] = []
     report: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            for role, username in ROLES.items():
-                checks = crawl_role(browser, live_server.url, username, DEMO_PASSWORD, data, limit=LIMIT)
-                zh = [c for c in checks if not c.url.endswith("[en]")]
-                assert len(zh) >= 5, f"{role}: only {len(zh)} pages reachable"
-                report.append(f"{role} ({username}): {len(zh)} pages × 2 languages")
-                for c in checks:
-                    report.append(f"  {c.weight:>8,}  {c.url}")
-                    if c.weight >= WEIGHT_LIMIT:
-                        c.problems.append(f"{c.weight} bytes on first load")
-                    problems += [f"{role} {c.url}: {problem}" for problem in c.problems]
-        finally:
-            browser.close()
+    for role, username in ROLES.items():
+        checks = crawl_role(browser, live_server.url, username, DEMO_PASSWORD, data, limit=LIMIT)
+        zh = [c for c in checks if not c.url.endswith("[en]")]
+        assert len(zh) >= 5, f"{role}: only {len(zh)} pages reachable"
+        report.append(f"{role} ({username}): {len(zh)} pages × 2 languages")
+        for c in checks:
+            report.append(f"  {c.weight:>8,}  {c.url}")
+            if c.weight >= WEIGHT_LIMIT:
+                c.problems.append(f"{c.weight} bytes on first load")
+            problems += [f"{role} {c.url}: {problem}" for problem in c.problems]
     print("\nfirst-load weight per page (bytes, 360 px, cache off):\n" + "\n".join(report))
     assert not problems, "\n".join(problems)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from browserkit import fits, login
 from oscar.core.loading import get_model
-from playwright.sync_api import sync_playwright
-from testkit import PASSWORD, make_fertilizer
+from testkit import make_fertilizer
 
 from marketplace.apps.order import statuses
 from marketplace.apps.order.models import DirectOrder
@@ -17,40 +17,8 @@ from marketplace.payments import services as pay
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-sync",
-]
 Order = get_model("order", "Order")
 StockRecord = get_model("partner", "StockRecord")
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-        pg = context.new_page()
-        yield pg
-        context.close()
-        browser.close()
-
-
-def _login(page, live_server, username):
-    page.context.clear_cookies()
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
-
-
-def _fits(page):
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360, page.url
 
 
 @pytest.mark.browser
@@ -61,23 +29,23 @@ def test_staff_orders_for_a_household_supplier_ships_station_hands_out(
     urea = make_fertilizer(
         product_classes, supplier, "UREA-B", "尿素 46% 直购", npk=(46, 0, 0), price="120.00", stock=10
     )
-    _login(page, live_server, "staff_a")
+    login(page, live_server.url, "staff_a")
     # find the product in the catalogue and order it for the household
     page.goto(live_server.url + "/catalogue/?q=尿素")
     page.click("text=尿素 46% 直购")
-    _fits(page)
+    fits(page)
     page.click("[data-testid=order-for-household]")
     page.fill("[data-testid=household-search]", household_a.name)
     page.press("[data-testid=household-search]", "Enter")
     page.wait_for_load_state()
     page.click(f"[data-testid=household-choices] >> text={household_a.name}")
     page.wait_for_load_state()
-    _fits(page)
+    fits(page)
     page.fill(f"#qty-{StockRecord.objects.get(product=urea).pk}", "3")
     page.click(f"[data-testid=add-{urea.pk}]")
     page.wait_for_load_state()
     assert page.inner_text("[data-testid=basket-total]") == "¥360.00"
-    _fits(page)
+    fits(page)
     page.check("input[name=method][value=cash]")
     page.click("[data-testid=checkout-submit]")
     page.wait_for_load_state()
@@ -85,19 +53,19 @@ def test_staff_orders_for_a_household_supplier_ships_station_hands_out(
     code = DirectOrder.objects.get(order=order).pickup_code
     assert order.number in page.inner_text("h1") and code in page.inner_text("ul.messages")
     assert page.inner_text("[data-testid=order-status]") == statuses.ORDERED
-    _fits(page)
+    fits(page)
     assert pay.balance(pay.station_cash(household_a.station_id)) == order.total_incl_tax
     # the supplier sees the order in its list (without the household) and ships it
-    _login(page, live_server, "sup_user")
+    login(page, live_server.url, "sup_user", sign_out=True)
     page.goto(live_server.url + "/orders/")
     page.click(f"text={order.number}")
     assert household_a.name not in page.content()
     page.click("[data-testid=order-ship]")
     page.wait_for_load_state()
     assert page.inner_text("[data-testid=order-status]") == statuses.SHIPPED
-    _fits(page)
+    fits(page)
     # the station receives it and hands it out against the pickup code
-    _login(page, live_server, "staff_a")
+    login(page, live_server.url, "staff_a", sign_out=True)
     page.goto(live_server.url + f"/orders/{order.number}/")
     page.click("[data-testid=order-receive]")
     page.wait_for_load_state()
@@ -110,6 +78,6 @@ def test_staff_orders_for_a_household_supplier_ships_station_hands_out(
     page.click("[data-testid=order-hand-out]")
     page.wait_for_load_state()
     assert page.inner_text("[data-testid=order-status]") == statuses.COLLECTED
-    _fits(page)
+    fits(page)
     order.refresh_from_db()
     assert order.status == statuses.COLLECTED

@@ -24,10 +24,9 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 from oscar.core.loading import get_model
-from testkit import PASSWORD, make_user
+from testkit import PASSWORD, PDF, make_user, supplier_signup_data
 
 from marketplace.accounts.models import Role
-from marketplace.apps.partner.credit_code import make_credit_code
 from marketplace.apps.partner.models import LicenceKind, Partner, PartnerLicence
 from marketplace.core import uploads
 from marketplace.core.storage import move_to_private, private_storage
@@ -35,7 +34,6 @@ from plugins.village_info.models import Question, QuestionPhoto
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 HTML = b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>"
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
@@ -126,39 +124,21 @@ def test_every_file_field_of_ours_is_checked():
 # --- Through the pages ------------------------------------------------------------------------------
 
 
-def signup_data(**extra):
-    data = {
-        "kind": "supplier",
-        "name": "松原丰田农资有限公司",
-        "credit_code": make_credit_code("91220700MA0Y0001"[:16] + "1"),
-        "legal_representative": "王丰田",
-        "contact_name": "刘经理",
-        "contact_mobile": "13900001111",
-        "bank_name": "中国农业银行松原分行",
-        "bank_account_name": "松原丰田农资有限公司",
-        "bank_account_number": "622848000012345678",
-        "username": "fengtian",
-        "mobile": "13900002222",
-        "password": "spring-2026-ok",
-        "business_licence": upload("licence.pdf", PDF, "application/pdf"),
-    }
-    data.update(extra)
-    return data
-
-
 def test_supplier_signup_refuses_disguised_and_oversized_scans(media, settings):
     public, private = media
     c = Client()
-    r = c.post("/supplier/signup/", signup_data(business_licence=upload("licence.png", HTML)))
+    r = c.post("/supplier/signup/", supplier_signup_data(business_licence=upload("licence.png", HTML)))
     assert r.status_code == 200 and "文件类型不支持" in r.content.decode()
-    r = c.post("/supplier/signup/", signup_data(business_licence=upload("licence.png", SVG)))
+    r = c.post("/supplier/signup/", supplier_signup_data(business_licence=upload("licence.png", SVG)))
     assert r.status_code == 200 and "文件类型不支持" in r.content.decode()
     settings.UPLOAD_MAX_DOCUMENT_BYTES = 1024
-    r = c.post("/supplier/signup/", signup_data(business_licence=upload("big.pdf", PDF + b"0" * 2000)))
+    r = c.post(
+        "/supplier/signup/", supplier_signup_data(business_licence=upload("big.pdf", PDF + b"0" * 2000))
+    )
     assert r.status_code == 200 and "文件不能超过" in r.content.decode()
     assert not Partner.objects.exists()
     settings.UPLOAD_MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
-    r = c.post("/supplier/signup/", signup_data())
+    r = c.post("/supplier/signup/", supplier_signup_data())
     assert r.status_code == 302
     scan = PartnerLicence.objects.get(partner__name="松原丰田农资有限公司")
     # Stored in the private storage, nowhere under the public media root.

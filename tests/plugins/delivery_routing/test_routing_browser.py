@@ -7,37 +7,12 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import sync_playwright
+from browserkit import fits, login
 from routing_fixtures import DAY
-from testkit import PASSWORD
 
 from plugins.delivery_routing.models import DeliveryPlan, Vehicle
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
-def fits(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 360, f"{page.url} is {width} px wide at a 360 px viewport"
 
 
 @pytest.mark.browser
@@ -46,11 +21,7 @@ def test_dispatcher_adds_a_truck_plans_publishes_and_opens_the_route_sheet(
     settings, live_server, page, supplier_user, depot, standard_loads
 ):
     settings.ROUTING_SOLVE_IN_THREAD = True  # as in the embedded default: the page does not wait
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", supplier_user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
+    login(page, live_server.url, supplier_user.username)
 
     page.click("nav.main >> text=配送调度")
     fits(page)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import sync_playwright
-from testkit import CARD_3DS, PASSWORD
+from browserkit import fill_card, login
+from testkit import CARD_3DS
 
 from marketplace.payments import gateway
 from marketplace.payments.models import PaymentStatus
@@ -15,26 +15,6 @@ from marketplace.settings import content_security_policy
 from plugins.group_orders.models import Pledge, PledgeStatus
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-]
-
-
-@pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-        pg = context.new_page()
-        yield pg
-        context.close()
-        browser.close()
 
 
 @pytest.mark.browser
@@ -46,23 +26,13 @@ def test_farmer_pays_by_card_with_3d_secure(
     stripe_settings.STRIPE_PUBLISHABLE_KEY = "pk_test_local"
     stripe_settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"
     stripe_settings.CONTENT_SECURITY_POLICY = content_security_policy(stripe_settings.STRIPE_JS_URL)
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "farmer_a")
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
+    login(page, live_server.url, "farmer_a")
 
     page.goto(f"{live_server.url}/p/group-buy/c/{campaign.pk}/")
     page.fill("input[name=quantity]", "10")
     page.select_option("select[name=payment_method]", "stripe")
     page.select_option("select[name=online_type]", "card")
-    card = "#card-element"
-    page.wait_for_selector(f"{card} input[placeholder=number]")
-    page.fill(f"{card} input[placeholder=number]", CARD_3DS)
-    page.fill(f"{card} input[placeholder=exp_month]", "12")
-    page.fill(f"{card} input[placeholder=exp_year]", "30")
-    page.fill(f"{card} input[placeholder=cvc]", "123")
-    page.fill(f"{card} input[placeholder=postal_code]", "13000")
+    fill_card(page, CARD_3DS)
     page.click("form[data-pledge-form] button[type=submit]")
 
     # Our payment page runs stripe.confirmCardPayment: localstripe's 3-D Secure modal.

@@ -18,9 +18,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from browserkit import WEIGHT_JS, fits, phone_context
 from django.utils import timezone
-from playwright.sync_api import sync_playwright
-from testkit import PASSWORD, make_user
+from testkit import PASSWORD, PDF, make_user
 
 from marketplace.accounts.models import Role
 from marketplace.apps.partner.credit_code import make_credit_code
@@ -31,34 +31,19 @@ from plugins.group_orders.models import Campaign, CampaignStatus, DeliveryStatus
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-sync",
-]
 WEIGHT_LIMIT = 300_000  # bytes on first load: "a few hundred KB at most"
-WEIGHT_JS = """() => [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]
-  .reduce((sum, e) => sum + (e.decodedBodySize || 0), 0)"""
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 class Visitor:
     """One role's browser context; records each page's first-load weight and checks its width."""
 
     def __init__(self, browser, base: str, name: str, weights: dict[str, int]) -> None:
-        self.context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+        self.context = phone_context(browser)
         self.page = self.context.new_page()
         self.base, self.name, self.weights = base, name, weights
 
     def check(self, label: str) -> None:
-        self.page.wait_for_load_state("load")
-        width = self.page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 360, f"{label}: {width}px wide at 360px"
-        # What this page loaded: the document and every resource (CSS, scripts, images), as the
-        # browser's resource timing reports their bodies.
+        fits(self.page, label)
         size = self.page.evaluate(WEIGHT_JS)
         assert 1000 < size < WEIGHT_LIMIT, f"{label}: {size} bytes"
         self.weights[f"{self.name}: {label}"] = size
@@ -87,6 +72,7 @@ class Visitor:
 @pytest.mark.django_db(transaction=True)
 def test_a_whole_season_through_the_pages(
     live_server,
+    browser,
     tmp_path,
     settings,
     operator,
@@ -108,12 +94,7 @@ def test_a_whole_season_through_the_pages(
         encoding="utf-8",
     )
     weights: dict[str, int] = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            _season(browser, live_server.url, weights, scan, csv, households_a, household_b, county)
-        finally:
-            browser.close()
+    _season(browser, live_server.url, weights, scan, csv, households_a, household_b, county)
     print("\nfirst-load weight per page (bytes, 360 px, no horizontal overflow):")
     for label, size in weights.items():
         print(f"  {size:>8,}  {label}")

@@ -12,11 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest  # axes' backend needs the request
 from django.test import Client
 from django.utils import timezone
-from testkit import PASSWORD, make_group_buy, make_user
+from testkit import PASSWORD, make_group_buy, make_user, supplier_signup_data
 
 from marketplace.accounts.models import Role, User
 from marketplace.apps.order import statuses as order_status
-from marketplace.apps.partner.credit_code import make_credit_code
 from marketplace.apps.partner.models import LicenceKind, Partner, PartnerLicence, VerificationStatus
 from marketplace.payments import services as payments
 from marketplace.payments.models import LedgerEntry
@@ -24,8 +23,6 @@ from plugins.group_orders import services
 from plugins.group_orders.models import Campaign, CampaignStatus, DeliveryStatus, Pledge, StationDelivery
 
 pytestmark = pytest.mark.django_db
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def login(user) -> Client:
@@ -35,27 +32,14 @@ def login(user) -> Client:
 
 
 def signup_data(**extra):
-    data = {
-        "kind": "supplier",
-        "name": "松原丰田农资有限公司",
-        "credit_code": make_credit_code("91220700MA0Y0001"[:16] + "1"),
-        "legal_representative": "王丰田",
-        "contact_name": "刘经理",
-        "contact_mobile": "13900001111",
-        "bank_name": "中国农业银行松原分行",
-        "bank_account_name": "松原丰田农资有限公司",
-        "bank_account_number": "622848000012345678",
-        "username": "fengtian",
-        "mobile": "13900002222",
-        "password": "spring-2026-ok",
-        "licence_kind": "pesticide_business",
-        "licence_number": "农药经许(吉)22070000001",
-        "licence_valid_from": "2026-01-01",
-        "licence_valid_until": "2029-12-31",
-        "business_licence": SimpleUploadedFile("licence.pdf", PDF, content_type="application/pdf"),
-    }
-    data.update(extra)
-    return data
+    """The sign-up with a pesticide business licence besides the business licence scan."""
+    return supplier_signup_data(
+        licence_kind="pesticide_business",
+        licence_number="农药经许(吉)22070000001",
+        licence_valid_from="2026-01-01",
+        licence_valid_until="2029-12-31",
+        **extra,
+    )
 
 
 def test_business_signs_up_and_operator_reviews_with_documents(operator, tmp_path, settings):

@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import sync_playwright
-from testkit import PASSWORD
+from browserkit import fits, login
 
 from marketplace.core.models import Notification
 from marketplace.payments import gateway
@@ -21,20 +20,12 @@ from plugins.group_orders.models import Pickup, Pledge, PledgeStatus
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-sync",
-]
-
 
 @pytest.mark.browser
 @pytest.mark.stripe
 @pytest.mark.django_db(transaction=True)
 def test_officer_takes_cash_for_a_lapsed_pledge_at_360px(
-    live_server, stripe_settings, staff_a, station_a, item, campaign, households_a, expire
+    live_server, page, stripe_settings, staff_a, station_a, item, campaign, households_a, expire
 ):
     services.place_pledge(staff_a, item, households_a[0], 100, "stripe", stripe_payment_method="pm_card_visa")
     lost = services.place_pledge(
@@ -45,36 +36,23 @@ def test_officer_takes_cash_for_a_lapsed_pledge_at_360px(
     close_campaign(campaign.pk)
     assert Pledge.objects.get(pk=lost.pk).status == PledgeStatus.UNPAID
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-        page = context.new_page()
-
-        def fits() -> None:
-            assert page.evaluate("document.documentElement.scrollWidth") <= 360
-
-        page.goto(live_server.url + "/login/")
-        page.fill("#id_username", staff_a.username)
-        page.fill("#id_password", PASSWORD)
-        with page.expect_navigation():
-            page.click("main button[type=submit]")
-        panel = page.locator("[data-unpaid-panel]")
-        assert households_a[1].name in panel.inner_text()
-        assert "支付失效，待改收现金" in page.inner_text("main")
-        fits()
-        with page.expect_navigation():
-            panel.locator("a").first.click()
-        fits()
-        button = page.locator(f'[data-take-cash="{lost.pk}"]')
-        assert button.inner_text().startswith("改收现金 ¥")
-        with page.expect_navigation():
-            button.click()
-        fits()
-        pickup = Pickup.objects.get(campaign=campaign, household=households_a[1])
-        text = page.inner_text("body")
-        assert "已收取现金" in text and pickup.order.number in text
-        assert page.locator("[data-take-cash]").count() == 0  # nothing left to settle
-        browser.close()
+    login(page, live_server.url, staff_a.username)
+    panel = page.locator("[data-unpaid-panel]")
+    assert households_a[1].name in panel.inner_text()
+    assert "支付失效，待改收现金" in page.inner_text("main")
+    fits(page)
+    with page.expect_navigation():
+        panel.locator("a").first.click()
+    fits(page)
+    button = page.locator(f'[data-take-cash="{lost.pk}"]')
+    assert button.inner_text().startswith("改收现金 ¥")
+    with page.expect_navigation():
+        button.click()
+    fits(page)
+    pickup = Pickup.objects.get(campaign=campaign, household=households_a[1])
+    text = page.inner_text("body")
+    assert "已收取现金" in text and pickup.order.number in text
+    assert page.locator("[data-take-cash]").count() == 0  # nothing left to settle
 
     assert Pledge.objects.get(pk=lost.pk).status == PledgeStatus.CONFIRMED
     assert LedgerEntry.objects.filter(household=households_a[1], kind="sale").count() == 1

@@ -10,9 +10,9 @@ import os
 from datetime import timedelta
 
 import pytest
+from browserkit import fill_card, fits, login
 from django.utils import timezone
-from playwright.sync_api import sync_playwright
-from testkit import CARD_PLAIN, PASSWORD, make_fertilizer
+from testkit import CARD_PLAIN, make_fertilizer
 
 from marketplace.core.extensions import delivery_requests
 from marketplace.payments import gateway
@@ -21,47 +21,13 @@ from plugins.produce.models import Lot, ProduceOrder
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-]
-
-
-@pytest.fixture
-def browser_page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
-def _no_overflow(page) -> None:
-    page.wait_for_load_state()
-    page.wait_for_function("document.documentElement !== null && document.readyState === 'complete'")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 360, f"{page.url} is {width}px wide"
-
-
-def _login(page, base, username):
-    page.context.clear_cookies()
-    page.goto(base + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
-
 
 @pytest.mark.browser
 @pytest.mark.stripe
 @pytest.mark.django_db(transaction=True)
 def test_cooperative_to_buyer_to_delivery_to_trace(
     live_server,
-    browser_page,
+    page,
     stripe_settings,
     localstripe_url,
     coop_user,
@@ -77,14 +43,14 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     stripe_settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"
 
     stripe_settings.CONTENT_SECURITY_POLICY = content_security_policy(stripe_settings.STRIPE_JS_URL)
-    page, base = browser_page, live_server.url
+    base = live_server.url
     fert = make_fertilizer(product_classes, supplier, "BR-1", "玉米专用复合肥 26-10-12")
     _bought(household_a, fert, supplier, timezone.now() - timedelta(days=60), "BR-A")
 
     # Cooperative lists a lot and opens a round.
-    _login(page, base, coop_user.username)
+    login(page, base, coop_user.username, sign_out=True)
     page.goto(base + "/p/produce/coop/lots/new/")
-    _no_overflow(page)
+    fits(page)
     today = timezone.localdate()
     for name, value in {"code": "BR2026-001", "variety": "稻花香", "grade": "特级", "origin_village": "齐家镇齐家村",
                         "latitude": "43.471", "longitude": "125.739", "quantity_kg": "500", "su0_pack_kg": "10",
@@ -98,7 +64,7 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
 
     # The cooperative asks for its member (name, mobile, station number as the farmer gave them) ...
     page.goto(base + "/p/produce/coop/members/")
-    _no_overflow(page)
+    fits(page)
     page.fill("#name", household_a.name)
     page.fill("#phone", household_a.phone)
     page.fill("#station", household_a.station.code)
@@ -107,17 +73,17 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     assert "待站点确认" in page.inner_text("[data-testid=members]")
     assert household_a.name not in page.content() and household_a.phone not in page.content()
     # ... the farmer's station confirms it by picking the household ...
-    _login(page, base, staff_a.username)
+    login(page, base, staff_a.username, sign_out=True)
     page.goto(base + "/p/produce/station/members/")
-    _no_overflow(page)
+    fits(page)
     page.select_option("[data-testid=member-requests] select", str(household_a.pk))
     page.click("[data-testid=member-requests] button[value=confirm]")
     page.wait_for_load_state()
     assert "没有待确认的申请" in page.inner_text("[data-testid=member-requests]")
     # ... and the cooperative picks it, per lot, as a grower (masked name only).
-    _login(page, base, coop_user.username)
+    login(page, base, coop_user.username, sign_out=True)
     page.goto(base + f"/p/produce/coop/lots/{lot.pk}/")
-    _no_overflow(page)
+    fits(page)
     assert household_a.name not in page.content()
     page.check(f"[data-testid=growers] input[value='{household_a.pk}']")
     page.click("[data-testid=growers] button[type=submit]")
@@ -144,7 +110,7 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     page.goto(base + "/p/produce/")
     market_bytes = sum(weights)
     assert market_bytes < 300_000, market_bytes
-    _no_overflow(page)
+    fits(page)
     page.click("text=注册采购账号")
     page.fill("#phone", "13812340000")
     page.fill("#password", "xiangmi-2026-long")
@@ -152,28 +118,22 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     page.wait_for_url(base + "/p/produce/")
     with page.expect_navigation():
         page.click("text=本周新米")
-    _no_overflow(page)
+    fits(page)
     unit = lot.sale_units.get()
     page.fill(f"input[name=qty_{unit.pk}]", "2")
     page.click("text=加入购物车")
     with page.expect_navigation():
         page.click("text=去结算")
-    _no_overflow(page)
+    fits(page)
     page.select_option("#city", "长春市")
     page.select_option("#district", "朝阳区")
     page.fill("#street", "红旗街 100 号")
     page.fill("#contact_name", "王女士")
     page.fill("#contact_phone", "13812340000")
-    card = "#card-element"
-    page.wait_for_selector(f"{card} input[placeholder=number]")
-    page.fill(f"{card} input[placeholder=number]", CARD_PLAIN)
-    page.fill(f"{card} input[placeholder=exp_month]", "12")
-    page.fill(f"{card} input[placeholder=exp_year]", "30")
-    page.fill(f"{card} input[placeholder=cvc]", "123")
-    page.fill(f"{card} input[placeholder=postal_code]", "13000")
+    fill_card(page, CARD_PLAIN)
     page.click("[data-testid=pay]")
     page.wait_for_url("**/p/produce/orders/*/", timeout=30_000)
-    _no_overflow(page)
+    fits(page)
     code = page.inner_text("[data-testid=delivery-code]")
     po = ProduceOrder.objects.get()
     assert (
@@ -181,7 +141,7 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     )
 
     # Cooperative packs; the load reaches the planner; delivery confirmed with the code.
-    _login(page, base, coop_user.username)
+    login(page, base, coop_user.username, sign_out=True)
     page.goto(round_url)
     page.click("text=标记已打包")
     page.wait_for_load_state()
@@ -199,16 +159,16 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     # The public trace page (from the label's QR URL) shows what the growers bought.
     page.context.clear_cookies()
     page.goto(base + f"/p/produce/01/{lot.gtin}/10/{lot.code}")
-    _no_overflow(page)
+    fits(page)
     text = page.inner_text("[data-testid=inputs]")
     assert "玉米专用复合肥 26-10-12" in text and "REG-BR-1" in text
     assert household_a.name not in page.content()
 
     # The operator pays the cooperative what it is owed (a run, keyed: sending it again pays nothing
     # twice); the cooperative's monthly statement shows the payout.
-    _login(page, base, operator.username)
+    login(page, base, operator.username, sign_out=True)
     page.goto(base + "/p/produce/operator/payouts/")
-    _no_overflow(page)
+    fits(page)
     assert "243.20" in page.inner_text("[data-testid=coop-owed-total]")
     run = page.get_attribute("input[name=run]", "value")
     token = page.get_attribute("form input[name=csrfmiddlewaretoken]", "value")
@@ -223,9 +183,9 @@ def test_cooperative_to_buyer_to_delivery_to_trace(
     from marketplace.payments.models import LedgerEntry
 
     assert LedgerEntry.objects.filter(kind="produce_payout").count() == 1
-    _login(page, base, coop_user.username)
+    login(page, base, coop_user.username, sign_out=True)
     page.goto(base + "/p/produce/coop/statement/")
-    _no_overflow(page)
+    fits(page)
     statement = page.inner_text("[data-testid=statement]")
     assert "243.20" in statement and "¥0.00" in statement.split("期末应付")[1]
     assert "货款支付" in page.inner_text("[data-testid=statement-entries]")

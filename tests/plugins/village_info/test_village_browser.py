@@ -8,29 +8,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import sync_playwright
-from testkit import PASSWORD
+from browserkit import fits, login, phone_context
 
 from plugins.village_info.models import NoticeReceipt, Question, SurveyAnswer
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
-
 
 def session(browser, base: str, username: str):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-    page = context.new_page()
+    page = phone_context(browser).new_page()
     weights: list[int] = []
     page.on(
         "response",
@@ -38,17 +24,8 @@ def session(browser, base: str, username: str):
         if r.ok and r.request.method == "GET" and not r.url.endswith(".pdf")
         else None,
     )
-    page.goto(base + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
+    login(page, base, username)
     return page, weights
-
-
-def fits(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 360, f"{page.url} is {width}px wide"
 
 
 @pytest.mark.browser
