@@ -19,15 +19,20 @@ def insert_once(obj: Model, unique_field: str) -> bool:
     meta = obj._meta
     using = router.db_for_write(type(obj), instance=obj)
     connection = connections[using]
-    qn = connection.ops.quote_name
+
+    def qn(name: str | None) -> str:
+        assert name is not None
+        return connection.ops.quote_name(name)
+
     fields = [f for f in meta.concrete_fields if not (f.primary_key and getattr(obj, f.attname) is None)]
     values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     pk = meta.pk
     assert pk is not None
+    unique = meta.get_field(unique_field)
     sql = (
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({qn(meta.get_field(unique_field).column)}) DO NOTHING "  # type: ignore[union-attr]
+        f"ON CONFLICT ({qn(getattr(unique, 'column', None))}) DO NOTHING "
         f"RETURNING {qn(pk.column)}"
     )
     with connection.cursor() as cursor:
