@@ -110,9 +110,9 @@ class Catalogue:
         self.products: tuple[Product, ...] = tuple(products)
         self.skus: tuple[str, ...] = tuple(skus)
         #: kg of nutrient i per bag of product j, shape (3, m)
-        self.matrix = np.array(
-            [[p.bag_kg * p.grade.get(n) / 100.0 for p in products] for n in NUTRIENTS], dtype=float
-        ).reshape(3, len(products))
+        grades = np.array([p.grade.as_tuple() for p in products], dtype=float).reshape(len(products), 3).T
+        bag_kg = np.array([p.bag_kg for p in products], dtype=float)
+        self.matrix = bag_kg * grades / 100.0  # (bag kg x %) / 100, as NUTRIENTS rows
         self.prices = np.array([float(p.price_per_bag) for p in products], dtype=float)
         self.chloride_free = np.array([p.chloride == "none" for p in products], dtype=bool)
         #: bags each product can supply (inf = unlimited); pools: member indices and shared cap
