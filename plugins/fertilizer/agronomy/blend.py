@@ -479,7 +479,9 @@ def plan(
             reasons.append(
                 Reason(
                     "stock_limited",
-                    "库存有限：" + "、".join(short) + f"，已改用其他产品补足（比不限量时多 ¥{cny(extra)}）",
+                    "库存有限："
+                    + "、".join(short)
+                    + f"，已改用其他产品补足（比不限量时多 ¥{cny(extra)}）",
                 )
             )
     return BlendPlan(bags, cny(cost), delivered, targets_npk, upper_npk, tuple(reasons))
