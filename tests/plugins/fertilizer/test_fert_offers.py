@@ -99,6 +99,11 @@ def test_plan_reads_only_sellable_fertilizer_offers_with_their_attributes(mixed_
 
     offers = services.fertilizer_offers(station_a)
     assert _skus(o.offer for o in offers) == FERT_SKUS
+    assert {o.offer.sku: (o.grade.as_tuple(), o.bag_kg, o.chloride) for o in offers}["B151812"] == (
+        (15.0, 18.0, 12.0),
+        40.0,
+        "high",
+    )
     # and the plan sends that narrowed read, not the whole catalogue's
     narrowed_sql = _stock_selects(
         lambda: list(stock_offers(station_a, product_classes=[FERTILIZER], attributes=services.FERT_ATTRS))
@@ -107,11 +112,6 @@ def test_plan_reads_only_sellable_fertilizer_offers_with_their_attributes(mixed_
     plan_sql = _stock_selects(lambda: services.fertilizer_offers(station_a))
     assert narrowed_sql and set(narrowed_sql) <= set(plan_sql)
     assert not set(whole_sql) & set(plan_sql)
-    assert {o.offer.sku: (o.grade.as_tuple(), o.bag_kg, o.chloride) for o in offers}["B151812"] == (
-        (15.0, 18.0, 12.0),
-        40.0,
-        "high",
-    )
 
 
 @override_settings(INSTALLED_APPS=WITH_TEST_PLUGIN)
