@@ -288,12 +288,38 @@ def register_core_offer_provider(provider: Callable[..., Iterable[PurchasableOff
         _core_offer_providers.append(provider)
 
 
-def purchasable_offers(station: Station, product_ids: Sequence[int] | None = None) -> list[PurchasableOffer]:
-    """Everything a station can buy now, from core stock and from every plugin, cheapest first."""
+def purchasable_offers(
+    station: Station,
+    product_ids: Sequence[int] | None = None,
+    *,
+    product_classes: Sequence[str] | None = None,
+    attributes: Sequence[str] = (),
+) -> list[PurchasableOffer]:
+    """Everything a station can buy now, from core stock and from every plugin, cheapest first.
+
+    Narrowing, for callers that need only part of the catalogue (e.g. a fertilizer bag plan):
+
+    * ``product_ids``: only offers of these products;
+    * ``product_classes``: only offers of products of these product classes (Oscar
+      ``ProductClass.slug``, e.g. ``("fertilizer",)``);
+    * ``attributes``: product attribute codes (of ``product_classes`` when given); every offer's
+      ``attributes`` carries the product's value of each code (an offer's own value wins), and
+      offers lacking a value for one of them are left out.
+
+    The core's stock offers are narrowed in SQL (the product class filter and a join on the
+    attribute values, :func:`marketplace.apps.catalogue.services.stock_offers`); plugins' offers
+    (the hook gets ``station, product_ids`` as before) are narrowed afterwards with one query for
+    their products (:func:`marketplace.apps.catalogue.services.narrow_offers`). Whether an offer is
+    sellable at all is decided where it is made (the stock rule, ``sellable_q``), never here."""
     offers: list[PurchasableOffer] = []
     for provider in _core_offer_providers:
-        offers.extend(provider(station, product_ids))
-    offers.extend(collect("purchasable_offers", station, product_ids))
+        offers.extend(provider(station, product_ids, product_classes=product_classes, attributes=attributes))
+    from_plugins = collect("purchasable_offers", station, product_ids)
+    if from_plugins and (product_classes is not None or attributes):
+        from marketplace.apps.catalogue.services import narrow_offers
+
+        from_plugins = narrow_offers(from_plugins, product_classes, attributes)
+    offers.extend(from_plugins)
     return sorted(offers, key=lambda o: (o.product_id, o.unit_price, o.source))
 
 

@@ -605,18 +605,20 @@ def fertilizer_attributes(product_ids: Iterable[int]) -> dict[int, dict[str, Any
 def fertilizer_offers(station: Any) -> list[FertOffer]:
     """The station's purchasable fertilizer offers (core stock + plugins) that one household can
     still buy from, cheapest first per product (every offer is kept: a cheap offer's short stock
-    can be topped up from the next one)."""
-    offers = [o for o in extensions.purchasable_offers(station) if o.limit_for_household() > 0]
-    attrs = fertilizer_attributes({o.product_id for o in offers})
-    kept: list[tuple[PurchasableOffer, dict[str, Any]]] = []
-    for o in offers:
-        a = {**attrs.get(o.product_id, {}), **{k: v for k, v in o.attributes.items() if k in FERT_ATTRS}}
-        if not all(a.get(k) is not None for k in FERT_ATTRS):
-            continue
-        kept.append((o, a))
-    kept.sort(key=lambda oa: (oa[0].product_id, oa[0].unit_price, oa[0].source, oa[0].source_ref))
+    can be topped up from the next one).
+
+    Only what a plan can use is read: offers of fertilizer products with their N/P/K %, chloride
+    class and bag kg (``purchasable_offers(product_classes=…, attributes=…)``: the product class
+    filter and the attribute join run in SQL), not the whole catalogue."""
+    offers = [
+        o
+        for o in extensions.purchasable_offers(station, product_classes=(FERTILIZER,), attributes=FERT_ATTRS)
+        if o.limit_for_household() > 0
+    ]
+    offers.sort(key=lambda o: (o.product_id, o.unit_price, o.source, o.source_ref))
     out = []
-    for o, a in kept:
+    for o in offers:
+        a = o.attributes
         chloride = a["chloride_class"] if a["chloride_class"] in blend_mod.CHLORIDE_CLASSES else "unknown"
         out.append(
             FertOffer(

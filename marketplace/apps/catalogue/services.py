@@ -4,13 +4,16 @@ rule for restricted-use pesticides. Views, GraphQL, imports and tasks all call t
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
+from functools import reduce
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, FilteredRelation, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 from django.utils.translation import gettext
@@ -27,6 +30,7 @@ from .validation import stored_attributes, validate_product
 
 Product = get_model("catalogue", "Product")
 ProductClass = get_model("catalogue", "ProductClass")
+ProductAttribute = get_model("catalogue", "ProductAttribute")
 Category = get_model("catalogue", "Category")
 
 
@@ -230,18 +234,81 @@ def upsert_stockrecord(
 
 # --- Offers for stations (core offer provider, see marketplace.core.extensions) ------------------
 
+#: Oscar attribute types whose value is one column of ProductAttributeValue (``value_<type>``).
+SCALAR_ATTRIBUTE_TYPES = frozenset({"text", "integer", "boolean", "float", "richtext", "date", "datetime"})
 
-def stock_offers(station: Any, product_ids: Sequence[int] | None = None) -> Iterable[PurchasableOffer]:
+
+def _attribute_joins(
+    codes: Sequence[str], product_classes: Sequence[str] | None, relation: str
+) -> tuple[dict[str, FilteredRelation], list[tuple[str, str]]]:
+    """Joins reading the product attributes ``codes`` (restricted to the attributes of
+    ``product_classes`` when given) from the model ``relation`` leads to ``attribute_values`` from
+    (``"product__attribute_values"`` from a stock record, ``"attribute_values"`` from a product).
+    Returns (annotations, [(code, value column), …]); a code may have several columns when it is an
+    attribute of several product classes with different types."""
+    attributes = ProductAttribute.objects.filter(code__in=list(codes))
+    if product_classes is not None:
+        attributes = attributes.filter(product_class__slug__in=list(product_classes))
+    ids: dict[tuple[str, str], list[int]] = {}
+    for pk, code, kind in attributes.order_by("pk").values_list("pk", "code", "type"):
+        if kind not in SCALAR_ATTRIBUTE_TYPES:
+            raise ValueError(f"attribute {code!r} is of type {kind!r}: not one value column")
+        ids.setdefault((code, kind), []).append(pk)
+    joins: dict[str, FilteredRelation] = {}
+    columns: list[tuple[str, str]] = []
+    for i, ((code, kind), pks) in enumerate(ids.items()):
+        alias = f"attr_{i}"
+        joins[alias] = FilteredRelation(relation, condition=Q(**{f"{relation}__attribute_id__in": pks}))
+        columns.append((code, f"{alias}__value_{kind}"))
+    return joins, columns
+
+
+def _has_attributes_q(codes: Sequence[str], columns: Sequence[tuple[str, str]]) -> Q:
+    """Rows with a value for every code (an attribute no product class has matches nothing)."""
+    q = Q()
+    for code in codes:
+        either = [Q(**{f"{column}__isnull": False}) for c, column in columns if c == code]
+        q &= reduce(operator.or_, either) if either else Q(pk__in=[])
+    return q
+
+
+def _attribute_values(row: Sequence[Any], codes: Sequence[str]) -> dict[str, Any]:
+    """{code: value} of one row's attribute columns (``codes``: the code of each column)."""
+    return {code: value for code, value in zip(codes, row, strict=True) if value is not None}
+
+
+def stock_offers(
+    station: Any,
+    product_ids: Sequence[int] | None = None,
+    *,
+    product_classes: Sequence[str] | None = None,
+    attributes: Sequence[str] = (),
+) -> Iterable[PurchasableOffer]:
     """Sellable, in-stock supplier offers a station may buy (restricted pesticides checked).
 
-    Rows, not models: a fertilizer plan reads every offer of the catalogue (~60,000 stock records
-    at 50,000 products), and building a stock record, product, product class and partner per row
-    (with Django's init signals) was most of a recommendation's CPU in the spring-peak mix."""
+    ``product_classes`` (product class slugs) and ``attributes`` (attribute codes: each offer's
+    ``attributes`` carries the product's values; products lacking one are left out) narrow the read
+    in SQL — a fertilizer plan needs the fertilizers with their N/P/K, not the whole catalogue (at
+    50,000 products ~30,000 of ~60,000 stock records, read with their attributes in one query
+    instead of a second one with an IN list of every fertilizer id). See
+    :func:`marketplace.core.extensions.purchasable_offers`.
+
+    Rows, not models: building a stock record, product, product class and partner per row (with
+    Django's init signals) was most of a recommendation's CPU in the spring-peak mix."""
     qs = StockRecord.objects.filter(
         sellable_q(), num_in_stock__gt=Coalesce(F("num_allocated"), Value(0))
     ).exclude(price__isnull=True)
     if product_ids is not None:
         qs = qs.filter(product_id__in=list(product_ids))
+    if product_classes is not None:  # ids first: the planner estimates a class id, not a slug join
+        classes = list(
+            ProductClass.objects.filter(slug__in=list(product_classes)).values_list("pk", flat=True)
+        )
+        qs = qs.filter(product__product_class_id__in=classes)
+    columns: list[tuple[str, str]] = []
+    if attributes:
+        joins, columns = _attribute_joins(attributes, product_classes, "product__attribute_values")
+        qs = qs.annotate(**joins).filter(_has_attributes_q(attributes, columns))
     rows = qs.order_by("product_id", "price", "pk").values_list(
         "pk",
         "product_id",
@@ -252,11 +319,12 @@ def stock_offers(station: Any, product_ids: Sequence[int] | None = None) -> Iter
         "price",
         "num_in_stock",
         "num_allocated",
+        *(column for _code, column in columns),
     )
+    codes = [code for code, _column in columns]
     station_may_buy_restricted: bool | None = None
-    for pk, product_id, title, restricted, partner_id, sku, price, in_stock, allocated in rows.iterator(
-        chunk_size=2000
-    ):
+    for row in rows.iterator(chunk_size=2000):
+        pk, product_id, title, restricted, partner_id, sku, price, in_stock, allocated = row[:9]
         if restricted:
             if station_may_buy_restricted is None:
                 product = Product.objects.select_related("product_class").get(pk=product_id)
@@ -272,7 +340,46 @@ def stock_offers(station: Any, product_ids: Sequence[int] | None = None) -> Iter
             available=in_stock - (allocated or 0),
             source="stock",
             source_ref=str(pk),
+            attributes=_attribute_values(row[9:], codes) if codes else {},
         )
+
+
+def narrow_offers(
+    offers: Sequence[PurchasableOffer],
+    product_classes: Sequence[str] | None = None,
+    attributes: Sequence[str] = (),
+) -> list[PurchasableOffer]:
+    """Apply :func:`stock_offers`' ``product_classes`` / ``attributes`` to offers made elsewhere
+    (plugins): one query for their products. An offer's own ``attributes`` win over the product's;
+    an offer lacking a value for a code (in both) is left out."""
+    if not offers or (product_classes is None and not attributes):
+        return list(offers)
+    qs = Product.objects.filter(pk__in={o.product_id for o in offers})
+    if product_classes is not None:
+        qs = qs.filter(product_class__slug__in=list(product_classes))
+    columns: list[tuple[str, str]] = []
+    if attributes:
+        joins, columns = _attribute_joins(attributes, product_classes, "attribute_values")
+        qs = qs.annotate(**joins)
+    codes = [code for code, _column in columns]
+    found = {
+        row[0]: _attribute_values(row[1:], codes)
+        for row in qs.values_list("pk", *(column for _code, column in columns))
+    }
+    out = []
+    for offer in offers:
+        if offer.product_id not in found:
+            continue
+        if attributes:
+            values = {
+                **found[offer.product_id],
+                **{k: v for k, v in offer.attributes.items() if v is not None},
+            }
+            if any(values.get(code) is None for code in attributes):
+                continue
+            offer = replace(offer, attributes=values)
+        out.append(offer)
+    return out
 
 
 __all__ = [
@@ -282,5 +389,6 @@ __all__ = [
     "update_product",
     "upsert_stockrecord",
     "stock_offers",
+    "narrow_offers",
     "is_sellable",
 ]

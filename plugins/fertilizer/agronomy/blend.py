@@ -110,9 +110,9 @@ class Catalogue:
         self.products: tuple[Product, ...] = tuple(products)
         self.skus: tuple[str, ...] = tuple(skus)
         #: kg of nutrient i per bag of product j, shape (3, m)
-        self.matrix = np.array(
-            [[p.bag_kg * p.grade.get(n) / 100.0 for p in products] for n in NUTRIENTS], dtype=float
-        ).reshape(3, len(products))
+        grades = np.array([p.grade.as_tuple() for p in products], dtype=float).reshape(len(products), 3).T
+        bag_kg = np.array([p.bag_kg for p in products], dtype=float)
+        self.matrix = bag_kg * grades / 100.0  # (bag kg x %) / 100, as NUTRIENTS rows
         self.prices = np.array([float(p.price_per_bag) for p in products], dtype=float)
         self.chloride_free = np.array([p.chloride == "none" for p in products], dtype=bool)
         #: bags each product can supply (inf = unlimited); pools: member indices and shared cap
@@ -133,7 +133,17 @@ class Catalogue:
         """The same products with unlimited availability (e.g. to price a hypothetical plan)."""
         if not self.limited:
             return self
-        return Catalogue([replace(p, max_bags=None, pool="") for p in self.products])
+        free = object.__new__(Catalogue)  # the same columns: share the (never mutated) arrays
+        free.products = tuple(
+            Product(p.sku, p.grade, p.bag_kg, p.price_per_bag, p.chloride, None, "", p.label)
+            for p in self.products
+        )
+        free.skus, free.matrix, free.prices = self.skus, self.matrix, self.prices
+        free.chloride_free = self.chloride_free
+        free.max_bags = np.full(len(self.products), np.inf)
+        free.pools = ()
+        free.limited = False
+        return free
 
     def label(self, j: int) -> str:
         return self.products[j].label or self.products[j].sku
@@ -206,18 +216,26 @@ def _cheapest_of_identical(
     ``free[j]``: j's availability can never bind. Identical products are kept in price order up to
     the first free one (only what comes after it is dominated). Returns (columns, group of each
     column); a group = one nutrient vector, counted once for ``max_products``."""
-    groups: dict[tuple[float, ...], list[int]] = {}
-    for j in cols:
-        groups.setdefault(tuple(np.round(catalogue.matrix[:, j], 9)), []).append(int(j))
-    keep: list[tuple[int, int]] = []
-    for g, members in enumerate(groups.values()):
-        members.sort(key=lambda j: (catalogue.prices[j], free is not None and not free[j], j))
-        for j in members:
-            keep.append((j, g))
-            if free is None or free[j]:
-                break
-    keep.sort()
-    return np.array([j for j, _ in keep], dtype=int), np.array([g for _, g in keep], dtype=int)
+    cols = np.asarray(cols, dtype=int)
+    if cols.size == 0:
+        return cols, np.zeros(0, dtype=int)
+    # Vectorised (tens of thousands of offers at province scale): group = rounded nutrient vector,
+    # numbered in order of first appearance; members by (price, may bind, column).
+    _vectors, first, inverse = np.unique(
+        np.round(catalogue.matrix[:, cols], 9).T, axis=0, return_index=True, return_inverse=True
+    )
+    rank = np.empty(len(first), dtype=int)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    group = rank[inverse.reshape(-1)]
+    is_free = np.ones(cols.size, dtype=bool) if free is None else np.asarray(free, dtype=bool)[cols]
+    order = np.lexsort((cols, ~is_free, catalogue.prices[cols], group))  # last key sorts first
+    sorted_group, sorted_free = group[order], is_free[order].astype(int)
+    starts = np.r_[0, np.nonzero(np.diff(sorted_group))[0] + 1]
+    start_of = np.repeat(starts, np.diff(np.r_[starts, cols.size]))
+    seen = np.cumsum(sorted_free) - sorted_free  # free members strictly before, from the first group
+    kept = order[seen - seen[start_of] == 0]  # kept up to (and with) the group's first free member
+    kept = kept[np.argsort(cols[kept], kind="stable")]
+    return cols[kept], group[kept]
 
 
 def _solve_milp(
