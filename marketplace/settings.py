@@ -224,7 +224,11 @@ TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 OSCAR_DEFAULT_CURRENCY = "CNY"
-OSCAR_CURRENCY_FORMAT = {"CNY": {"format": "¤#,##0.00", "format_type": "standard"}}
+# One money display rule in every language, "¥1,234.50" (marketplace/core/money.py): Oscar's
+# ``currency`` filter with "¤" would print the locale's sign, "CN¥" on English pages.
+from marketplace.core.money import CNY_DISPLAY_PATTERN  # noqa: E402
+
+OSCAR_CURRENCY_FORMAT = {"CNY": {"format": CNY_DISPLAY_PATTERN}}
 OSCAR_SHOP_NAME = "益农直采"
 OSCAR_SHOP_TAGLINE = "农资直购 · 村站团购"
 OSCAR_HOMEPAGE = "/"

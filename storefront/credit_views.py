@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from marketplace.core import permissions
 from marketplace.core.documents import render_pdf
+from marketplace.core.money import format_cny
 from marketplace.payments import credit
 from marketplace.payments.models import CreditRepayment, LedgerEntry
 
@@ -111,8 +112,12 @@ def record_repayment(request: HttpRequest, pk: int) -> HttpResponse:
             if created:
                 messages.success(
                     request,
-                    _("已收到 %(name)s 还款 ¥%(amount)s，收据号 %(no)s")
-                    % {"name": household.name, "amount": repayment.amount, "no": repayment.receipt_no},
+                    _("已收到 %(name)s 还款 %(amount)s，收据号 %(no)s")
+                    % {
+                        "name": household.name,
+                        "amount": format_cny(repayment.amount),
+                        "no": repayment.receipt_no,
+                    },
                 )
             return redirect("storefront:credit-repayment", pk=repayment.pk)
     else:
@@ -139,7 +144,7 @@ def set_limit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, message)
     else:
         messages.success(
-            request, _("赊销额度已设为 ¥%(limit)s") % {"limit": form.cleaned_data["credit_limit"]}
+            request, _("赊销额度已设为 %(limit)s") % {"limit": format_cny(form.cleaned_data["credit_limit"])}
         )
     return redirect("storefront:household-credit", pk=household.pk)
 

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
-from testkit import CJK, PASSWORD, ui_outside_data
+from testkit import CJK, PASSWORD, english_format_problems, ui_outside_data
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -222,6 +222,7 @@ def check_page(page: Any, base: str, path: str, language: str, data: list[str]) 
     if '<header class="top">' not in html:  # not one of our pages (e.g. Oscar's back office)
         return result
     if language == "en":
+        result.problems += english_format_problems(html, data)  # "CN¥", full-width punctuation
         data = [d for d in data if CJK.search(d)]
         if CJK.search(visible_ui(html, data)):
             text = visible_ui(html, data)

@@ -202,6 +202,27 @@ def supplier_signup_data(**extra: Any) -> dict[str, Any]:
 # --- English UI checks ---------------------------------------------------------------------------
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Chinese typography an English page must not show: CJK punctuation (、。【】「」, the ideographic
+#: space) and full-width forms (（）：，；！？ ￥). Curly quotes “” are English too.
+FULL_WIDTH = re.compile(r"[\u3000-\u303f\uff00-\uffef]+")
+
+
+def english_format_problems(html: str, data: Iterable[str] = ()) -> list[str]:
+    """What breaks an English page's formatting: the locale currency sign "CN¥" anywhere in the page
+    (money is "¥1,234.50" in every language, marketplace/core/money.py) and full-width punctuation
+    in its UI outside ``data`` (stored names and notes keep their own punctuation)."""
+    problems = []
+    if "CN¥" in html:
+        start = html.index("CN¥")
+        problems.append(f"CN¥ in {html[max(start - 60, 0) : start + 20]!r}")
+    runs = [
+        f"{m.group(0)!r} in {text[max(m.start() - 40, 0) : m.end() + 40]!r}"
+        for text in [re.sub(r"\s+", " ", ui_outside_data(html, data))]
+        for m in FULL_WIDTH.finditer(text)
+    ]
+    if runs:
+        problems.append("full-width punctuation: " + "; ".join(runs[:8]))
+    return problems
 
 
 def english_client(user: User | None = None) -> Client:

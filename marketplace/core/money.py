@@ -29,3 +29,17 @@ def to_fen(amount: Any) -> int:
 
 def from_fen(fen: int) -> Decimal:
     return cny(Decimal(int(fen)) / 100)
+
+
+#: The one display rule for money, in every language: "¥1,234.50" (the yuan sign, thousands
+#: separated by ",", two decimals; "-¥12.00" below zero). Never the locale's currency sign (English
+#: locales would say "CN¥"). Oscar's ``currency`` filter gets the same rule as a Babel pattern
+#: (``OSCAR_CURRENCY_FORMAT`` in settings); our templates use ``{% load money %}…|yuan``.
+CNY_DISPLAY_PATTERN = "¥#,##0.00"
+
+
+def format_cny(value: Any) -> str:
+    """``value`` as shown on every page and document: ``format_cny(1234.5) == "¥1,234.50"``."""
+    amount = cny(value)
+    sign = "-" if amount < 0 else ""
+    return f"{sign}¥{abs(amount):,.2f}"

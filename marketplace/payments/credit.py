@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from marketplace.core import permissions
+from marketplace.core.money import format_cny
 from marketplace.stations.models import Household, Station
 
 from . import services as pay
@@ -140,7 +141,8 @@ def record_repayment(
             raise ValidationError(
                 {
                     "amount": ValidationError(
-                        gettext("还款金额须大于 0 且不超过欠款 ¥%(owed)s") % {"owed": owed}, code="invalid"
+                        gettext("还款金额须大于 0 且不超过欠款 %(owed)s") % {"owed": format_cny(owed)},
+                        code="invalid",
                     )
                 }
             )

@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 
 from marketplace.core import permissions
 from marketplace.core.db import insert_once
-from marketplace.core.money import cny
+from marketplace.core.money import cny, format_cny
 from marketplace.stations.models import Household, Station
 
 from . import gateway
@@ -220,8 +220,8 @@ def authorise_credit(actor: Any, household: Household, amount: Decimal, referenc
         raise ValidationError(
             {
                 "paymentMethod": ValidationError(
-                    gettext("超出赊销额度（可用 ¥%(available)s）")
-                    % {"available": available_credit(household)},
+                    gettext("超出赊销额度（可用 %(available)s）")
+                    % {"available": format_cny(available_credit(household))},
                     code="limit_exceeded",
                 )
             }

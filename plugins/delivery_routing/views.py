@@ -29,7 +29,7 @@ def _plan(request: HttpRequest, pk: int) -> DeliveryPlan:
 
 
 def _errors(exc: ValidationError) -> str:
-    return "；".join(exc.messages)
+    return gettext("；").join(exc.messages)
 
 
 @permission_required(access.DISPATCH)

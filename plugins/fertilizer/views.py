@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from marketplace.accounts.models import Role
 from marketplace.core import permissions
 from marketplace.core.documents import render_pdf
+from marketplace.core.money import format_cny
 from marketplace.core.permissions import check, permission_required
 from marketplace.stations import services as station_services
 from marketplace.stations.models import County
@@ -350,11 +351,11 @@ def plan_comparison(plan: BagPlan | None) -> dict[str, Any] | None:
     more_text = sep.join(f"{n} {kg:g} kg" for n, kg in more)
     less_text = sep.join(f"{n} {kg:g} kg" for n, kg in less)
     if plan.saving_cost >= 0:
-        headline = gettext("比习惯施肥节省 ¥%(amount)s") % {"amount": plan.saving_cost}
+        headline = gettext("比习惯施肥节省 %(amount)s") % {"amount": format_cny(plan.saving_cost)}
         why = gettext("少施 %(less)s") % {"less": less_text} if less_text else ""
         return {"saves": True, "headline": headline, "why": why, "more": more_text, "less": less_text}
     extra = -plan.saving_cost
-    headline = gettext("比习惯施肥多花 ¥%(amount)s") % {"amount": extra}
+    headline = gettext("比习惯施肥多花 %(amount)s") % {"amount": format_cny(extra)}
     if more_text:
         why = gettext(
             "因为本方案多施 %(more)s：按测土结果和目标产量，习惯施肥这些养分不足，补足后才能达到目标产量"

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from marketplace.core import charts, permissions
+from marketplace.core.money import format_cny
 from marketplace.core.permissions import OPERATOR, PARTNER, permission_required
 from marketplace.payments import services as payments
 from marketplace.payments.models import PaymentMethod
@@ -230,7 +231,7 @@ def supplier_sales(request: HttpRequest) -> HttpResponse:
     sales = reports.supplier_sales(request.user, partner)
     chart = charts.bar_chart(
         [
-            charts.Bar(r["campaign"].title[:16], r["sales"], f"¥{r['sales']}")
+            charts.Bar(r["campaign"].title[:16], r["sales"], format_cny(r["sales"]))
             for r in sales["rows"]
             if r["sales"]
         ][:10],
@@ -310,8 +311,8 @@ def payouts(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("支付批次 %(ref)s：%(n)s 个站点，共 ¥%(total)s")
-                % {"ref": result["reference"], "n": result["stations"], "total": result["total"]},
+                _("支付批次 %(ref)s：%(n)s 个站点，共 %(total)s")
+                % {"ref": result["reference"], "n": result["stations"], "total": format_cny(result["total"])},
             )
         return redirect("group-buy:payouts")
     rows = reports.station_commissions(request.user)
@@ -347,7 +348,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     totals = data["totals"]
     money_chart = charts.bar_chart(
         [
-            charts.Bar(str(labels[m]), totals.collected.get(m, 0), f"¥{totals.collected.get(m, 0)}")
+            charts.Bar(str(labels[m]), totals.collected.get(m, 0), format_cny(totals.collected.get(m, 0)))
             for m, _l in data["methods"]
         ],
         _("按支付方式收款"),

@@ -24,6 +24,7 @@ from marketplace.apps.order import statuses as order_status
 from marketplace.apps.partner.strategy import is_sellable
 from marketplace.core import permissions, ratelimits
 from marketplace.core.extensions import AcceptedLine, DeliveryRequest, PlanLine
+from marketplace.core.money import format_cny
 from marketplace.core.sms import send_sms
 from marketplace.payments import services as payments
 from marketplace.payments.models import Payment, PaymentMethod, PaymentStatus
@@ -1306,8 +1307,8 @@ def accept_plan_lines(
             if pledge.unit_price_at_pledge > planned:
                 raise _refuse(
                     first,
-                    gettext("团购价已变为 ¥%(price)s（方案按 ¥%(planned)s）")
-                    % {"price": pledge.unit_price_at_pledge, "planned": planned},
+                    gettext("团购价已变为 %(price)s（方案按 %(planned)s）")
+                    % {"price": format_cny(pledge.unit_price_at_pledge), "planned": format_cny(planned)},
                     "price_changed",
                 )
             for line in group:

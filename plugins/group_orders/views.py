@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from marketplace.core import permissions
+from marketplace.core.money import format_cny
 from marketplace.core.permissions import permission_required
 from marketplace.payments import services as payments
 from marketplace.payments.models import CommissionStatement, PaymentMethod
@@ -249,8 +250,8 @@ def pledge_take_cash(request: HttpRequest, pk: int) -> HttpResponse:
         pledge.refresh_from_db()
         messages.success(
             request,
-            _("已收取现金 ¥%(amount)s，订单 %(order)s 已生成，取货码已短信通知农户")
-            % {"amount": pledge.final_amount, "order": pickup.order.number},
+            _("已收取现金 %(amount)s，订单 %(order)s 已生成，取货码已短信通知农户")
+            % {"amount": format_cny(pledge.final_amount), "order": pickup.order.number},
         )
     return redirect("group-buy:station-pledges", pk=pledge.campaign_id, station_id=pledge.station_id)
 

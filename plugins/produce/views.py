@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from marketplace.accounts.backends import SESSION_BACKEND
 from marketplace.core import permissions, uploads
 from marketplace.core.documents import render_pdf
+from marketplace.core.money import format_cny
 from marketplace.core.permissions import OPERATOR, STATION_STAFF, permission_required
 from marketplace.payments import gateway
 
@@ -274,7 +275,7 @@ def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         services.cancel_order(request.user, po)
         messages.success(request, _("订单已取消，款项将原路退回"))
     except ValidationError as exc:
-        messages.error(request, "；".join(exc.messages))
+        messages.error(request, _("；").join(exc.messages))
     except gateway.GatewayError:
         messages.error(request, _("退款暂未成功，请稍后再试"))
     return redirect("produce:order", pk=pk)
@@ -328,7 +329,7 @@ def standing_orders(request: HttpRequest) -> HttpResponse:
                     services.skip_round(request.user, so, rnd)
                     messages.success(request, _("已跳过本轮"))
                 except ValidationError as exc:
-                    messages.error(request, "；".join(exc.messages))
+                    messages.error(request, _("；").join(exc.messages))
             return redirect("produce:standing")
     mine = (
         StandingOrder.objects.filter(buyer=request.user)
@@ -461,7 +462,7 @@ def coop_lot(request: HttpRequest, pk: int) -> HttpResponse:
             services.set_lot_growers(request.user, lot, request.POST.getlist("households"))
             messages.success(request, _("种植农户已保存"))
         except ValidationError as exc:
-            messages.error(request, "；".join(exc.messages))
+            messages.error(request, _("；").join(exc.messages))
         return redirect("produce:coop-lot", pk=lot.pk)
     if request.method == "POST" and request.POST.get("action") == "certificate":
         try:
@@ -471,7 +472,7 @@ def coop_lot(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect(cert.pdf.url) if settings.DEBUG else _pdf(cert.pdf.read(), f"{cert.number}.pdf")
         except (ValidationError, InvalidOperation) as exc:
-            messages.error(request, "；".join(getattr(exc, "messages", [_("数量无效")])))
+            messages.error(request, _("；").join(getattr(exc, "messages", [_("数量无效")])))
     return render(
         request,
         "produce/coop_lot.html",
@@ -560,7 +561,7 @@ def coop_round(request: HttpRequest, pk: int) -> HttpResponse:
                 services.confirm_delivery(request.user, po, request.POST.get("code", ""))
                 messages.success(request, _("已签收并结算：%(n)s") % {"n": po.order.number})
         except ValidationError as exc:
-            messages.error(request, "；".join(exc.messages))
+            messages.error(request, _("；").join(exc.messages))
         except gateway.GatewayError:
             messages.error(request, _("支付结算暂未成功，请稍后再试"))
         return redirect("produce:coop-round", pk=pk)
@@ -636,7 +637,7 @@ def station_members(request: HttpRequest) -> HttpResponse:
             services.decide_member(request.user, member, request.POST.get("household", ""), confirm)
             messages.success(request, _("已确认成员") if confirm else _("已拒绝"))
         except ValidationError as exc:
-            messages.error(request, "；".join(exc.messages))
+            messages.error(request, _("；").join(exc.messages))
         return redirect("produce:station-members")
     rows = []
     for m in services.member_requests_for(request.user)[:200]:
@@ -657,12 +658,12 @@ def operator_payouts(request: HttpRequest) -> HttpResponse:
         try:
             result = services.run_cooperative_payouts(request.user, request.POST.get("run", ""))
         except ValidationError as exc:
-            messages.error(request, "；".join(exc.messages))
+            messages.error(request, _("；").join(exc.messages))
         else:
             messages.success(
                 request,
-                _("支付批次 %(ref)s：%(n)s 个合作社，共 ¥%(total)s")
-                % {"ref": result["reference"], "n": result["count"], "total": result["total"]},
+                _("支付批次 %(ref)s：%(n)s 个合作社，共 %(total)s")
+                % {"ref": result["reference"], "n": result["count"], "total": format_cny(result["total"])},
             )
         return redirect("produce:operator-payouts")
     rows = services.cooperatives_owed()

@@ -254,7 +254,7 @@ def sms_preferences(request: HttpRequest) -> HttpResponse:
         try:
             services.set_sms_preference(user, household, request.POST.get("opted_in") == "1")
         except ValidationError as exc:
-            messages.error(request, "；".join(m for msgs in _errors(exc).values() for m in msgs))
+            messages.error(request, _("；").join(m for msgs in _errors(exc).values() for m in msgs))
         else:
             messages.success(request, _("已更新 %(name)s 的短信订阅") % {"name": household.name})
         return redirect(

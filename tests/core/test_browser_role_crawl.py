@@ -2,8 +2,8 @@
 demo rows included), each demo login walks from its home through the navigation and the links of
 the pages it finds (same origin, GET only, two levels, at most ``LIMIT`` kinds of page), in
 Debian's Chromium at 360 px, in Chinese and then in English. Every page must answer without a
-4xx/5xx, fit the phone (no horizontal overflow), show no Chinese outside data on the English
-page and no untranslated English UI on the Chinese page. Each page's first-load weight (document
+4xx/5xx, fit the phone (no horizontal overflow), show no Chinese, no "CN¥" and no full-width
+punctuation outside data on the English page and no untranslated English UI on the Chinese page. Each page's first-load weight (document
 + CSS + JS + images, browser cache off) is printed.
 
 The dispatcher is the supplier and the operator (both plan deliveries: their own warehouses' and

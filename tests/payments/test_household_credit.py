@@ -129,7 +129,7 @@ def test_pages_list_repay_print_and_refuse_other_stations(client, staff_a, staff
     aged = client.get(reverse("storefront:station-credit", args=[station_a.pk])).content.decode()
     assert household_a.name in aged and "¥500.00" in aged
     page = client.get(reverse("storefront:household-credit", args=[household_a.pk])).content.decode()
-    assert 'data-testid="repay-form"' in page and "¥2000.00" in page
+    assert 'data-testid="repay-form"' in page and "¥2,000.00" in page
     r = client.post(
         reverse("storefront:household-repay", args=[household_a.pk]),
         {"amount": "9999", "key": "k1"},

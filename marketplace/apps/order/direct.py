@@ -32,7 +32,7 @@ from oscar.core.loading import get_class, get_model
 
 from marketplace.accounts.models import Role
 from marketplace.core import permissions
-from marketplace.core.money import cny
+from marketplace.core.money import cny, format_cny
 from marketplace.stations.models import Household
 
 from . import statuses
@@ -406,7 +406,9 @@ def checkout(
         total = cny(sum(line.price_incl_tax * line.quantity for line in ordered))
         if expected_total not in (None, "") and cny(expected_total) != total:
             raise _error(
-                "basket", gettext("价格已变化，请核对新的合计 ¥%(total)s") % {"total": total}, "invalid_state"
+                "basket",
+                gettext("价格已变化，请核对新的合计 %(total)s") % {"total": format_cny(total)},
+                "invalid_state",
             )
         if total <= 0:
             raise _error("basket", gettext("购物篮是空的"), "invalid_state")

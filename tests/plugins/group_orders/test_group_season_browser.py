@@ -25,6 +25,7 @@ from testkit import PASSWORD, PDF, make_user
 from marketplace.accounts.models import Role
 from marketplace.apps.partner.credit_code import make_credit_code
 from marketplace.apps.partner.models import Partner, VerificationStatus
+from marketplace.core.money import format_cny
 from marketplace.stations.models import Household
 from plugins.delivery_routing.models import DeliveryPlan
 from plugins.group_orders.models import Campaign, CampaignStatus, DeliveryStatus, Pledge, StationDelivery
@@ -230,7 +231,7 @@ def _season(browser, base, weights, scan, csv, households_a, household_b, county
     assert StationDelivery.objects.filter(purchase_order=po, status=DeliveryStatus.SHIPPED).count() == 2
     assert "登记发货" not in sup.page.inner_text("[data-testid=delivery-list]")
     sup.go(f"/p/group-buy/supplier/sales/?partner={partner.pk}", "sales and commission")
-    assert f"¥{po.total_amount}" in sup.page.inner_text("[data-testid=total-sales]")
+    assert format_cny(po.total_amount) in sup.page.inner_text("[data-testid=total-sales]")
 
     # 9. The operator's province → county overview and the commission page.
     op.page.click("nav.main >> text=全省总览")

@@ -17,6 +17,7 @@ from testkit import PASSWORD, make_group_buy, make_user, supplier_signup_data
 from marketplace.accounts.models import Role, User
 from marketplace.apps.order import statuses as order_status
 from marketplace.apps.partner.models import LicenceKind, Partner, PartnerLicence, VerificationStatus
+from marketplace.core.money import format_cny
 from marketplace.payments import services as payments
 from marketplace.payments.models import LedgerEntry
 from plugins.group_orders import services
@@ -262,7 +263,7 @@ def test_campaign_form_preview_submit_review_close_and_ship(
         order_status.SHIPPED
     }
     sales = c.get("/p/group-buy/supplier/sales/").content.decode()
-    assert f"¥{po.total_amount}" in sales and "<svg" in sales
+    assert format_cny(po.total_amount) in sales and "<svg" in sales
 
 
 def test_payout_run_pays_each_station_once(operator, station_a, station_b):

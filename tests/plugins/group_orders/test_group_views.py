@@ -143,7 +143,7 @@ def test_purchase_order_pdf_only_for_its_supplier(supplier_user, staff_a, delive
 def test_cash_page_reconciles(staff_a, staff_b, delivered, station_a):
     c = login(staff_a)
     page = c.get("/p/group-buy/cash/").content.decode()
-    assert "¥12000.00" in page  # 80 bags × ¥150 taken in cash today
+    assert "¥12,000.00" in page  # 80 bags × ¥150 taken in cash today
     c.post("/p/group-buy/cash/", {"station": station_a.pk, "action": "reconcile", "counted": "12000"})
     rec = CashReconciliation.objects.get(station=station_a)
     assert rec.difference == Decimal("0.00")
