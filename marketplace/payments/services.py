@@ -795,13 +795,9 @@ def void(payment: Payment, reason: str = "") -> Payment:
     return payment
 
 
-def refund(payment: Payment, amount: Decimal, key: str, reason: str = "") -> Refund:
-    """Refund part of a payment. Cash refunds wait (pending) until staff hand the cash back."""
-    existing = Refund.objects.filter(idempotency_key=key).first()
-    if existing:
-        return existing
-    payment = Payment.objects.select_for_update().get(pk=payment.pk)
-    amount = money(amount)
+def refundable(payment: Payment) -> Decimal:
+    """What may still be refunded: cash and WeChat Pay / Alipay up to what was taken, card and
+    credit (once settled) up to what was settled, less what was refunded already."""
     ceiling = payment.amount_authorised
     if (
         payment.method != PaymentMethod.CASH
@@ -809,7 +805,17 @@ def refund(payment: Payment, amount: Decimal, key: str, reason: str = "") -> Ref
         and payment.status == PaymentStatus.CAPTURED
     ):
         ceiling = payment.amount_captured  # card and credit refunds come out of what was settled
-    if amount <= 0 or payment.amount_refunded + amount > ceiling:
+    return max(money(ceiling - payment.amount_refunded), ZERO)
+
+
+def refund(payment: Payment, amount: Decimal, key: str, reason: str = "") -> Refund:
+    """Refund part of a payment. Cash refunds wait (pending) until staff hand the cash back."""
+    existing = Refund.objects.filter(idempotency_key=key).first()
+    if existing:
+        return existing
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    amount = money(amount)
+    if amount <= 0 or amount > refundable(payment):
         raise ValidationError({"amount": ValidationError(gettext("退款金额超出可退金额"), code="invalid")})
     status = RefundStatus.SUCCEEDED
     stripe_refund_id = ""

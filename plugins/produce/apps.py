@@ -58,6 +58,12 @@ class ProduceConfig(MarketplacePlugin):
             frozenset({Role.OPERATOR}),
             order=34,
         )
+        yield MenuEntry(
+            str(_("农产品退款")),
+            reverse("produce:operator-refunds"),
+            frozenset({Role.OPERATOR}),
+            order=35,
+        )
 
     def graphql_queries(self) -> Sequence[type]:
         from .schema import ProduceQueries

@@ -118,6 +118,7 @@ class OrderType(graphene.ObjectType):
     amount = graphene.Field(Money, required=True)
     round_id = graphene.ID(required=True)
     can_cancel = graphene.Boolean(required=True)
+    amount_refunded = graphene.Field(Money, required=True)
 
     class Meta:
         name = "ProduceOrder"
@@ -127,6 +128,7 @@ def _order(po: ProduceOrder) -> OrderType:
     return OrderType(
         id=po.pk, number=po.order.number, state=po.state, payment_state=po.payment_state,
         amount=money(po.amount), round_id=po.round_id, can_cancel=po.can_cancel,
+        amount_refunded=money(po.payment.amount_refunded),
     )  # fmt: skip
 
 
@@ -453,6 +455,31 @@ class ProduceDeliveryConfirm(BaseMutation):
         return {"order": _order(services.confirm_delivery(user, po, code))}
 
 
+class ProduceOrderRefund(BaseMutation):
+    """Refund (part of) a delivered order: operators (any order) or the selling cooperative; the
+    same ``services.refund_order`` as the operator page. The same ``idempotencyKey`` refunds once."""
+
+    class Meta:
+        permissions = (perms.OPERATOR, perms.PARTNER)
+
+    order = graphene.Field(OrderType)
+
+    class Arguments:
+        order_id = graphene.ID(required=True)
+        amount = graphene.Decimal(required=True)
+        reason = graphene.String(required=True)
+        idempotency_key = graphene.String(required=True)
+
+    @classmethod
+    def perform(cls, info, order_id, amount, reason, idempotency_key):
+        user = info.context.user
+        orders = (
+            ProduceOrder.objects.all() if perms.is_operator(user) else services.orders_for_cooperative(user)
+        )
+        po = orders.select_related("round__partner", "order", "payment").get(pk=_pk(order_id))
+        return {"order": _order(services.refund_order(user, po, amount, idempotency_key, reason))}
+
+
 class ProduceBuyerSignUp(BaseMutation):
     class Meta:
         permissions = (perms.PUBLIC,)
@@ -477,4 +504,5 @@ class ProduceMutations(graphene.ObjectType):
     produce_order_cancel = ProduceOrderCancel.Field()
     produce_order_pack = ProduceOrderPack.Field()
     produce_delivery_confirm = ProduceDeliveryConfirm.Field()
+    produce_order_refund = ProduceOrderRefund.Field()
     produce_buyer_sign_up = ProduceBuyerSignUp.Field()

@@ -32,11 +32,12 @@ from marketplace.apps.catalogue.validation import clean_attributes
 from marketplace.apps.partner.models import PartnerKind, Warehouse
 from marketplace.core import permissions
 from marketplace.core.extensions import DeliveryRequest
+from marketplace.core.money import format_cny
 from marketplace.core.tables import Column as TableColumn
 from marketplace.core.tables import RowError, TableInvalid, TableSpec, read_table
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
-from marketplace.payments.models import Payment, PaymentStatus
+from marketplace.payments.models import Payment, PaymentStatus, Refund
 from marketplace.payments.services import SALES, Move, balance, money, post
 from marketplace.stations.models import Household, Station
 
@@ -1165,10 +1166,7 @@ def _return_money(po: ProduceOrder, amount: Decimal, reason: str, key: str = "")
         number = po.order.number
         post(Move(f"{key}:sale", "produce_refund", coop_payable(partner.pk), SALES, amount,
                   reference=number, memo=reason[:255]))  # fmt: skip
-        # Commission back in proportion, never more than was charged on this order.
-        charged = _entries_total(f"produce:{po.pk}:commission", "produce_commission", number)
-        reversed_ = _entries_total("", "produce_commission_reversal", number)
-        share = min(money(amount * commission_rate(partner)), charged - reversed_)
+        share = commission_back(po, amount)
         post(Move(f"{key}:commission", "produce_commission_reversal", COMMISSION_INCOME, coop_payable(partner.pk),
                   share, reference=number, memo=reason[:255]))  # fmt: skip
 
@@ -1182,21 +1180,122 @@ def _entries_total(key: str, kind: str, reference: str) -> Decimal:
     return money(qs.aggregate(s=Sum("amount"))["s"] or 0)
 
 
-def refund_order(user: Any, po: ProduceOrder, amount: Any, key: str, reason: str = "") -> ProduceOrder:
-    """Refund (part of) a delivered order: operators or the selling cooperative. Keyed: sending the
-    same refund again refunds nothing."""
+def commission_back(po: ProduceOrder, amount: Decimal) -> Decimal:
+    """Commission a refund of ``amount`` gives back to the cooperative: in proportion, never more
+    than was charged on this order and not given back yet."""
+    number = po.order.number
+    charged = _entries_total(f"produce:{po.pk}:commission", "produce_commission", number)
+    reversed_ = _entries_total("", "produce_commission_reversal", number)
+    return max(min(money(amount * commission_rate(po.round.partner)), charged - reversed_), Decimal("0.00"))
+
+
+def refund_key(po: ProduceOrder, key: str) -> str:
+    return f"produce:{po.pk}:refund:{key}"
+
+
+def refundable_orders(q: str = ""):
+    """Delivered orders an operator may refund, newest first: those with money left to refund, or,
+    searching by order number, every delivered order matching (a fully refunded one says so)."""
+    from django.db.models import F
+
+    qs = ProduceOrder.objects.filter(
+        state=OrderState.DELIVERED, payment__status=PaymentStatus.CAPTURED
+    ).select_related("order", "round__partner", "payment", "buyer")
+    q = (q or "").strip()
+    if q:
+        qs = qs.filter(order__number__icontains=q[:64])
+    else:
+        qs = qs.filter(payment__amount_refunded__lt=F("payment__amount_captured"))
+    return qs.order_by("-delivered_at", "-pk")
+
+
+def refundable_amount(po: ProduceOrder) -> Decimal:
+    """What may still be refunded on the order (the core's rule): nothing before delivery."""
+    if po.state != OrderState.DELIVERED or po.payment.status != PaymentStatus.CAPTURED:
+        return Decimal("0.00")
+    return payments.refundable(po.payment)
+
+
+def check_refund(user: Any, po: ProduceOrder, amount: Any, reason: str) -> Decimal:
+    """The refund rule (operators or the selling cooperative; a delivered order; a reason; more than
+    zero and no more than is left): the amount to refund, or field errors."""
     if not (permissions.is_operator(user) or permissions.can_manage_partner(user, po.round.partner)):
         raise PermissionDenied(_("无权退款"))
     if po.state != OrderState.DELIVERED:
         raise _err("order", _("订单未送达，请取消订单"), "invalid_state")
+    errors: dict[str, list[ValidationError]] = {}
+    if not (reason or "").strip():
+        errors["reason"] = [ValidationError(_("请填写退款原因"), code="required")]
+    left = refundable_amount(po)
     try:
         value = money(amount)
     except (InvalidOperation, TypeError, ValueError):
-        raise _err("amount", _("金额无效")) from None
-    if value <= 0:
-        raise _err("amount", _("金额必须大于零"))
-    _return_money(po, value, reason or _("退款"), f"produce:{po.pk}:refund:{key}")
+        errors["amount"] = [ValidationError(_("金额无效"), code="invalid")]
+        value = Decimal("0.00")
+    else:
+        if left <= 0:
+            errors["amount"] = [ValidationError(_("该订单已全额退款"), code="invalid_state")]
+        elif value <= 0:
+            errors["amount"] = [ValidationError(_("金额必须大于零"), code="invalid")]
+        elif value > left:
+            errors["amount"] = [
+                ValidationError(
+                    _("退款金额不能超过可退金额 %(left)s") % {"left": format_cny(left)}, code="limit_exceeded"
+                )
+            ]
+    _raise(errors)
+    return value
+
+
+def refund_preview(user: Any, po: ProduceOrder, amount: Any, reason: str) -> dict[str, Any]:
+    """What a refund would do, for the confirmation step (same checks as :func:`refund_order`): the
+    buyer gets ``amount`` back; the cooperative's payable drops by ``amount`` less the commission
+    given back. If the cooperative was paid out already, it owes the platform the difference, and
+    the next payout runs only pay once its new sales cover it (the core pays positive balances only)."""
+    value = check_refund(user, po, amount, reason)
+    commission = commission_back(po, value)
+    owed = COOPERATIVE_PAYABLE.owed_to(po.round.partner_id)
+    after = money(owed - (value - commission))
+    return {
+        "amount": value,
+        "reason": reason.strip(),
+        "left_after": money(refundable_amount(po) - value),
+        "commission_back": commission,
+        "cooperative_charge": money(value - commission),
+        "owed_before": owed,
+        "owed_after": after,
+        "claws_back": after < 0,
+    }
+
+
+def refund_order(user: Any, po: ProduceOrder, amount: Any, key: str, reason: str = "") -> ProduceOrder:
+    """Refund (part of) a delivered order: operators or the selling cooperative (:func:`check_refund`).
+    Keyed: the same key sent again (a double click, a resent form) refunds nothing more, even while
+    the first is still running (the order row is locked)."""
+    key = (key or "").strip()
+    if not key or len(key) > 64:
+        raise _err("key", _("缺少提交编号，请重新打开退款页"), "required")
+    with transaction.atomic():
+        # The payment is read after the lock (a later statement), so a refund that was waiting
+        # sees what the one before it refunded.
+        po = ProduceOrder.objects.select_for_update().select_related("round__partner", "order").get(pk=po.pk)
+        if Refund.objects.filter(idempotency_key=refund_key(po, key)).exists():
+            if not (permissions.is_operator(user) or permissions.can_manage_partner(user, po.round.partner)):
+                raise PermissionDenied(_("无权退款"))
+            return po
+        value = check_refund(user, po, amount, reason)
+        try:
+            _return_money(po, value, reason.strip(), refund_key(po, key))
+        except gateway.GatewayError as exc:
+            raise _err("payment", _("退款暂未成功，请稍后再试"), "payment_retry") from exc
+    po.refresh_from_db()
+    po.payment.refresh_from_db()
     return po
+
+
+def order_refunds(po: ProduceOrder) -> list[Any]:
+    """The money given back on the order (refunds after delivery, a charge refunded on cancellation)."""
+    return list(po.payment.refunds.order_by("created_at", "pk"))
 
 
 # --- Fulfilment --------------------------------------------------------------------------------

@@ -36,4 +36,6 @@ urlpatterns = [
     path("coop/members/", views.coop_members, name="coop-members"),
     path("station/members/", views.station_members, name="station-members"),
     path("operator/payouts/", views.operator_payouts, name="operator-payouts"),
+    path("operator/refunds/", views.operator_refunds, name="operator-refunds"),
+    path("operator/refunds/<int:pk>/", views.operator_refund, name="operator-refund"),
 ]

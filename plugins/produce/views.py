@@ -264,7 +264,9 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ).select_related("lot")
     }
     lines = [{"line": ln, "lot": lots.get(ln.product_id)} for ln in po.order.lines.all()]
-    return render(request, "produce/order.html", {"po": po, "lines": lines})
+    return render(
+        request, "produce/order.html", {"po": po, "lines": lines, "refunds": services.order_refunds(po)}
+    )
 
 
 @login_required
@@ -672,4 +674,57 @@ def operator_payouts(request: HttpRequest) -> HttpResponse:
         "produce/operator_payouts.html",
         {"rows": rows[:500], "count": len(rows), "total": sum((r["balance"] for r in rows), Decimal("0.00")),
          "runs": services.cooperative_payout_runs(), "run": uuid.uuid4().hex[:12]},
+    )  # fmt: skip
+
+
+# --- Operator: refunds after delivery ----------------------------------------------------------
+
+REFUND_PAGE_SIZE = 20
+
+
+@permission_required(OPERATOR)
+def operator_refunds(request: HttpRequest) -> HttpResponse:
+    """Delivered orders with money left to refund (or, searching by order number, any delivered one)."""
+    from django.core.paginator import Paginator
+
+    q = (request.GET.get("q") or "").strip()
+    page = Paginator(services.refundable_orders(q), REFUND_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [{"po": po, "left": services.refundable_amount(po)} for po in page]
+    return render(request, "produce/operator_refunds.html", {"page": page, "rows": rows, "q": q})
+
+
+@permission_required(OPERATOR)
+def operator_refund(request: HttpRequest, pk: int) -> HttpResponse:
+    """One order: the form (amount, reason, a submission key), a confirmation step, then the refund
+    through ``services.refund_order`` — the same call as GraphQL ``produceOrderRefund``."""
+    po = get_object_or_404(
+        ProduceOrder.objects.select_related("order", "round__partner", "payment", "buyer", "slot"), pk=pk
+    )
+    form = {
+        "amount": request.POST.get("amount", ""),
+        "reason": request.POST.get("reason", ""),
+        "key": request.POST.get("key") or uuid.uuid4().hex,
+    }
+    errors: dict[str, list[str]] = {}
+    preview = None
+    if request.method == "POST":
+        step = request.POST.get("step")
+        try:
+            if step == "confirm":
+                po = services.refund_order(request.user, po, form["amount"], form["key"], form["reason"])
+                messages.success(
+                    request,
+                    _("已退款：订单 %(n)s，款项原路退回买家") % {"n": po.order.number},
+                )
+                return redirect("produce:operator-refund", pk=po.pk)
+            if step == "preview":
+                preview = services.refund_preview(request.user, po, form["amount"], form["reason"])
+        except ValidationError as exc:
+            errors = _errors(exc)
+    others = [m for name, msgs in errors.items() if name not in ("amount", "reason") for m in msgs]
+    return render(
+        request,
+        "produce/operator_refund.html",
+        {"po": po, "left": services.refundable_amount(po), "refunds": services.order_refunds(po),
+         "form": form, "errors": errors, "other_errors": others, "preview": preview},
     )  # fmt: skip

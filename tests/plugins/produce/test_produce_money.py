@@ -54,9 +54,9 @@ def test_refunds_reverse_sale_and_commission_and_never_exceed_the_capture(
 ):
     po = _delivered(city_buyer, rnd, lot, coop_user)
     with pytest.raises(PermissionDenied):
-        services.refund_order(other_coop_user, po, "10", "r0")
+        services.refund_order(other_coop_user, po, "10", "r0", "破损")
     with pytest.raises(PermissionDenied):
-        services.refund_order(city_buyer, po, "10", "r0")
+        services.refund_order(city_buyer, po, "10", "r0", "破损")
     services.refund_order(coop_user, po, "100", "r1", "破损")
     services.refund_order(coop_user, po, "100", "r1", "破损")  # resent: nothing more
     po.payment.refresh_from_db()
@@ -64,8 +64,8 @@ def test_refunds_reverse_sale_and_commission_and_never_exceed_the_capture(
     assert -pay.balance(coop_payable(coop.pk)) == Decimal("148.20")  # 243.20 − 100 + 5.00 commission back
     assert -pay.balance(COMMISSION_INCOME) == Decimal("7.80")
     with pytest.raises(ValidationError):
-        services.refund_order(coop_user, po, "156.01", "r2")  # more than is left
-    services.refund_order(coop_user, po, "156", "r3")
+        services.refund_order(coop_user, po, "156.01", "r2", "破损")  # more than is left
+    services.refund_order(coop_user, po, "156", "r3", "破损")
     assert pay.balance(coop_payable(coop.pk)) == Decimal("0.00")
     assert pay.balance(COMMISSION_INCOME) == Decimal("0.00")
     assert pay.balance(pay.SALES) == Decimal("0.00") and pay.balance(pay.STRIPE_CLEARING) == Decimal("0.00")
@@ -113,7 +113,7 @@ def test_cooperative_payout_runs_are_keyed(
     page = client.get("/p/produce/coop/statement/").content.decode()
     assert "货款支付" in page and "PAYOUT-run-1" in page
     # A refund after the payout: the cooperative owes it back (nothing more is paid out).
-    services.refund_order(operator, po, "50", "after-payout")
+    services.refund_order(operator, po, "50", "after-payout", "少发一袋")
     assert services.cooperatives_owed() == []
 
 
