@@ -148,6 +148,11 @@ class Refund(models.Model):
     status = models.CharField(_("状态"), max_length=10, choices=RefundStatus.choices)
     idempotency_key = models.CharField(max_length=128, unique=True)
     stripe_refund_id = models.CharField(max_length=64, blank=True)
+    #: Who asked for the refund (an operator on the refund page); empty for the system's own
+    #: refunds (price settlement, a voided pledge, an uncollected order).
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     paid_out_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -808,8 +808,9 @@ def refundable(payment: Payment) -> Decimal:
     return max(money(ceiling - payment.amount_refunded), ZERO)
 
 
-def refund(payment: Payment, amount: Decimal, key: str, reason: str = "") -> Refund:
-    """Refund part of a payment. Cash refunds wait (pending) until staff hand the cash back."""
+def refund(payment: Payment, amount: Decimal, key: str, reason: str = "", by: Any = None) -> Refund:
+    """Refund part of a payment. Cash refunds wait (pending) until staff hand the cash back.
+    ``by``: the user who asked for it (kept on the refund), None for the system's own refunds."""
     existing = Refund.objects.filter(idempotency_key=key).first()
     if existing:
         return existing
@@ -912,6 +913,7 @@ def refund(payment: Payment, amount: Decimal, key: str, reason: str = "") -> Ref
         status=status,
         idempotency_key=key,
         stripe_refund_id=stripe_refund_id,
+        requested_by=by if getattr(by, "is_authenticated", False) else None,
     )
     for move in moves:
         post(move)

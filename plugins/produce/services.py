@@ -1145,7 +1145,7 @@ def _set_order_status(po: ProduceOrder, status: str) -> None:
         ).update(status=status)
 
 
-def _return_money(po: ProduceOrder, amount: Decimal, reason: str, key: str = "") -> None:
+def _return_money(po: ProduceOrder, amount: Decimal, reason: str, key: str = "", by: Any = None) -> None:
     """Give money back through the core payment (idempotent): an order not delivered yet has its
     authorisation voided (a WeChat Pay / Alipay charge refunded in full); after delivery ``amount`` is
     refunded (never more than was captured and not refunded yet: the core refuses) and the
@@ -1160,7 +1160,7 @@ def _return_money(po: ProduceOrder, amount: Decimal, reason: str, key: str = "")
         return
     key = key or f"produce:{po.pk}:return:{amount}"
     with transaction.atomic():
-        refund = payments.refund(payment, amount, key, reason[:128])
+        refund = payments.refund(payment, amount, key, reason[:128], by=by)
         amount = refund.amount  # a repeated key: what that refund was
         partner = po.round.partner
         number = po.order.number
@@ -1285,7 +1285,7 @@ def refund_order(user: Any, po: ProduceOrder, amount: Any, key: str, reason: str
             return po
         value = check_refund(user, po, amount, reason)
         try:
-            _return_money(po, value, reason.strip(), refund_key(po, key))
+            _return_money(po, value, reason.strip(), refund_key(po, key), by=user)
         except gateway.GatewayError as exc:
             raise _err("payment", _("退款暂未成功，请稍后再试"), "payment_retry") from exc
     po.refresh_from_db()
@@ -1295,7 +1295,7 @@ def refund_order(user: Any, po: ProduceOrder, amount: Any, key: str, reason: str
 
 def order_refunds(po: ProduceOrder) -> list[Any]:
     """The money given back on the order (refunds after delivery, a charge refunded on cancellation)."""
-    return list(po.payment.refunds.order_by("created_at", "pk"))
+    return list(po.payment.refunds.select_related("requested_by").order_by("created_at", "pk"))
 
 
 # --- Fulfilment --------------------------------------------------------------------------------

@@ -219,8 +219,10 @@ def test_operator_refunds_on_the_page(
     assert client.post(url, confirm).status_code == 302
     assert client.post(url, confirm).status_code == 302
     assert refunded(po) == Decimal("56.00") and Refund.objects.count() == 1
+    assert Refund.objects.get().requested_by == operator  # who asked is kept with the refund
     page = client.get(url).content.decode()
     assert "少发一袋" in page and 'value="200.00"' in page
+    assert operator.username in page.split('data-testid="refund-history"')[1]
     owed = services.COOPERATIVE_PAYABLE.owed_to(coop.pk)
     assert owed == Decimal("364.80") - Decimal("53.20")  # 2 sales less 5 %, less 56 − 2.80 commission back
 
