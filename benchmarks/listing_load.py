@@ -15,8 +15,8 @@ detail, and the searches "复合肥 15-15-15" and "玉米 种子" — it prints:
    production settings, a 5 s warm-up and then ``wrk -t2 -c<connections> -d<duration>``, as an
    anonymous visitor (``--viewer public``, like the issue's wrk runs against both shops) or with a
    station officer's bearer token (``--viewer officer``): requests/s, p50/p95/p99, non-2xx responses, and the
-   gunicorn workers' CPU ms per request (from /proc), the load average before and after, for the
-   cache on and off.
+   gunicorn workers' CPU ms per request (from /proc), how many workers were recycled
+   (``max_requests``) during the run, the load average before and after, for the cache on and off.
 
 Needs ``wrk`` (Debian package). Stops gunicorn whatever happens.
 """
@@ -65,8 +65,11 @@ SEARCH_QUERY = (
 )
 SEARCHES = ["复合肥 15-15-15", "玉米 种子"]
 # deploy/gunicorn.conf.py recycles a worker after 2,000 (+ up to 1,000 jitter) requests: at 100+ req/s
-# on 2 workers that is a restart (Django + jieba start-up, seconds of CPU) every ~30 s per worker,
-# which dominates p99. The peak configuration (docs/capacity.md) raises it; so does this benchmark.
+# on 2 workers that is a restart every ~30 s per worker. Before the master preloaded and warmed the
+# application (GUNICORN_PRELOAD) each restart cost seconds of CPU (Django + jieba start-up) and made
+# the p99; now it is a fork, but a fresh worker still refills its per-process cache. The peak
+# configuration (docs/capacity.md) raises the limit; so does this benchmark, which prints how many
+# workers were recycled during each run ("recycled").
 MAX_REQUESTS = 20_000
 
 LUA = r"""
@@ -165,6 +168,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def worker_pids(master_pid: int) -> set[int]:
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master_pid:  # ppid
+                pids.add(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return pids
 
 
 def worker_cpu_seconds(master_pid: int) -> float:
@@ -282,13 +296,16 @@ def http_runs(args: argparse.Namespace, runs: list[tuple[str, dict]], token: str
             wrk(port, body, token, args.warmup, args.connections, script.name)
             before_load = load_avg()
             cpu0 = worker_cpu_seconds(proc.pid)
+            pids0 = worker_pids(proc.pid)
             r = wrk(port, body, token, args.duration, args.connections, script.name)
             cpu = (worker_cpu_seconds(proc.pid) - cpu0) / max(r["requests"], 1) * 1000
+            recycled = len(worker_pids(proc.pid) - pids0)
             print(
                 f"HTTP  {label:<24} {mode:<11} {r['requests'] / r['seconds']:7.1f} req/s  "
                 f"p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
                 f"non-2xx {r['non2xx']}  socket errors {r['socket_errors']}  "
-                f"worker CPU {cpu:5.1f} ms/req  ({r['requests']} req in {r['seconds']:.0f} s, c={args.connections}; "
+                f"worker CPU {cpu:5.1f} ms/req  recycled {recycled}  "
+                f"({r['requests']} req in {r['seconds']:.0f} s, c={args.connections}; "
                 f"load average before {before_load}, after {load_avg()})",
                 flush=True,
             )

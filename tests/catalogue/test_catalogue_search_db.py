@@ -152,3 +152,34 @@ def test_unfiltered_total_is_cached_and_dropped_on_changes(product_classes, supp
     licence(supplier, LicenceKind.FERTILIZER_REGISTRATION, "FR-3", product=imported)
     enforce_licences(product_ids=[imported.pk], notify=False)
     assert listing() == (3, 1)
+
+
+def test_a_filtered_page_and_its_total_come_from_one_statement(
+    product_classes, supplier, other_supplier, wh, other_wh
+):
+    """The total rides on the page's rows (``COUNT(*) OVER ()``); a page past the end counts."""
+    StockRecord = get_model("partner", "StockRecord")
+    ids = [
+        make_fertilizer(product_classes, supplier, f"W{i}", f"史丹利复合肥 {i}号", warehouse=wh).pk
+        for i in range(5)
+    ]
+    # A second offer of the same product: still one match.
+    StockRecord.objects.create(
+        product_id=ids[0], partner=other_supplier, partner_sku="W0-B", price="140.00", num_in_stock=5,
+        warehouse=other_wh,
+    )  # fmt: skip
+    make_fertilizer(product_classes, supplier, "X", "芭田尿素", npk=(46, 0, 0), warehouse=wh)
+
+    def page(offset: int, first: int = 2) -> tuple[list[int], int | None, int]:
+        params = SearchParams(query="复合肥", first=first, offset=offset).validate()
+        with CaptureQueriesContext(connection) as ctx:
+            result = db.search(params, with_facets=False)
+        return result.ids, result.total, len(ctx.captured_queries)
+
+    first_page, total, statements = page(0)
+    assert len(first_page) == 2 and total == 5 and statements == 1
+    assert page(4) == (page(4)[0], 5, 1) and len(page(4)[0]) == 1
+    assert page(10) == ([], 5, 2)  # past the end: the page is empty, so the total is counted
+    assert sorted(page(0, first=50)[0]) == sorted(ids)
+    params = SearchParams(query="没有这个词", first=20).validate()
+    assert db.search(params, with_facets=False).total == 0
