@@ -11,7 +11,7 @@ detail, and the searches "复合肥 15-15-15" and "玉米 种子" — it prints:
 
 1. in-process (Django test client, DEBUG off): SQL statements and CPU ms per request, with the
    response cache off (every request resolved) and on (repeated request);
-2. over HTTP: gunicorn with ``GUNICORN_WORKERS`` (default 2, as in the issue) × 4 threads,
+2. over HTTP: gunicorn with ``--workers`` (default 2, as in the issue) × ``GUNICORN_THREADS`` (the conf's 2),
    production settings, a 5 s warm-up and then ``wrk -t2 -c<connections> -d<duration>``, as an
    anonymous visitor (``--viewer public``, like the issue's wrk runs against both shops) or with a
    station officer's bearer token (``--viewer officer``): requests/s, p50/p95/p99, non-2xx responses, and the
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import secrets
@@ -44,6 +45,7 @@ os.environ.setdefault("DJANGO_DEBUG", "0")
 import django  # noqa: E402
 
 django.setup()
+logging.disable(logging.INFO)  # the in-process part: no per-request log lines between the figures
 
 from django.conf import settings  # noqa: E402
 from django.core.cache import cache  # noqa: E402
@@ -284,7 +286,7 @@ def http_runs(args: argparse.Namespace, runs: list[tuple[str, dict]], token: str
     proc, port = start_gunicorn(args.workers, cache_seconds)
     mode = f"cache {cache_seconds} s" if cache_seconds else "cache off"
     print(
-        f"gunicorn: {args.workers} workers x 4 threads (deploy/gunicorn.conf.py), {mode}, "
+        f"gunicorn: {args.workers} workers x {os.environ.get('GUNICORN_THREADS', '2')} threads (deploy/gunicorn.conf.py), {mode}, "
         f"max_requests {os.environ.get('GUNICORN_MAX_REQUESTS', MAX_REQUESTS)}",
         flush=True,
     )

@@ -10,7 +10,7 @@ The database must hold ``manage.py seed_demo`` data (optionally plus
 1. issues API tokens for the demo's station officers, farmer, suppliers, city buyers and
    agronomist and looks up the ids the mix needs (open group-buy item, the officers' households,
    the suppliers' stock records, fields to recommend for) into a JSON file;
-2. starts gunicorn (``deploy/gunicorn.conf.py``, production settings, ``--workers`` default 2) on a
+2. starts gunicorn (``deploy/gunicorn.conf.py``, production settings, ``--workers`` default 3, the conf's default on 2 cores) on a
    free loopback port;
 3. runs locust headless with this same file as the locustfile (``--users``, ``--spawn-rate``,
    ``--duration``): station staff browsing (listing, searches, detail) and pledging for their
@@ -299,7 +299,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--spawn-rate", type=float, default=10)
     parser.add_argument("--duration", type=int, default=60)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn processes (the conf's default on 2 cores)")
     parser.add_argument(
         "--recommend-weight", type=int, default=1, help="agronomists computing recommendations (0: none)"
     )
@@ -345,7 +345,7 @@ def main() -> None:
         args.workers, int(os.environ.get("GRAPHQL_LISTING_CACHE_SECONDS", "300"))
     )
     print(
-        f"gunicorn: {args.workers} workers x 4 threads (deploy/gunicorn.conf.py) on 127.0.0.1:{port}",
+        f"gunicorn: {args.workers} workers x {os.environ.get('GUNICORN_THREADS', '2')} threads (deploy/gunicorn.conf.py) on 127.0.0.1:{port}",
         flush=True,
     )
     sampler = threading.Thread(target=sample, daemon=True)

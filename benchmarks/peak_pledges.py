@@ -1,5 +1,5 @@
 """Benchmark (issue #14, pledge half): the province's spring peak of pledges through GraphQL on one
-machine — gunicorn with deploy/gunicorn.conf.py (2 workers), PostgreSQL, wrk over loopback.
+machine — gunicorn with deploy/gunicorn.conf.py (its default on 2 cores, 3 processes × 2 threads; ``--workers`` / ``--threads``), PostgreSQL, wrk over loopback.
 
     .venv/bin/python benchmarks/peak_pledges.py                   # 300 s per scenario
     .venv/bin/python benchmarks/peak_pledges.py --duration 30 --stations 2000   # a quick run
@@ -12,7 +12,7 @@ What it does:
    supply cap), all approved.
 2. Counts the SQL statements of one pledge request in-process (Django test client, same view, same
    token authentication, steady state: after a first request).
-3. Starts gunicorn with deploy/gunicorn.conf.py (``GUNICORN_WORKERS=2``, its threads, DEBUG off) on
+3. Starts gunicorn with deploy/gunicorn.conf.py (``--workers`` × ``--threads``, default 3 × 2, DEBUG off) on
    a free loopback port, and drives it with wrk (``--connections`` concurrent keep-alive clients,
    each request a new household's pledge with its own idempotency key, cash, quantity 2) for
    ``--duration`` seconds per scenario: every pledge into the provincial campaign, then spread over
@@ -379,10 +379,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(port: int, log: Path) -> subprocess.Popen:
+def start_gunicorn(port: int, log: Path, workers: int, threads: int) -> subprocess.Popen:
     env = os.environ.copy() | {
         "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
+        "GUNICORN_WORKERS": str(workers),
+        "GUNICORN_THREADS": str(threads),
         "DJANGO_DEBUG": "0",
     }
     proc = subprocess.Popen(
@@ -600,6 +601,10 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--db", default="bench_peak_pledges")
     parser.add_argument("--show-sql", action="store_true", help="print the statements of one pledge")
+    parser.add_argument(
+        "--workers", type=int, default=3, help="gunicorn processes (GUNICORN_WORKERS; the conf's default on 2 cores)"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="threads per process (GUNICORN_THREADS)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -626,7 +631,7 @@ def main() -> None:
     pairs = plan["pairs"]
     print(
         f"conditions: {os.cpu_count()} CPU(s), {version.split(',')[0]}, gunicorn deploy/gunicorn.conf.py "
-        f"2 workers x {os.environ.get('GUNICORN_THREADS', '4')} threads (gthread), DEBUG off, wrk "
+        f"{args.workers} workers x {args.threads} threads (gthread), DEBUG off, wrk "
         f"-t{args.wrk_threads} -c{args.connections} over loopback; data: {plan['stations']} stations, "
         f"{len(pairs)} households, database {size / 2**20:.0f} MiB",
         flush=True,
@@ -637,7 +642,7 @@ def main() -> None:
 
     port = free_port()
     log = Path(tempfile.gettempdir()) / f"peak-pledges-gunicorn-{port}.log"
-    server = start_gunicorn(port, log)
+    server = start_gunicorn(port, log, args.workers, args.threads)
     results = []
     try:
         load = pairs[:-12]

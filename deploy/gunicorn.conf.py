@@ -9,8 +9,13 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# One process per core plus one, two threads each. A request is ~20 short SQL round trips, and each
+# return from one waits for the GIL: with more threads per process they queue behind each other
+# (measured on 2 cores, benchmarks/peak_pledges.py: 2 x 4 gave 64 pledges/s, 3 x 2 gave 106-111,
+# 4 x 2 95-109, 6 x 1 85-91; docs/capacity.md). The preloaded, frozen application is shared
+# between the forks, so a process more costs little memory.
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 worker_class = "gthread"
 # A request running longer than this is answered 502 by nginx and its worker is restarted.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))

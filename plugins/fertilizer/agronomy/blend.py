@@ -74,6 +74,14 @@ class NoFeasiblePlan(Exception):
         self.message = message
 
 
+class SolveTimeout(NoFeasiblePlan):
+    """HiGHS found no whole-bag plan within its time limit (a busy machine or a hard instance): no
+    plan, like an infeasible one, but "try again", not "change the targets"."""
+
+    def __init__(self, time_limit: float) -> None:
+        super().__init__(None, "solver_timeout", f"配肥计算超时（{time_limit:g} 秒内未找到方案），请稍后重试")
+
+
 @dataclass(frozen=True, slots=True)
 class Product:
     """A bagged fertilizer. ``grade`` is % N-P2O5-K2O; ``chloride`` one of :data:`CHLORIDE_CLASSES`
@@ -321,7 +329,7 @@ def _solve_milp(
     sol = h.getSolution()
     if not sol.value_valid:
         if status == highspy.HighsModelStatus.kTimeLimit:
-            raise TimeoutError(f"HiGHS found no plan within {time_limit} s")
+            raise SolveTimeout(time_limit)
         return None
     x = np.rint(np.array(sol.col_value[:m]))
     # guard against solver tolerance: the rounded plan must satisfy the bounds exactly

@@ -263,3 +263,15 @@ def test_identical_products_collapse_to_cheapest():
     cat = Catalogue([dear, UREA, DAP, KCL])
     got = plan(cat, NPK(100, 46, 60), 0.10, 3)
     assert "urea-dear" not in got.bags and got.bags["urea"] == 5
+
+
+def test_solver_time_limit_is_a_no_plan_answer_not_an_error():
+    """Out of time (a busy machine under the spring peak): a typed "no plan, try again" that callers
+    already record on the plan, never an unhandled exception (it was a bare TimeoutError)."""
+    from plugins.fertilizer.agronomy.blend import SolveTimeout
+
+    cat = Catalogue([UREA, DAP, KCL, SOP, NPK15, SSP])
+    with pytest.raises(NoFeasiblePlan) as caught:
+        plan(cat, NPK(100, 46, 60), 0.10, 3, time_limit=0.0)
+    assert isinstance(caught.value, SolveTimeout)
+    assert caught.value.code == "solver_timeout" and "重试" in caught.value.message
