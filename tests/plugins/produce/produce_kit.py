@@ -53,3 +53,18 @@ def confirmed_member(partner, household):
         partner=partner, station=household.station, household=household, name=household.name,
         phone=household.phone or "13900000000", status=MembershipStatus.CONFIRMED,
     )  # fmt: skip
+
+
+def delivered_order(buyer, rnd, lot, coop_user, qty: int = 2, key: str = "d1"):
+    """A city buyer's card order of ``qty`` units of ``lot``, packed and delivered (the buyer's
+    code confirmed): the starting point of refund and money tests. Needs localstripe."""
+    from testkit import CARD_PLAIN, stripe_card_token
+
+    po = services.start_checkout(
+        buyer, rnd, {unit_of(lot).pk: qty}, delivery_slot(rnd).pk, ADDRESS, "card", key,
+        token=stripe_card_token(CARD_PLAIN),
+    ).order  # fmt: skip
+    services.mark_packed(coop_user, po)
+    services.confirm_delivery(coop_user, po, po.delivery_code)
+    po.refresh_from_db()
+    return po

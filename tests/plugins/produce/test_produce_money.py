@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
-from produce_kit import ADDRESS, delivery_slot, unit_of
+from produce_kit import ADDRESS, delivered_order, delivery_slot, unit_of
 from testkit import CARD_PLAIN, stripe_card_token
 
 from marketplace.payments import services as pay
@@ -22,12 +22,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.stripe]
 
 
 def _delivered(buyer, rnd, lot, coop_user, qty=2, key="m1"):
-    po = services.start_checkout(
-        buyer, rnd, {unit_of(lot).pk: qty}, delivery_slot(rnd).pk, ADDRESS, "card", key,
-        token=stripe_card_token(CARD_PLAIN),
-    ).order  # fmt: skip
-    services.mark_packed(coop_user, po)
-    services.confirm_delivery(coop_user, po, po.delivery_code)
+    po = delivered_order(buyer, rnd, lot, coop_user, qty, key)
     services.confirm_delivery(coop_user, po, po.delivery_code)  # again: nothing more
     po.refresh_from_db()
     return po

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from produce_kit import ADDRESS, delivery_slot, unit_of
+from produce_kit import ADDRESS, delivered_order, delivery_slot, unit_of
 from testkit import CARD_PLAIN, english_client, make_user, stripe_card_token
 
 from marketplace.accounts.models import Role
@@ -27,14 +27,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.stripe]
 
 
 def delivered(buyer, rnd, lot, coop_user, qty=2, key="rf1") -> ProduceOrder:
-    po = services.start_checkout(
-        buyer, rnd, {unit_of(lot).pk: qty}, delivery_slot(rnd).pk, ADDRESS, "card", key,
-        token=stripe_card_token(CARD_PLAIN),
-    ).order  # fmt: skip
-    services.mark_packed(coop_user, po)
-    services.confirm_delivery(coop_user, po, po.delivery_code)
-    po.refresh_from_db()
-    return po
+    return delivered_order(buyer, rnd, lot, coop_user, qty, key)
 
 
 def codes(exc: ValidationError) -> dict[str, str]:
