@@ -366,3 +366,17 @@ def run_parallel(fn, args_list: list[tuple]) -> list:
     for t in threads:
         t.join()
     return results
+
+
+def logged_in(user, *, with_password: bool = False):
+    """A Django test client signed in as ``user``: by session (``force_login``), or with
+    ``with_password`` through the authentication backends with :data:`PASSWORD` (django-axes needs
+    the request), asserting that the sign-in worked."""
+    from django.http import HttpRequest
+
+    client = Client()
+    if with_password:
+        assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)
+    else:
+        client.force_login(user)
+    return client

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from testkit import logged_in
 
 from marketplace.stations.models import Household
 
@@ -11,9 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return logged_in(user)
 
 
 def test_household_list_is_scoped_and_masked(staff_a, household_a, household_b):

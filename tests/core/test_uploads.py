@@ -20,11 +20,10 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import FileField, ImageField
-from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 from oscar.core.loading import get_model
-from testkit import PASSWORD, PDF, make_user, supplier_signup_data
+from testkit import PDF, logged_in, make_user, supplier_signup_data
 
 from marketplace.accounts.models import Role
 from marketplace.apps.partner.models import LicenceKind, Partner, PartnerLicence
@@ -51,9 +50,7 @@ def upload(name: str, content: bytes, content_type: str = "image/png") -> Simple
 
 
 def login(user) -> Client:
-    c = Client()
-    assert c.login(request=HttpRequest(), username=user.username, password=PASSWORD)
-    return c
+    return logged_in(user, with_password=True)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 from routing_fixtures import DAY, FAST
+from testkit import logged_in
 
 from plugins.delivery_routing import services
 from plugins.delivery_routing.models import DeliveryPlan
@@ -20,9 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return logged_in(user)
 
 
 def test_page_returns_at_once_shows_progress_then_the_result(

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
-from testkit import CJK, data_strings, english_client, ui_outside_data
+from testkit import CJK, data_strings, english_client, logged_in, ui_outside_data
 
 from plugins.delivery_routing.models import Depot, Vehicle
 
@@ -15,9 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return logged_in(user)
 
 
 DEPOT = {

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 from routing_fixtures import DAY, FAST
+from testkit import logged_in
 
 from marketplace.celery import beat_schedule
 from plugins.delivery_routing import services, tasks
@@ -20,9 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return logged_in(user)
 
 
 def running(plan: DeliveryPlan, started_ago: timedelta, beat_ago: timedelta | None, attempts: int = 1):

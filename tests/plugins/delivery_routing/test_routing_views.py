@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from routing_fixtures import DAY, FAST
+from testkit import logged_in
 
 from plugins.delivery_routing import services
 from plugins.delivery_routing.models import DeliveryPlan
@@ -14,9 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return logged_in(user)
 
 
 def solved(user) -> DeliveryPlan:

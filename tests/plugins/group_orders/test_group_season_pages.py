@@ -9,10 +9,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.http import HttpRequest  # axes' backend needs the request
 from django.test import Client
 from django.utils import timezone
-from testkit import PASSWORD, make_group_buy, make_user, supplier_signup_data
+from testkit import logged_in, make_group_buy, make_user, supplier_signup_data
 
 from marketplace.accounts.models import Role, User
 from marketplace.apps.order import statuses as order_status
@@ -27,9 +26,7 @@ pytestmark = pytest.mark.django_db
 
 
 def login(user) -> Client:
-    c = Client()
-    assert c.login(request=HttpRequest(), username=user.username, password=PASSWORD)
-    return c
+    return logged_in(user, with_password=True)
 
 
 def signup_data(**extra):

@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 from oscar.core.loading import get_model
+from testkit import logged_in
 
 from marketplace.core.models import Notification
 from marketplace.core.money import format_cny
@@ -30,7 +30,7 @@ from plugins.group_orders.models import (
     PledgeStatus,
     PurchaseOrder,
 )
-from tests.testkit import CJK, PASSWORD, data_strings, english_client, ui_outside_data
+from tests.testkit import CJK, data_strings, english_client, ui_outside_data
 
 pytestmark = [pytest.mark.django_db, pytest.mark.stripe]
 
@@ -41,9 +41,7 @@ TAKE_CASH = """mutation($id: ID!){ groupBuyPledgeTakeCash(id: $id){
 
 
 def login(user) -> Client:
-    c = Client()
-    assert c.login(request=HttpRequest(), username=user.username, password=PASSWORD)
-    return c
+    return logged_in(user, with_password=True)
 
 
 @pytest.fixture

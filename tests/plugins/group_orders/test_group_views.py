@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.http import HttpRequest  # axes' backend needs the request
 from django.test import Client
+from testkit import logged_in
 
 from marketplace.payments.models import CashReconciliation
 from plugins.group_orders import documents, services
@@ -19,9 +19,7 @@ PASSWORD = "test-pass-123456"
 
 
 def login(user) -> Client:
-    c = Client()
-    assert c.login(request=HttpRequest(), username=user.username, password=PASSWORD)
-    return c
+    return logged_in(user, with_password=True)
 
 
 def test_staff_sees_progress_and_pledges_through_the_page(staff_a, campaign, item, households_a):

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
-from testkit import make_fertilizer, make_group_buy
+from testkit import logged_in, make_fertilizer, make_group_buy
 
 from plugins.group_orders import services
 from plugins.group_orders.closing import close_campaign
@@ -24,9 +24,7 @@ def campaign(product_classes, supplier, supplier_user, operator):
 
 
 def login(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    return logged_in(user)
 
 
 def test_open_campaign_polls_and_sees_new_pledges(campaign, staff_a, household_a):
