@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connections, router
 from django.db.models import Model
 
@@ -44,3 +46,40 @@ def insert_once(obj: Model, unique_field: str) -> bool:
     obj._state.adding = False
     obj._state.db = using
     return True
+
+
+def _table(model: type[Model]) -> tuple[Any, str, Any]:
+    """(connection, quoted table, quote_name) for writing ``model``."""
+    connection = connections[router.db_for_write(model)]
+    return connection, connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    return str(getattr(field, "column", name))
+
+
+def lock_row(model: type[Model], pk: Any) -> bool:
+    """``SELECT pk … WHERE pk = %s FOR UPDATE``: lock one row until the transaction ends (a no-op
+    lock on SQLite, whose writers are serialised anyway); True when the row exists. A fixed
+    statement instead of compiling a ``select_for_update()`` queryset on a hot path; call it
+    inside ``transaction.atomic()``."""
+    connection, table, qn = _table(model)
+    pk_column = qn(_column(model, "pk"))
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {pk_column} FROM {table} WHERE {pk_column} = %s{lock}", [pk])  # noqa: S608
+        return cursor.fetchone() is not None
+
+
+def add_to(model: type[Model], pk: Any, **deltas: int) -> int:
+    """``UPDATE … SET f = f + %s, … WHERE pk = %s``: add to counters in one statement (the
+    database does the arithmetic, so concurrent adds never lose one). Returns the rows updated."""
+    connection, table, qn = _table(model)
+    sets = ", ".join(f"{qn(_column(model, name))} = {qn(_column(model, name))} + %s" for name in deltas)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {sets} WHERE {qn(_column(model, 'pk'))} = %s",  # noqa: S608
+            [*deltas.values(), pk],
+        )
+        return int(cursor.rowcount)

@@ -25,6 +25,7 @@ import re
 import threading
 import time
 import traceback
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -313,19 +314,40 @@ class MarketplaceGraphQLView(GraphQLView):
 
 
 class _statement_timeout:
-    """``SET statement_timeout`` for the request on PostgreSQL, back to the default afterwards."""
+    """``statement_timeout`` = the request budget for the request's SQL on PostgreSQL.
+
+    Outside a transaction (every request in production) it is a session setting kept on the
+    connection for its life: set once, and again only when the budget changes, instead of a SET and
+    a RESET round trip on every request (two of a pledge's statements). The connection is the web
+    thread's own (Celery workers and the embedded task threads have theirs), so it bounds only
+    requests. Inside a transaction (``ATOMIC_REQUESTS``, a test's) a rollback would undo the SET
+    unseen, so there it is set and reset around the request as before."""
+
+    #: raw connection → the statement_timeout (ms) set on it by this class
+    _set_on: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
     def __init__(self, seconds: float) -> None:
         self.ms = max(int(seconds * 1000), 1)
         self.active = connection.vendor == "postgresql"
+        self.reset = False
 
     def __enter__(self) -> None:
-        if self.active:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{self.ms}ms"])
+        if not self.active:
+            return
+        connection.ensure_connection()
+        raw = connection.connection
+        self.reset = connection.in_atomic_block
+        if not self.reset and self._set_on.get(raw) == self.ms:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{self.ms}ms"])
+        if self.reset:
+            self._set_on.pop(raw, None)
+        else:
+            self._set_on[raw] = self.ms
 
     def __exit__(self, *exc: Any) -> None:
-        if self.active and connection.connection is not None:
+        if self.reset and connection.connection is not None:
             try:
                 with connection.cursor() as cursor:
                     cursor.execute("RESET statement_timeout")

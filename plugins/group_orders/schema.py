@@ -28,15 +28,6 @@ from .models import Campaign, CampaignItem, Pickup, Pledge, PledgeStatus, PriceT
 CAMPAIGN_PREFETCH = (
     Prefetch("items", queryset=CampaignItem.objects.select_related("product").prefetch_related("tiers")),
 )
-#: A pledge's one read of its campaign's items: what pricing, the product rules and progress need.
-PLEDGE_PREFETCH = (
-    Prefetch(
-        "items",
-        queryset=CampaignItem.objects.select_related(
-            "product__product_class", "stockrecord__partner", "stockrecord__product"
-        ).prefetch_related("tiers"),
-    ),
-)
 
 
 class TierType(graphene.ObjectType):
@@ -76,8 +67,8 @@ class ProgressType(graphene.ObjectType):
         name = "GroupBuyProgress"
 
 
-def _progress(campaign: Campaign) -> ProgressType:
-    p = services.campaign_progress(campaign)
+def _progress(campaign: Campaign, items: list[CampaignItem] | None = None) -> ProgressType:
+    p = services.campaign_progress(campaign, items=items)
     return ProgressType(
         total_quantity=p["total_quantity"],
         min_total_quantity=p["min_total_quantity"],
@@ -556,15 +547,18 @@ class GroupBuyPledgeCreate(BaseMutation):
     ):
         user = info.context.user
         # One read each: the household (permission from the user's stations, read once per
-        # request), the campaign with its items and their tiers (pricing and the progress below).
+        # request), the campaign's items with the campaign and their tiers (pricing and the
+        # progress below).
         household = Household.objects.select_related("station").get(pk=household_id)
         if not permissions.can_manage_household(user, household):
             raise Household.DoesNotExist
-        campaign = Campaign.objects.prefetch_related(*PLEDGE_PREFETCH).get(items=item_id)
+        try:
+            item, items = services.items_for_pledge(item_id)
+        except CampaignItem.DoesNotExist:
+            raise Campaign.DoesNotExist from None
+        campaign = item.campaign
         if not access.can_see_campaign(user, campaign):
             raise Campaign.DoesNotExist
-        item = next(i for i in campaign.items.all() if i.pk == int(item_id))
-        item.campaign = campaign  # the same object: its eligibility answers are reused
         result = online.start_pledge(
             user,
             item,
@@ -579,7 +573,12 @@ class GroupBuyPledgeCreate(BaseMutation):
         )
         if result.pledge is None:  # waiting for the payer: nothing moved, show the current state
             campaign = Campaign.objects.prefetch_related(*CAMPAIGN_PREFETCH).get(pk=item.campaign_id)
-        return {"pledge": result.pledge, "progress": _progress(campaign), "payment": _online_payment(result)}
+            items = None
+        return {
+            "pledge": result.pledge,
+            "progress": _progress(campaign, items),
+            "payment": _online_payment(result),
+        }
 
 
 class GroupBuyPledgeComplete(BaseMutation):

@@ -22,7 +22,7 @@ from marketplace.apps.catalogue.services import can_station_buy
 from marketplace.apps.order import services as orders
 from marketplace.apps.order import statuses as order_status
 from marketplace.apps.partner.strategy import is_sellable
-from marketplace.core import permissions, ratelimits
+from marketplace.core import db, permissions, ratelimits
 from marketplace.core.extensions import AcceptedLine, DeliveryRequest, PlanLine
 from marketplace.core.money import format_cny
 from marketplace.core.sms import send_sms
@@ -348,16 +348,19 @@ def price_at(item: CampaignItem, total: int) -> tuple[int, Decimal]:
     return index, price
 
 
-def campaign_progress(campaign: Campaign, now: datetime | None = None) -> dict[str, Any]:
-    """What every pledge screen shows: current tier, quantity to the next tier and to the minimum, time left."""
+def campaign_progress(
+    campaign: Campaign, now: datetime | None = None, items: Sequence[CampaignItem] | None = None
+) -> dict[str, Any]:
+    """What every pledge screen shows: current tier, quantity to the next tier and to the minimum,
+    time left. ``items``: the campaign's items when the caller loaded them (else ``items.all()``)."""
     now = now or timezone.now()
     total = campaign.total_quantity
-    items = []
-    for item in campaign.items.all():
+    rows = []
+    for item in campaign.items.all() if items is None else items:
         tiers = tiers_of(item)
         index, price = price_at(item, total)
         next_tier = tiers[index + 1] if index + 1 < len(tiers) else None
-        items.append(
+        rows.append(
             {
                 "item": item,
                 "tier_index": index,
@@ -385,8 +388,28 @@ def campaign_progress(campaign: Campaign, now: datetime | None = None) -> dict[s
         "percent_of_minimum": min(100, int(total * 100 / campaign.min_total_quantity)),
         "seconds_left": seconds,
         "time_left": _duration(seconds),
-        "items": items,
+        "items": rows,
     }
+
+
+def items_for_pledge(item_id: int | str) -> tuple[CampaignItem, list[CampaignItem]]:
+    """The item a pledge is for and all items of its campaign (for the progress shown after it),
+    in two statements: the items with their shared campaign, product (and class) and stock record
+    (and supplier), then their price tiers. Raises ``CampaignItem.DoesNotExist``."""
+    items = list(
+        CampaignItem.objects.filter(campaign__items=item_id)
+        .select_related("campaign", "product__product_class", "stockrecord__partner")
+        .prefetch_related("tiers")
+    )
+    wanted = next((i for i in items if str(i.pk) == str(item_id)), None)
+    if wanted is None:
+        raise CampaignItem.DoesNotExist
+    campaign = wanted.campaign
+    for i in items:
+        i.campaign = campaign  # one object: its eligibility answers and new total are shared
+        if i.stockrecord is not None and i.stockrecord.product_id == i.product_id:
+            i.stockrecord.product = i.product  # the sellable rule reads it; no second join
+    return wanted, items
 
 
 def _duration(seconds: int) -> str:
@@ -488,6 +511,32 @@ def _load_tiers(item: CampaignItem) -> None:
         prefetch_related_objects([item], "tiers")
 
 
+def _pledge_with_key(key: str) -> Pledge | None:
+    return Pledge.objects.filter(idempotency_key=key).first()
+
+
+def _check_pledge(
+    actor: Any, item: CampaignItem, household: Household, quantity: int, payment_method: str
+) -> Campaign:
+    """The checks of a pledge that need no lock (``add_pledge`` makes the exact ones); the campaign."""
+    if quantity < 1:
+        raise _error("quantity", gettext("数量须大于零"))
+    if payment_method not in PaymentMethod.values:
+        raise _error("paymentMethod", gettext("未知支付方式"))
+    if payment_method == PaymentMethod.CASH and not permissions.can_manage_station(
+        actor, household.station_id
+    ):
+        raise _error("paymentMethod", gettext("现金须在站点由信息员收取"))
+    campaign = _campaign_of(item)
+    if not campaign.is_open():
+        raise _error(None, gettext("该团购未开放或已截单"), "invalid_state")
+    if not household.is_active or not campaign_open_to(campaign, household.station_id):
+        raise _error("householdId", gettext("该团购不面向此农户所在站点"))
+    check_restricted(item, household)
+    _load_tiers(item)
+    return campaign
+
+
 def place_pledge(
     actor: Any,
     item: CampaignItem,
@@ -516,24 +565,18 @@ def place_pledge(
     if not permissions.can_manage_household(actor, household):
         raise PermissionDenied(gettext("只能为本站点登记的农户认购"))
     key = scoped_key(actor, idempotency_key)
-    existing = Pledge.objects.filter(idempotency_key=key).first()
-    if existing is not None:
+    # A repeated request returns the pledge its key made. Cash and credit need no read for it
+    # first: their keyed writes (payment, pledge) meet the first request's rows and the error
+    # path below returns its pledge. An online payment looks first: a retry never reaches the
+    # gateway again.
+    if payment_method == PaymentMethod.STRIPE and (existing := _pledge_with_key(key)) is not None:
         return existing
-    if quantity < 1:
-        raise _error("quantity", gettext("数量须大于零"))
-    if payment_method not in PaymentMethod.values:
-        raise _error("paymentMethod", gettext("未知支付方式"))
-    if payment_method == PaymentMethod.CASH and not permissions.can_manage_station(
-        actor, household.station_id
-    ):
-        raise _error("paymentMethod", gettext("现金须在站点由信息员收取"))
-    campaign = _campaign_of(item)
-    if not campaign.is_open():
-        raise _error(None, gettext("该团购未开放或已截单"), "invalid_state")
-    if not household.is_active or not campaign_open_to(campaign, household.station_id):
-        raise _error("householdId", gettext("该团购不面向此农户所在站点"))
-    check_restricted(item, household)
-    _load_tiers(item)
+    try:
+        campaign = _check_pledge(actor, item, household, quantity, payment_method)
+    except ValidationError:
+        if (existing := _pledge_with_key(key)) is not None:  # e.g. retried after the cutoff
+            return existing
+        raise
 
     reference = f"GB{campaign.pk}"
     online = None
@@ -595,7 +638,7 @@ def place_pledge(
         if not isinstance(exc, PermissionDenied):
             # The same request arrived twice at once: the other copy's pledge (same scoped key) made
             # this one fail (unique key, or "already pledged" once the other had committed).
-            existing = Pledge.objects.filter(idempotency_key=key).first()
+            existing = _pledge_with_key(key)
             if existing is not None:
                 if online is not None and existing.payment_id != online.pk:
                     with transaction.atomic():
@@ -701,7 +744,7 @@ def add_pledge(
     already = Q(item=item, cancelled_at__isnull=True)
     if limit:
         # Lock first, then read: a statement after the lock sees the other pledges it waited for.
-        list(Household.objects.select_for_update().filter(pk=household.pk).values_list("pk").order_by())
+        db.lock_row(Household, household.pk)
         mine = Pledge.objects.filter(campaign_id=campaign_id, household=household).aggregate(
             taken=Count("pk", filter=already), held=Sum("quantity", filter=Q(status=PledgeStatus.ACTIVE))
         )
@@ -745,7 +788,7 @@ def add_pledge(
             raise refused()
         if price_at(item, new_total)[1] != price:
             raise TierMoved(new_total)
-    CampaignItem.objects.filter(pk=item.pk).update(total_quantity=F("total_quantity") + quantity)
+    db.add_to(CampaignItem, item.pk, total_quantity=quantity)
     if campaign is not None:  # what the caller shows as progress (the row is ours until commit)
         campaign.total_quantity = new_total
     item.total_quantity += quantity

@@ -134,6 +134,36 @@ def test_statement_timeout_bounds_sql_on_postgresql(staff_a):
         assert cursor.fetchone()[0] == "0"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_statement_timeout_is_set_once_per_connection_outside_a_transaction():
+    """In production (no transaction around the request) the bound stays on the connection: a
+    request whose budget is already set sends no SET, a changed budget is set again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def timeout() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            return cursor.fetchone()[0]
+
+    with override_settings(GRAPHQL_REQUEST_SECONDS=3):
+        post({"query": "{ __typename }"})
+        assert timeout() == "3s"
+        with CaptureQueriesContext(connection) as ctx:
+            post({"query": "{ __typename }"})
+        assert not any("statement_timeout" in q["sql"] for q in ctx.captured_queries)
+    with override_settings(GRAPHQL_REQUEST_SECONDS=4):
+        with CaptureQueriesContext(connection) as ctx:
+            post({"query": "{ __typename }"})
+        assert sum("statement_timeout" in q["sql"] for q in ctx.captured_queries) == 1
+        assert timeout() == "4s"
+    connection.close()  # a new connection starts without the bound, and gets it on its first request
+    assert timeout() == "0"
+    with override_settings(GRAPHQL_REQUEST_SECONDS=4):
+        post({"query": "{ __typename }"})
+    assert timeout() == "4s"
+
+
 # --- Input bounds (item 6) ------------------------------------------------------------------------
 
 
