@@ -149,3 +149,29 @@ def test_a_pledge_request_reads_campaign_tiers_and_stations_once(gql, staff_a, h
     assert not any("statement_timeout" in s for s in sqls)
     assert len(sqls) <= 16, "\n".join(sqls)
     assert Decimal(answer["pledge"]["unitPriceAtPledge"]["amount"]) == Decimal("150.00")
+
+
+@pytest.mark.parametrize("method", ["cash", "credit"])
+def test_a_retry_returns_the_first_pledge_after_it_was_cancelled_or_the_campaign_closed(
+    method, staff_a, station_a, campaign, make_households
+):
+    """No lookup runs before a cash or credit pledge's writes: a retry meets the first pledge's
+    keyed rows and gets that pledge back, whatever changed since, and moves nothing."""
+    item = campaign.items.get()
+    household = make_households(station_a, 1)[0]
+    household.credit_limit = Decimal("5000")
+    household.save(update_fields=["credit_limit"])
+
+    def pledge() -> Pledge:
+        return services.place_pledge(staff_a, item, household, 4, method, idempotency_key="retry")
+
+    first = pledge()
+    assert pledge().pk == first.pk
+    services.cancel_pledge(staff_a, first)  # the household may pledge again, with a new key
+    again = pledge()
+    assert again.pk == first.pk and again.status == PledgeStatus.CANCELLED
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.CLOSING)
+    assert pledge().pk == first.pk
+    assert Pledge.objects.filter(household=household).count() == 1
+    assert Payment.objects.filter(household=household).count() == 1
+    assert Campaign.objects.get(pk=campaign.pk).total_quantity == 0
