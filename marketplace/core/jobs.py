@@ -118,7 +118,7 @@ class JobFields(models.Model):
 
 M = TypeVar("M", bound=JobFields)
 
-_SETTINGS = {
+_SETTINGS: dict[str, tuple[str, str, Any]] = {
     "in_thread": ("job_in_thread_setting", "JOBS_IN_THREAD", DEFAULT_IN_THREAD),
     "heartbeat": ("job_heartbeat_setting", "JOBS_HEARTBEAT_SECONDS", DEFAULT_HEARTBEAT_SECONDS),
     "stale": ("job_stale_setting", "JOBS_HEARTBEAT_STALE_SECONDS", DEFAULT_STALE_SECONDS),
@@ -129,7 +129,7 @@ def setting(model: type[JobFields], which: str) -> Any:
     """The model's value of ``in_thread`` / ``heartbeat`` / ``stale``: its own setting if set, else
     the generic ``JOBS_*`` one, else the default."""
     attr, generic, default = _SETTINGS[which]
-    value = getattr(settings, getattr(model, attr), None)
+    value: Any = getattr(settings, getattr(model, attr), None)
     if value is None:
         value = getattr(settings, generic, default)
     return bool(value) if which == "in_thread" else float(value)
