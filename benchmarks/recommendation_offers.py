@@ -13,6 +13,10 @@ status, cost and lines (so runs before and after a change can be compared), and 
 garbage collector took during the call. Prints the data size
 and the load average beside every figure; asserts nothing. Each call writes a recommendation and
 a plan (as the mix does).
+
+The bag plan is a background job (``plugins.fertilizer.services.run_plan_job``); here it runs inline,
+inside the call (``JOBS_IN_THREAD=0``, no broker), so one call still covers request and solve, and
+each line splits the figures into the request step and the job (wall, CPU, SQL of each).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("JOBS_IN_THREAD", "0")  # the bag plan's job runs inline: measured within the call
 
 import django  # noqa: E402
 
@@ -97,6 +102,23 @@ def main() -> None:
 
     extensions.purchasable_offers = counting
 
+    # The background job's share of a call (it runs inline, see the module docstring).
+    from plugins.fertilizer import services as fert_services
+
+    job = {"wall": 0.0, "cpu": 0.0, "sql": 0}
+    run_plan_job = fert_services.run_plan_job
+
+    def timed_job(plan_id: int) -> str:
+        q0, c0, w0 = len(connection.queries_log), time.process_time(), time.perf_counter()
+        try:
+            return run_plan_job(plan_id)
+        finally:
+            job["cpu"] += (time.process_time() - c0) * 1000
+            job["wall"] += (time.perf_counter() - w0) * 1000
+            job["sql"] += len(connection.queries_log) - q0
+
+    fert_services.run_plan_job = timed_job
+
     # Time spent in the cyclic garbage collector during a call (allocation-heavy code triggers it).
     gc_time = {"ms": 0.0, "full": 0, "t0": 0.0}
 
@@ -115,6 +137,7 @@ def main() -> None:
     def call() -> tuple[int, float, float, dict]:
         read.clear()
         gc_time.update(ms=0.0, full=0)
+        job.update(wall=0.0, cpu=0.0, sql=0)
         with CaptureQueriesContext(connection) as ctx:
             c0, w0 = time.process_time(), time.perf_counter()
             response = client.post("/graphql/", body, content_type="application/json")
@@ -138,7 +161,10 @@ def main() -> None:
         lines = sorted((x.phase, x.sku, x.bags) for x in plan.lines.all())
         rows.append((statements, cpu, wall))
         print(
-            f"call {i + 1}: {statements} SQL statements, CPU {cpu:,.1f} ms, wall {wall:,.1f} ms, "
+            f"call {i + 1}: {statements} SQL statements, CPU {cpu:,.1f} ms, wall {wall:,.1f} ms "
+            f"(request step {statements - job['sql']} SQL, CPU {cpu - job['cpu']:,.1f} ms, wall "
+            f"{wall - job['wall']:,.1f} ms; background job {job['sql']} SQL, CPU {job['cpu']:,.1f} ms, "
+            f"wall {job['wall']:,.1f} ms), "
             f"(garbage collector {gc_time['ms']:,.1f} ms, {gc_time['full']} full collections), "
             f"offers read {' + '.join(str(n) for n in read)}; plan {plan.status} cost {plan.cost} "
             f"lines {lines}; load average {load()}"

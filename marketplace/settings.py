@@ -500,6 +500,14 @@ def content_security_policy(stripe_js_url: str) -> dict:
 
 CONTENT_SECURITY_POLICY = content_security_policy(STRIPE_JS_URL)
 
+# --- Background jobs (marketplace.core.jobs: route solves, bag plans) ------------------------
+# Without a broker: run a job in a background thread of this process (True) or inside the
+# request (False: tests). A running job touches its row every JOBS_HEARTBEAT_SECONDS; one silent
+# for JOBS_HEARTBEAT_STALE_SECONDS lost its process (restart, killed worker) and is queued again.
+JOBS_IN_THREAD = env_bool("JOBS_IN_THREAD", True)
+JOBS_HEARTBEAT_SECONDS = float(env("JOBS_HEARTBEAT_SECONDS", "5"))
+JOBS_HEARTBEAT_STALE_SECONDS = float(env("JOBS_HEARTBEAT_STALE_SECONDS", "30"))
+
 # --- Group buys (plugins/group_orders; docs/group-orders.md) ----------------------------------
 # Database connections a campaign close uses at once (about one per database core).
 GROUP_ORDERS_CLOSE_WORKERS = int(env("GROUP_ORDERS_CLOSE_WORKERS", "2"))
@@ -522,11 +530,11 @@ ROUTING_MAX_SOLVE_SECONDS_OPERATOR = float(env("ROUTING_MAX_SOLVE_SECONDS_OPERAT
 ROUTING_MAX_SOLVE_SECONDS_PARTNER = float(env("ROUTING_MAX_SOLVE_SECONDS_PARTNER", "30"))
 # "Move this stop" re-optimises at once to refuse an infeasible move: kept short.
 ROUTING_MOVE_SOLVE_SECONDS = float(env("ROUTING_MOVE_SOLVE_SECONDS", "3"))
-# Without a broker: solve in a background thread (True) or inside the request (False: tests).
-ROUTING_SOLVE_IN_THREAD = env_bool("ROUTING_SOLVE_IN_THREAD", True)
-# A running solve touches its plan every ROUTING_HEARTBEAT_SECONDS; one silent for
-# ROUTING_HEARTBEAT_STALE_SECONDS lost its process (restart, killed worker) and is queued again.
-ROUTING_HEARTBEAT_SECONDS = float(env("ROUTING_HEARTBEAT_SECONDS", "5"))
-ROUTING_HEARTBEAT_STALE_SECONDS = float(env("ROUTING_HEARTBEAT_STALE_SECONDS", "30"))
+# The background-job settings of route solves (marketplace.core.jobs); each defaults to the JOBS_* one.
+ROUTING_SOLVE_IN_THREAD = env_bool("ROUTING_SOLVE_IN_THREAD", JOBS_IN_THREAD)
+ROUTING_HEARTBEAT_SECONDS = float(env("ROUTING_HEARTBEAT_SECONDS", str(JOBS_HEARTBEAT_SECONDS)))
+ROUTING_HEARTBEAT_STALE_SECONDS = float(
+    env("ROUTING_HEARTBEAT_STALE_SECONDS", str(JOBS_HEARTBEAT_STALE_SECONDS))
+)
 # Absolute base of links sent to drivers by SMS (route sheets), e.g. https://yinong.example.cn
 ROUTING_PUBLIC_URL = env("ROUTING_PUBLIC_URL")

@@ -10,6 +10,8 @@ from marketplace.settings import *  # noqa: F403
 # creates thousands of users. Production keeps PBKDF2 (marketplace.settings).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Route solves run inside the request when no broker is configured, so a test sees the result at
-# once (tests/core/test_browser_dispatcher.py switches the background thread back on).
+# Background jobs (route solves, bag plans) run inside the request when no broker is configured, so
+# a test sees the result at once (tests that check the queued state switch the thread back on:
+# settings.JOBS_IN_THREAD / settings.ROUTING_SOLVE_IN_THREAD = True).
+JOBS_IN_THREAD = False
 ROUTING_SOLVE_IN_THREAD = False

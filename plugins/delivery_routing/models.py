@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from marketplace.core.jobs import JobFields
+
 from .routing.problem import fmt_hm
 
 
@@ -121,21 +123,21 @@ class Vehicle(models.Model):
         return f"{self.name} {self.plate}".strip()
 
 
-class DeliveryPlan(models.Model):
+class DeliveryPlan(JobFields):
+    """A day's delivery plan; solved in the background (``JobFields``: ``job_status`` queued →
+    running → done/failed, polled by the plan page; ``Job`` is the job state)."""
+
+    job_in_thread_setting = "ROUTING_SOLVE_IN_THREAD"
+    job_heartbeat_setting = "ROUTING_HEARTBEAT_SECONDS"
+    job_stale_setting = "ROUTING_HEARTBEAT_STALE_SECONDS"
+    job_thread_prefix = "route-solve"
+
     class Status(models.TextChoices):
         SOLVING = "solving", _("求解中")
         DRAFT = "draft", _("草稿")
         INFEASIBLE = "infeasible", _("无法排线")
         FAILED = "failed", _("求解失败")
         PUBLISHED = "published", _("已发布")
-
-    class Job(models.TextChoices):
-        """State of the background solve (the Celery task), shown and polled by the plan page."""
-
-        QUEUED = "queued", _("排队中")
-        RUNNING = "running", _("求解中")
-        DONE = "done", _("已完成")
-        FAILED = "failed", _("失败")
 
     name = models.CharField(_("名称"), max_length=128, blank=True)
     date = models.DateField(_("配送日期"))
@@ -163,15 +165,6 @@ class DeliveryPlan(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     solved_at = models.DateTimeField(null=True, blank=True)
-    job_status = models.CharField(_("求解任务"), max_length=8, choices=Job.choices, blank=True)
-    job_queued_at = models.DateTimeField(null=True, blank=True)
-    job_started_at = models.DateTimeField(null=True, blank=True)
-    #: Touched every few seconds by the process that runs the solve: a running solve whose
-    #: heartbeat stopped lost its process (a restart of the web process that ran it in a thread,
-    #: a killed worker) and is queued again (``services.resume_stale_solves``).
-    job_heartbeat_at = models.DateTimeField(null=True, blank=True)
-    #: How many times this solve was started; > 1 means it was resumed after its process died.
-    job_attempts = models.PositiveSmallIntegerField(default=0)
     published_at = models.DateTimeField(null=True, blank=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -194,39 +187,11 @@ class DeliveryPlan(models.Model):
 
     @property
     def is_solving(self) -> bool:
-        return self.job_status in (self.Job.QUEUED, self.Job.RUNNING)
+        return self.job_active
 
     @property
-    def job_stale(self) -> bool:
-        """A solve whose process died: running without a heartbeat for ``ROUTING_HEARTBEAT_STALE_SECONDS``,
-        or queued and never picked up (in a thread: within that time too; with a broker the task
-        may wait behind others, so only after its budget and ten minutes more)."""
-        now = timezone.now()
-        limit = timedelta(seconds=getattr(settings, "ROUTING_HEARTBEAT_STALE_SECONDS", 30))
-        if self.job_status == self.Job.RUNNING:
-            beat = self.job_heartbeat_at or self.job_started_at
-            return beat is None or now - beat > limit
-        if self.job_status == self.Job.QUEUED and self.job_queued_at is not None:
-            from marketplace.celery import app
-
-            if not app.conf.task_always_eager:  # a broker: the task may be waiting in line
-                limit += timedelta(seconds=self.time_limit_s * 2 + 600)
-            return now - self.job_queued_at > limit
-        return False
-
-    @property
-    def job_resumed(self) -> bool:
-        """Queued or running again after an earlier attempt lost its process."""
-        if self.job_status == self.Job.QUEUED:
-            return self.job_attempts >= 1
-        return self.job_status == self.Job.RUNNING and self.job_attempts > 1
-
-    @property
-    def job_elapsed_s(self) -> float:
-        """Seconds the running solve has used so far (0 while queued or when not solving)."""
-        if self.job_status != self.Job.RUNNING or self.job_started_at is None:
-            return 0.0
-        return max(0.0, (timezone.now() - self.job_started_at).total_seconds())
+    def job_budget_s(self) -> float:
+        return self.time_limit_s
 
     def at(self, seconds: int | None) -> datetime | None:
         if seconds is None:

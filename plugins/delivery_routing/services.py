@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,12 +21,12 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from oscar.core.loading import get_model
 
+from marketplace.core import jobs
 from marketplace.core.extensions import DeliveryRequest, delivery_requests
 from marketplace.core.sms import send_sms
 from marketplace.stations.models import Station
@@ -651,46 +650,21 @@ def request_solve(plan: DeliveryPlan, user: Any = None, time_limit_s: float | No
             raise ValidationError(gettext("计划正在求解，请稍候"), code="invalid_state")
         if plan.status == DeliveryPlan.Status.PUBLISHED:
             raise ValidationError(gettext("已发布的计划不能重新排线"), code="invalid_state")
-        fields = ["status", "job_status", "job_queued_at", "job_started_at"]
+        fields = ["status"]
         if time_limit_s is not None:
             plan.time_limit_s = solve_budget(user, time_limit_s)
             fields.append("time_limit_s")
-        plan.status, plan.job_status = DeliveryPlan.Status.SOLVING, DeliveryPlan.Job.QUEUED
-        plan.job_queued_at, plan.job_started_at, plan.job_heartbeat_at = timezone.now(), None, None
-        plan.job_attempts = 0
-        plan.save(update_fields=[*fields, "job_heartbeat_at", "job_attempts"])
+        plan.status = DeliveryPlan.Status.SOLVING
+        plan.save(update_fields=[*fields, *jobs.mark_queued(plan)])
         _enqueue(plan.pk)
     plan.refresh_from_db()
     return plan
 
 
 def _enqueue(plan_id: int) -> None:
-    from marketplace.celery import app
-
     from .tasks import solve_plan
 
-    if not app.conf.task_always_eager:
-        transaction.on_commit(lambda: solve_plan.delay(plan_id))
-    elif getattr(settings, "ROUTING_SOLVE_IN_THREAD", True):
-        transaction.on_commit(lambda: _start_thread(plan_id))
-    else:
-        solve_plan.apply(args=(plan_id,), throw=True)
-
-
-def _start_thread(plan_id: int) -> None:
-    import threading
-
-    from django.db import connections
-
-    from .tasks import solve_plan
-
-    def run() -> None:
-        try:
-            solve_plan.apply(args=(plan_id,), throw=False)
-        finally:
-            connections.close_all()
-
-    threading.Thread(target=run, name=f"route-solve-{plan_id}", daemon=True).start()
+    jobs.enqueue(DeliveryPlan, solve_plan, plan_id)
 
 
 def run_solve_job(plan_id: int) -> str:
@@ -698,16 +672,9 @@ def run_solve_job(plan_id: int) -> str:
 
     While it solves, a heartbeat thread touches ``job_heartbeat_at``; if this process dies, the
     heartbeat stops and :func:`resume_stale_solves` queues the plan again."""
-    now = timezone.now()
-    claimed = DeliveryPlan.objects.filter(pk=plan_id, job_status=DeliveryPlan.Job.QUEUED).update(
-        job_status=DeliveryPlan.Job.RUNNING,
-        job_started_at=now,
-        job_heartbeat_at=now,
-        job_attempts=F("job_attempts") + 1,
-    )
-    if not claimed:  # already run (a redelivered task) or the plan is gone
+    if not jobs.claim(DeliveryPlan, plan_id):  # already run (a redelivered task) or the plan is gone
         return DeliveryPlan.objects.filter(pk=plan_id).values_list("status", flat=True).first() or ""
-    with _heartbeat(plan_id):
+    with jobs.heartbeat(DeliveryPlan, plan_id):
         try:
             return plan_deliveries(plan_id).status
         except Exception:
@@ -717,41 +684,13 @@ def run_solve_job(plan_id: int) -> str:
 
 
 def _fail_job(plan_id: int, code: str, message: str) -> None:
-    DeliveryPlan.objects.filter(pk=plan_id).update(
+    jobs.fail(
+        DeliveryPlan,
+        plan_id,
         status=DeliveryPlan.Status.FAILED,
-        job_status=DeliveryPlan.Job.FAILED,
         solved_at=timezone.now(),
         problems=[{"stop": None, "stop_name": "", "code": code, "message": message, "detail": ""}],
     )
-
-
-@contextmanager
-def _heartbeat(plan_id: int) -> Iterator[None]:
-    """Touch the running plan's ``job_heartbeat_at`` every ``ROUTING_HEARTBEAT_SECONDS`` until the
-    block ends (a daemon thread: it dies with the process, which is the point)."""
-    import threading
-
-    from django.db import connections
-
-    stop = threading.Event()
-    every = float(getattr(settings, "ROUTING_HEARTBEAT_SECONDS", 5))
-
-    def beat() -> None:
-        try:
-            while not stop.wait(every):
-                DeliveryPlan.objects.filter(pk=plan_id, job_status=DeliveryPlan.Job.RUNNING).update(
-                    job_heartbeat_at=timezone.now()
-                )
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=beat, name=f"route-solve-heartbeat-{plan_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=every + 5)
 
 
 #: A solve that lost its process this many times is given up (it may be what kills the process).
@@ -759,43 +698,22 @@ MAX_SOLVE_ATTEMPTS = 3
 
 
 def resume_stale_solves(plans: Iterable[DeliveryPlan] | None = None) -> list[int]:
-    """Queue again every solve whose process died (see ``DeliveryPlan.job_stale``): a restart of
+    """Queue again every solve whose process died (see ``JobFields.job_stale``): a restart of
     the web process that solved in a thread, a killed worker, a task lost by the broker.
 
     Called by the periodic task every minute, and by the plan page and its status poll for their
     plan, so a dispatcher waiting on the page sees the solve resume within seconds. A solve that
     already lost its process ``MAX_SOLVE_ATTEMPTS`` times is marked failed instead. Returns the
     ids of the plans queued again."""
-    candidates = DeliveryPlan.objects.filter(
-        job_status__in=(DeliveryPlan.Job.QUEUED, DeliveryPlan.Job.RUNNING)
+    return jobs.resume_stale(
+        DeliveryPlan,
+        plans,
+        requeue=_enqueue,
+        give_up=lambda plan: _fail_job(
+            plan.pk, "solver_interrupted", "求解进程多次中断，请缩短求解时限后重新排线，或联系平台。"
+        ),
+        max_attempts=MAX_SOLVE_ATTEMPTS,
     )
-    if plans is not None:
-        candidates = candidates.filter(pk__in=[p.pk for p in plans])
-    resumed: list[int] = []
-    for plan in candidates:
-        if not plan.job_stale:
-            continue
-        with transaction.atomic():
-            plan = DeliveryPlan.objects.select_for_update(skip_locked=True).filter(pk=plan.pk).first()
-            if plan is None or not plan.is_solving or not plan.job_stale:
-                continue
-            if plan.job_status == DeliveryPlan.Job.RUNNING and plan.job_attempts >= MAX_SOLVE_ATTEMPTS:
-                logger.error(
-                    "delivery plan %s: solve lost its process %s times, given up", plan.pk, plan.job_attempts
-                )
-                _fail_job(
-                    plan.pk, "solver_interrupted", "求解进程多次中断，请缩短求解时限后重新排线，或联系平台。"
-                )
-                continue
-            logger.warning(
-                "delivery plan %s: solve %s without a live process, queued again", plan.pk, plan.job_status
-            )
-            plan.job_status, plan.job_queued_at = DeliveryPlan.Job.QUEUED, timezone.now()
-            plan.job_started_at = plan.job_heartbeat_at = None
-            plan.save(update_fields=["job_status", "job_queued_at", "job_started_at", "job_heartbeat_at"])
-            _enqueue(plan.pk)
-        resumed.append(plan.pk)
-    return resumed
 
 
 def solve_progress(plan: DeliveryPlan) -> dict[str, Any]:

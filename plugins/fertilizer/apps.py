@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver, reverse
@@ -54,6 +55,11 @@ class FertilizerConfig(MarketplacePlugin):
         yield HomePanel(
             "fertilizer/_household_panel.html", {"household": household, "fields": list(fields)}, 20
         )
+
+    def periodic_tasks(self) -> dict[str, dict[str, Any]]:
+        return {
+            "fertilizer.resume-stale-plans": {"task": "fertilizer.resume_stale_plans", "schedule": 60.0},
+        }
 
     def demo_data(self, demo) -> None:
         from .services import seed_demo_fields

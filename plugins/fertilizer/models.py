@@ -16,6 +16,8 @@ from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from marketplace.core.jobs import JobFields
+
 from .agronomy.nutrients import MU_PER_HA
 
 CROP_CHOICES = [
@@ -258,13 +260,22 @@ class Recommendation(ImmutableModel):
 
 
 class PlanStatus(models.TextChoices):
+    #: Worked out in the background (``BagPlan.job_status`` queued → running); no lines yet.
+    SOLVING = "solving", _("计算中")
     PROPOSED = "proposed", _("待下单")
     INFEASIBLE = "infeasible", _("无可行方案")
+    #: The background job raised or kept losing its process (``error`` says so); recompute.
+    FAILED = "failed", _("计算失败")
     ORDERED = "ordered", _("已加入团购/购物篮")
 
 
-class BagPlan(models.Model):
-    """Least-cost whole-bag plan for a recommendation at one station's offers (priced when made)."""
+class BagPlan(JobFields):
+    """Least-cost whole-bag plan for a recommendation at one station's offers (priced when made).
+
+    Created in status ``solving`` by the request and worked out by a background job
+    (``services.run_plan_job``; ``JobFields``: queued → running → done/failed)."""
+
+    job_thread_prefix = "bag-plan"
 
     recommendation = models.ForeignKey(Recommendation, on_delete=models.CASCADE, related_name="plans")
     station = models.ForeignKey("stations.Station", on_delete=models.CASCADE, related_name="fert_plans")
@@ -294,6 +305,11 @@ class BagPlan(models.Model):
 
     def __str__(self) -> str:
         return f"plan #{self.pk} ({self.status})"
+
+    @property
+    def is_solved(self) -> bool:
+        """Worked out: proposed (or infeasible, or already ordered), not queued, running or failed."""
+        return self.status in (PlanStatus.PROPOSED, PlanStatus.INFEASIBLE, PlanStatus.ORDERED)
 
     def saving_kg(self) -> dict[str, float] | None:
         if not self.usual_kg:

@@ -114,7 +114,15 @@ class PlanLineType(graphene.ObjectType):
 
 class PlanType(graphene.ObjectType):
     id = graphene.ID(required=True)
-    status = graphene.String(required=True)
+    status = graphene.String(
+        required=True,
+        description="solving (worked out in the background: poll fertPlan(id)) | proposed | infeasible | "
+        "failed (recompute) | ordered",
+    )
+    job_status = graphene.String(description="Background job: queued | running | done | failed (null: none).")
+    solving = graphene.Boolean(
+        required=True, description="True while the plan is queued or being worked out."
+    )
     station_id = graphene.ID(required=True)
     cost = graphene.Field("marketplace.graphql.core.types.Money", required=True)
     usual_cost = graphene.Field("marketplace.graphql.core.types.Money")
@@ -130,6 +138,14 @@ class PlanType(graphene.ObjectType):
 
     class Meta:
         name = "FertPlan"
+
+    @staticmethod
+    def resolve_job_status(plan, info):
+        return plan.job_status or None
+
+    @staticmethod
+    def resolve_solving(plan, info):
+        return plan.job_active
 
     @staticmethod
     def resolve_cost(plan, info):
@@ -336,6 +352,11 @@ class FertilizerQueries(graphene.ObjectType):
     soil_tests = graphene.Field(SoilTestPage, required=True, field_id=graphene.ID(), **page_args())
     recommendations = graphene.Field(RecommendationPage, required=True, field_id=graphene.ID(), **page_args())
     recommendation = graphene.Field(RecommendationType, id=graphene.ID(required=True))
+    fert_plan = graphene.Field(
+        PlanType,
+        id=graphene.ID(required=True),
+        description="One bag plan (null if unknown or not yours); poll it while its status is solving.",
+    )
     parameter_sets = graphene.List(
         graphene.NonNull(ParameterSetType),
         required=True,
@@ -385,6 +406,15 @@ class FertilizerQueries(graphene.ObjectType):
             .filter(pk=id)
             .first()
         )
+
+    @staticmethod
+    def resolve_fert_plan(root, info, id):
+        if not str(id).isdigit():
+            return None
+        plan = access.plans_for(info.context.user).filter(pk=id).first()
+        if plan is not None and plan.job_active and services.resume_stale_plans([plan]):
+            plan.refresh_from_db()  # its job had lost its process: queued again
+        return plan
 
     @staticmethod
     def resolve_parameter_sets(root, info, crop=None, zone=None, all_versions=False):
@@ -638,7 +668,10 @@ class ParameterSetUpdate(BaseMutation):
 
 
 class RecommendationCreate(BaseMutation):
-    """Recommend nutrients for a field (latest parameters) and price a bag plan at its station."""
+    """Recommend nutrients for a field (latest parameters) and price a bag plan at its station.
+
+    The plan is worked out in the background: it comes back with status ``solving`` (``solving``
+    true); poll ``fertPlan(id)`` until it is ``proposed`` / ``infeasible`` / ``failed``."""
 
     class Meta:
         permissions = (access.RECOMMEND,)

@@ -8,6 +8,7 @@ takes the acting ``user`` and checks tenancy through :mod:`plugins.fertilizer.ac
 from __future__ import annotations
 
 import io
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,11 +20,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 from oscar.core.loading import get_model
 
 from marketplace.apps.catalogue.product_types import FERTILIZER
-from marketplace.core import extensions, permissions
+from marketplace.core import extensions, jobs, permissions
 from marketplace.core.extensions import PlanLine, PurchasableOffer
 from marketplace.core.money import cny
 from marketplace.core.tables import Column as TableColumn
@@ -49,6 +50,8 @@ from .models import (
     SoilImportBatch,
     SoilTest,
 )
+
+logger = logging.getLogger(__name__)
 
 TWO = Decimal("0.01")
 FERT_ATTRS = ("n_pct", "p2o5_pct", "k2o_pct", "chloride_class", "bag_kg")
@@ -752,25 +755,138 @@ def _usual(
     return nutrients, cost, label
 
 
-def create_plan(user: Any, rec: Recommendation, station: Any | None = None) -> BagPlan:
-    """Least-cost whole-bag plan for ``rec`` from what the household's station can buy now."""
+def create_plan(
+    user: Any, rec: Recommendation, station: Any | None = None, *, run_now: bool = False
+) -> BagPlan:
+    """A least-cost whole-bag plan for ``rec`` from what the household's station can buy now.
+
+    The request step only: checks, supersedes the field's current plan, and creates the new one in
+    status ``solving`` with its job queued (:func:`run_plan_job` reads the offers and solves:
+    1–2.5 s at 30k offers, too long for a web request). After the commit the job runs as a Celery
+    task (broker), in a thread of this process (no broker, ``JOBS_IN_THREAD``), or — setting off,
+    as in tests — at once, inside this call; ``run_now`` runs it here regardless (demo data).
+    Returns the plan as it is then (solving, or solved when the job already ran)."""
     field = rec.field
     household = field.household
     permissions.require(access.fields_for(user).filter(pk=field.pk).exists(), gettext("无权访问该地块"))
     station = station or household.station
     if station.pk != household.station_id and not permissions.is_operator(user):
         raise PermissionDenied(gettext("只能按农户所属站点的商品配肥"))
+    with transaction.atomic():
+        BagPlan.objects.filter(recommendation__field=field, is_current=True).update(is_current=False)
+        plan = BagPlan(recommendation=rec, station=station, created_by=user, status=PlanStatus.SOLVING)
+        jobs.mark_queued(plan)
+        plan.save()
+        if run_now:
+            run_plan_job(plan.pk)
+        else:
+            _enqueue(plan.pk)
+    plan.refresh_from_db()
+    return plan
+
+
+def _enqueue(plan_id: int) -> None:
+    from .tasks import solve_bag_plan
+
+    jobs.enqueue(BagPlan, solve_bag_plan, plan_id)
+
+
+def run_plan_job(plan_id: int) -> str:
+    """The body of the background job: claim the queued plan (once: a redelivered task does
+    nothing), work it out under a heartbeat, record the outcome; returns the plan's status."""
+    if not jobs.claim(BagPlan, plan_id):
+        return BagPlan.objects.filter(pk=plan_id).values_list("status", flat=True).first() or ""
+    with jobs.heartbeat(BagPlan, plan_id):
+        try:
+            return solve_plan(plan_id).status
+        except Exception:
+            logger.exception("bag plan %s: solve failed", plan_id)
+            _fail_job(plan_id, "solver_error", gettext_noop("计算配肥方案时出错，请重新计算或联系平台。"))
+            return PlanStatus.FAILED
+
+
+def _fail_job(plan_id: int, code: str, message: str) -> None:
+    """Record a failed job; ``message`` is stored untranslated (a msgid: the page translates it)."""
+    jobs.fail(
+        BagPlan,
+        plan_id,
+        status=PlanStatus.FAILED,
+        error=message[:255],
+        reasons=[{"code": code, "message": message}],
+    )
+
+
+#: A plan whose job lost its process this many times is given up (it may be what kills it).
+MAX_PLAN_ATTEMPTS = 3
+
+
+def resume_stale_plans(plans: Iterable[BagPlan] | None = None) -> list[int]:
+    """Queue again every plan whose job lost its process (no heartbeat; queued and never picked
+    up): from the periodic task every minute and from the recommendation page and its status poll.
+    After ``MAX_PLAN_ATTEMPTS`` lost processes the plan is marked failed. Returns the ids queued."""
+    return jobs.resume_stale(
+        BagPlan,
+        plans,
+        requeue=_enqueue,
+        give_up=lambda plan: _fail_job(
+            plan.pk, "solver_interrupted", gettext_noop("计算进程多次中断，请重新计算或联系平台。")
+        ),
+        max_attempts=MAX_PLAN_ATTEMPTS,
+    )
+
+
+def plan_progress(plan: BagPlan) -> dict[str, Any]:
+    """What the recommendation page polls while its plan is worked out."""
+    note = ""
+    if plan.job_resumed:
+        attempt = plan.job_attempts + (1 if plan.job_status == jobs.JobStatus.QUEUED else 0)
+        note = gettext("上次计算的进程已中断，已自动重新开始（第 %(n)s 次）") % {"n": attempt}
+    return {
+        "id": plan.pk,
+        "status": plan.status,
+        "status_label": plan.get_status_display(),
+        "job_status": plan.job_status,
+        "solving": plan.job_active,
+        "note": note,
+    }
+
+
+#: What the job writes (not ``is_current``: a newer plan may have superseded this one meanwhile;
+#: not the heartbeat, which the heartbeat thread owns).
+_JOB_RESULT_FIELDS = [
+    "status",
+    "error",
+    "reasons",
+    "tolerance",
+    "cost",
+    "delivered_kg",
+    "usual_kg",
+    "usual_cost",
+    "usual_label",
+    "saving_cost",
+    "job_status",
+]
+
+
+def solve_plan(plan_id: int) -> BagPlan:
+    """Work out a plan created by :func:`create_plan`: read the station's offers, solve the least-cost
+    split (or record why there is none), write the lines."""
+    plan = BagPlan.objects.select_related(
+        "station", "recommendation__parameter_set", "recommendation__field__usual_product"
+    ).get(pk=plan_id)
+    rec, station = plan.recommendation, plan.station
+    field = rec.field
     params = paramstore.from_data(rec.parameter_set.data)
     plan_cfg = paramstore.plan_settings(rec.parameter_set.data)
     offers = fertilizer_offers(station)
     catalogue, by_sku = build_catalogue(offers)
     usual_kg, usual_cost, usual_label = _usual(field, rec, params, catalogue, offers)
     with transaction.atomic():
-        BagPlan.objects.filter(recommendation__field=field, is_current=True).update(is_current=False)
-        plan = BagPlan(recommendation=rec, station=station, created_by=user, usual_label=usual_label)
+        plan.usual_label = usual_label
         if usual_kg is not None:
             plan.usual_kg = usual_kg.rounded(2)
             plan.usual_cost = usual_cost
+        plan.job_status = jobs.JobStatus.DONE
         try:
             split, tol, notes = solve_split(catalogue, rec, params, plan_cfg)
         except blend_mod.NoFeasiblePlan as e:
@@ -778,8 +894,9 @@ def create_plan(user: Any, rec: Recommendation, station: Any | None = None) -> B
             plan.error = e.message[:255]
             plan.reasons = [{"code": e.code, "message": e.message}]
             plan.tolerance = _dec(max(plan_cfg["tolerance"].values()), Decimal("0.001"))
-            plan.save()
+            plan.save(update_fields=_JOB_RESULT_FIELDS)
             return plan
+        plan.status = PlanStatus.PROPOSED
         plan.tolerance = _dec(tol, Decimal("0.001"))
         plan.cost = split.cost
         delivered = split.basal.nutrients_kg + split.topdress.nutrients_kg
@@ -793,7 +910,7 @@ def create_plan(user: Any, rec: Recommendation, station: Any | None = None) -> B
         plan.reasons = reasons + notes
         if usual_cost is not None:
             plan.saving_cost = cny(usual_cost - split.cost)
-        plan.save()
+        plan.save(update_fields=_JOB_RESULT_FIELDS)
         lines = []
         for phase, sub in ((PlanPhase.BASAL, split.basal), (PlanPhase.TOPDRESS, split.topdress)):
             for sku, bags in sub.bags.items():
@@ -816,6 +933,18 @@ def create_plan(user: Any, rec: Recommendation, station: Any | None = None) -> B
                 )
         BagPlanLine.objects.bulk_create(lines)
     return plan
+
+
+def check_orderable(plan: BagPlan) -> None:
+    """Refuse to hand over a plan that is not worked out yet, failed, infeasible or already ordered."""
+    if plan.status == PlanStatus.SOLVING:
+        raise ValidationError(gettext("配肥方案还在计算中，请等计算完成后再下单"), code="invalid_state")
+    if plan.status == PlanStatus.FAILED:
+        raise ValidationError(gettext("配肥方案计算失败，请重新计算后再下单"), code="invalid_state")
+    if plan.status == PlanStatus.INFEASIBLE:
+        raise ValidationError(gettext("该方案不可行，无法下单"), code="invalid_state")
+    if plan.status == PlanStatus.ORDERED:
+        raise ValidationError(gettext("该方案已加入团购/购物篮"), code="invalid_state")
 
 
 def _check_still_available(plan: BagPlan, plan_lines: Sequence[PlanLine]) -> None:
@@ -939,10 +1068,7 @@ def _add_plan_to_order(
 ) -> tuple[list[BagPlanLine], list[BagPlanLine]]:
     permissions.require(access.orderable_plans(user).filter(pk=plan.pk).exists(), gettext("无权为该农户下单"))
     plan = BagPlan.objects.select_for_update().select_related("station").get(pk=plan.pk)  # one hand-over
-    if plan.status == PlanStatus.INFEASIBLE:
-        raise ValidationError(gettext("该方案不可行，无法下单"), code="invalid_state")
-    if plan.status == PlanStatus.ORDERED:
-        raise ValidationError(gettext("该方案已加入团购/购物篮"), code="invalid_state")
+    check_orderable(plan)
     household = plan.recommendation.field.household
     handover = handover_lines(user, plan)
     merged = {(h.lines[0].source, h.lines[0].source_ref, h.lines[0].product_id): h.lines for h in handover}
@@ -1307,7 +1433,7 @@ def seed_demo_fields(demo: Any) -> int:
             )
             if operator is not None and s_i < DEMO_PLANNED_STATIONS:
                 rec = create_recommendation(operator, field)
-                create_plan(operator, rec)
+                create_plan(operator, rec, run_now=True)  # the demo opens on finished plans
                 made += 1
     return made
 

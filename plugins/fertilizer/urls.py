@@ -12,6 +12,7 @@ urlpatterns = [
     path("recommendations/<int:pk>/replan/", views.recommendation_replan, name="recommendation-replan"),
     path("recommendations/<int:pk>/card.pdf", views.recommendation_card, name="card"),
     path("plans/<int:pk>/order/", views.plan_order, name="plan-order"),
+    path("plans/<int:pk>/status.json", views.plan_status, name="plan-status"),
     path("import/", views.soil_import, name="import"),
     path("import/template/", views.soil_import_template, name="import-template"),
     path("parameters/", views.parameter_sets, name="parameter-sets"),

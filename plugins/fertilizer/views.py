@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext, gettext_lazy
@@ -418,8 +418,12 @@ def card_context(rec: Recommendation) -> dict[str, Any]:
 @permission_required()
 def recommendation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rec = _rec(request, pk)
+    newest = rec.plans.order_by("-created_at", "-pk").first()
+    if newest is not None and newest.job_active:
+        services.resume_stale_plans([newest])  # its job lost its process: queued again
     ctx = card_context(rec)
     plan = ctx["plan"]
+    ctx["progress"] = services.plan_progress(plan) if plan is not None and plan.job_active else None
     ctx["can_order"] = (
         plan is not None
         and plan.status == PlanStatus.PROPOSED
@@ -437,9 +441,20 @@ def recommendation_replan(request: HttpRequest, pk: int) -> HttpResponse:
     if not access.managed_fields(request.user).filter(pk=rec.field_id).exists():
         raise PermissionDenied
     with transaction.atomic():
-        services.create_plan(request.user, rec)
-    messages.success(request, gettext("已按当前价格重新配肥"))
+        plan = services.create_plan(request.user, rec)
+    if plan.is_solved:  # worked out inside the request (no background worker configured)
+        messages.success(request, gettext("已按当前价格重新配肥"))
     return redirect("fertilizer:recommendation", pk)
+
+
+@permission_required()
+def plan_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """Polled by the recommendation page while its plan is worked out; a job whose process died
+    is queued again."""
+    plan = get_object_or_404(access.plans_for(request.user), pk=pk)
+    if plan.job_active and services.resume_stale_plans([plan]):
+        plan.refresh_from_db()
+    return JsonResponse(services.plan_progress(plan))
 
 
 @permission_required()
@@ -451,6 +466,12 @@ def plan_order(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     household = plan.recommendation.field.household
+    try:
+        services.check_orderable(plan)
+    except ValidationError as e:
+        if plan.status != PlanStatus.ORDERED or request.method == "POST":
+            _errors(request, e)
+            return redirect("fertilizer:recommendation", plan.recommendation_id)
     lines = services.handover_lines(request.user, plan)
     chosen: dict[int, str] = {}
     if request.method == "POST":
