@@ -183,12 +183,25 @@ def worker_pids(master_pid: int) -> set[int]:
     return pids
 
 
-def worker_cpu_seconds(master_pid: int) -> float:
-    """CPU of the gunicorn workers: utime + stime of the live ones plus the master's cutime + cstime
-    (workers it has reaped after a ``max_requests`` recycle)."""
+def db_binding() -> str:
+    """How this process's database connection sends statements (the production setting in use)."""
+    from django.db import connection
+
+    options = connection.settings_dict.get("OPTIONS", {})
+    if options.get("server_side_binding"):
+        return f"PostgreSQL prepared statements (server-side binding, prepare_threshold {options.get('prepare_threshold')})"
+    return "client-side parameter binding"
+
+
+def worker_cpu_seconds(master_pid: int, include_master: bool = False) -> float:
+    """CPU of the gunicorn (or Celery) workers: utime + stime of the live ones plus the master's
+    cutime + cstime (workers it has reaped after a ``max_requests`` recycle); with
+    ``include_master`` the master's own utime + stime too."""
     tick = os.sysconf("SC_CLK_TCK")
     master = (Path("/proc") / str(master_pid) / "stat").read_text().rsplit(")", 1)[1].split()
     total = (int(master[13]) + int(master[14])) / tick
+    if include_master:
+        total += (int(master[11]) + int(master[12])) / tick
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -338,8 +351,8 @@ def main() -> None:
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
     print(
-        f"conditions: {os.cpu_count()} CPUs, PostgreSQL {version}, DEBUG off, data: {data_size()}, "
-        f"load average {load_avg()}",
+        f"conditions: {os.cpu_count()} CPUs, PostgreSQL {version}, {db_binding()}, DEBUG off, "
+        f"data: {data_size()}, load average {load_avg()}",
         flush=True,
     )
     token = officer_token() if args.viewer == "officer" else ""

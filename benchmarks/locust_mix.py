@@ -312,6 +312,7 @@ def main() -> None:
     import argparse
     import collections
     import csv
+    import secrets
     import subprocess
     import tempfile
     import threading
@@ -330,7 +331,16 @@ def main() -> None:
         "--recommend-weight", type=int, default=1, help="agronomists computing recommendations (0: none)"
     )
     parser.add_argument("--py-spy", action="store_true", help="record a gunicorn worker for 20 s")
+    parser.add_argument(
+        "--celery",
+        metavar="BROKER_URL",
+        help="background jobs (bag plans) on a Celery worker with this broker, e.g. redis://127.0.0.1:6379/5 "
+        "(default: no broker, they run in threads of the web processes, the embedded default)",
+    )
+    parser.add_argument("--celery-concurrency", type=int, default=1, help="worker processes with --celery")
     args = parser.parse_args()
+    if args.celery:
+        os.environ["CELERY_BROKER_URL"] = args.celery  # the web processes queue, the worker runs
 
     import django
 
@@ -343,8 +353,9 @@ def main() -> None:
     build_fixture(fixture)
     print(
         f"conditions: {os.cpu_count()} CPUs, data: {listing_load.data_size()}, users {args.users} "
-        f"(recommendation weight {args.recommend_weight}), "
-        f"load average {listing_load.load_avg()}",
+        f"(recommendation weight {args.recommend_weight}), background jobs "
+        f"{f'on a Celery worker ({args.celery_concurrency} process(es), broker {args.celery})' if args.celery else 'in web threads (no broker)'}, "
+        f"{listing_load.db_binding()}, load average {listing_load.load_avg()}",
         flush=True,
     )
     dbname = connection.settings_dict["NAME"]
@@ -374,10 +385,19 @@ def main() -> None:
         f"gunicorn: {args.workers} workers x {os.environ.get('GUNICORN_THREADS', '2')} threads (deploy/gunicorn.conf.py) on 127.0.0.1:{port}",
         flush=True,
     )
+    worker_proc = None
+    if args.celery:
+        worker_proc = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "celery"), "-A", "marketplace", "worker", "--loglevel", "WARNING",
+             "-c", str(args.celery_concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env={**os.environ, "MARKETPLACE_ENV": "production", "DJANGO_SECRET_KEY": secrets.token_urlsafe(48)},
+            stdout=open(workdir / "celery.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        )  # fmt: skip
     sampler = threading.Thread(target=sample, daemon=True)
     spy = None
     try:
         cpu0 = listing_load.worker_cpu_seconds(proc.pid)
+        celery_cpu0 = listing_load.worker_cpu_seconds(worker_proc.pid, True) if worker_proc else 0.0
         sampler.start()
         env = {
             **os.environ,
@@ -405,9 +425,12 @@ def main() -> None:
                 )  # fmt: skip
         locust.wait(timeout=args.duration + 120)
         cpu = listing_load.worker_cpu_seconds(proc.pid) - cpu0
+        celery_cpu = listing_load.worker_cpu_seconds(worker_proc.pid, True) - celery_cpu0 if worker_proc else 0.0
     finally:
         stop_sampling.set()
         listing_load.stop(proc)
+        if worker_proc is not None:
+            listing_load.stop(worker_proc)
     rows = list(csv.DictReader(open(workdir / "mix_stats.csv")))  # noqa: SIM115
     total = next(r for r in rows if r["Name"] == "Aggregated")
     for r in rows:
@@ -423,6 +446,8 @@ def main() -> None:
         f"load average {listing_load.load_avg()}",
         flush=True,
     )
+    if worker_proc is not None:
+        print(f"celery worker CPU {celery_cpu:.1f} s over the run", flush=True)
     failures = workdir / "mix_failures.csv"
     if failures.exists():
         for r in list(csv.DictReader(open(failures)))[:5]:  # noqa: SIM115

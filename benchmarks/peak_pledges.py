@@ -624,6 +624,9 @@ def main() -> None:
     logging.disable(logging.INFO)
     from django.db import connection
 
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from listing_load import db_binding
+
     plan = seed(args.stations, args.farmers, data_dir)
     with connection.cursor() as cursor:
         cursor.execute("SELECT version(), pg_database_size(current_database())")
@@ -633,7 +636,7 @@ def main() -> None:
         f"conditions: {os.cpu_count()} CPU(s), {version.split(',')[0]}, gunicorn deploy/gunicorn.conf.py "
         f"{args.workers} workers x {args.threads} threads (gthread), DEBUG off, wrk "
         f"-t{args.wrk_threads} -c{args.connections} over loopback; data: {plan['stations']} stations, "
-        f"{len(pairs)} households, database {size / 2**20:.0f} MiB",
+        f"{len(pairs)} households, database {size / 2**20:.0f} MiB; {db_binding()}",
         flush=True,
     )
     statements, _ = statements_per_pledge(plan, args.show_sql)
