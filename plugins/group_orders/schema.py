@@ -552,10 +552,7 @@ class GroupBuyPledgeCreate(BaseMutation):
         household = Household.objects.select_related("station").get(pk=household_id)
         if not permissions.can_manage_household(user, household):
             raise Household.DoesNotExist
-        try:
-            item, items = services.items_for_pledge(item_id)
-        except CampaignItem.DoesNotExist:
-            raise Campaign.DoesNotExist from None
+        item, items = services.items_for_pledge(item_id)  # not found: NOT_FOUND, like the rest
         campaign = item.campaign
         if not access.can_see_campaign(user, campaign):
             raise Campaign.DoesNotExist
