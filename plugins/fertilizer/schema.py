@@ -412,9 +412,7 @@ class FertilizerQueries(graphene.ObjectType):
         if not str(id).isdigit():
             return None
         plan = access.plans_for(info.context.user).filter(pk=id).first()
-        if plan is not None and plan.job_active and services.resume_stale_plans([plan]):
-            plan.refresh_from_db()  # its job had lost its process: queued again
-        return plan
+        return services.watch_plan(plan) if plan is not None else None
 
     @staticmethod
     def resolve_parameter_sets(root, info, crop=None, zone=None, all_versions=False):

@@ -835,6 +835,14 @@ def resume_stale_plans(plans: Iterable[BagPlan] | None = None) -> list[int]:
     )
 
 
+def watch_plan(plan: BagPlan) -> BagPlan:
+    """A plan somebody is looking at (its page, the page's status poll, ``fertPlan``): if its job
+    lost its process it is queued again at once, not at the next periodic run; the plan as now."""
+    if plan.job_active and resume_stale_plans([plan]):
+        plan.refresh_from_db()
+    return plan
+
+
 def plan_progress(plan: BagPlan) -> dict[str, Any]:
     """What the recommendation page polls while its plan is worked out."""
     note = ""

@@ -419,8 +419,8 @@ def card_context(rec: Recommendation) -> dict[str, Any]:
 def recommendation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rec = _rec(request, pk)
     newest = rec.plans.order_by("-created_at", "-pk").first()
-    if newest is not None and newest.job_active:
-        services.resume_stale_plans([newest])  # its job lost its process: queued again
+    if newest is not None:
+        services.watch_plan(newest)
     ctx = card_context(rec)
     plan = ctx["plan"]
     ctx["progress"] = services.plan_progress(plan) if plan is not None and plan.job_active else None
@@ -451,9 +451,7 @@ def recommendation_replan(request: HttpRequest, pk: int) -> HttpResponse:
 def plan_status(request: HttpRequest, pk: int) -> JsonResponse:
     """Polled by the recommendation page while its plan is worked out; a job whose process died
     is queued again."""
-    plan = get_object_or_404(access.plans_for(request.user), pk=pk)
-    if plan.job_active and services.resume_stale_plans([plan]):
-        plan.refresh_from_db()
+    plan = services.watch_plan(get_object_or_404(access.plans_for(request.user), pk=pk))
     return JsonResponse(services.plan_progress(plan))
 
 
